@@ -1,0 +1,302 @@
+//! The entry cell: one key's value and deadline, changed together by one atomic pointer swap.
+//!
+//! # Representation
+//!
+//! The table maps each key to an `Arc<Entry>`. An [`Entry`] owns one pointer, `slot`, to an
+//! immutable [`Slot`] `{ value, deadline }` allocated on the heap. A write never changes a
+//! published slot: it allocates a new one and installs it with a compare-and-swap on `slot`.
+//! Because value and deadline live in the same allocation and are published by one CAS, no
+//! reader can see one write's value with another write's deadline, and no reader can see a
+//! half-made update.
+//!
+//! # States
+//!
+//! ```text
+//!            set / incr / expire / persist (CAS S -> S')
+//!               +------+
+//!               v      |
+//!  insert --> LIVE(S) -+---- kill (CAS S -> null) ----> DEAD ---- unlink from table ---> gone
+//!               |                                        ^
+//!               +-- deadline passes: EXPIRED(S) ---------+  (delete, clear, the cleaner)
+//! ```
+//!
+//! - `LIVE(S)`: `slot` points to `S` and `S.deadline > now`. Every operation sees `S`.
+//! - `EXPIRED(S)`: `slot` points to `S` and `S.deadline <= now`. A derived state (nothing is
+//!   written when time passes): every operation treats the key as absent. A writer may revive the
+//!   entry by a CAS `S -> S'` (that is a write to an absent key, which is allowed in place).
+//! - `DEAD`: `slot` is null. The tombstone: installed by `delete`, `clear`, or the cleaner, by a
+//!   CAS (or swap) from the slot they inspected. **Permanent**: nothing ever stores a non-null
+//!   pointer into a dead entry. The killer then unlinks the entry from the table, but any thread
+//!   that finds a dead entry first unlinks it itself (only if the table still maps the key to that
+//!   very entry) and retries: nobody waits for the killer.
+//!
+//! # Why the tombstone
+//!
+//! `incr`, `expire` and the other read-modify-writes find the entry in the table and then CAS its
+//! slot. Without the tombstone, `delete` could unlink the entry between those two steps and the
+//! CAS would land in an entry no longer reachable: an `incr` would return `Ok(n)` and `n` would
+//! vanish. Because `delete` first kills the entry (CAS to null) and only then unlinks it, a CAS
+//! by anyone else either happens before the kill (and `delete` linearizes after it, removing its
+//! result) or fails on the null pointer, and the writer goes back to the table.
+//!
+//! # Races and why they are benign
+//!
+//! - Two writers CAS the same `S`: one wins; the loser reloads and decides again (its decision may
+//!   depend on the new value, as `incr`'s does).
+//! - A reader loads `S` while a writer replaces it: the reader linearizes before the write; it
+//!   keeps using `S` safely because `S` is retired through crossbeam-epoch, not freed (below).
+//! - Two threads unlink the same dead entry: the table removes the key only if it still maps to
+//!   that entry ([`crate::table::Table::remove_if_same`]), so the second is a no-op and neither
+//!   can remove a newer entry for the same key.
+//! - The expiry scheduler's `scheduled` word is only a hint for when to look at the entry; its
+//!   protocol is described in `expiry.rs`.
+//!
+//! # Memory reclamation
+//!
+//! A replaced or killed slot is retired with `Guard::defer_destroy` on the crossbeam-epoch guard
+//! that loaded it. The argument, at every retirement:
+//!
+//! 1. no thread that pins later can reach the slot: it was reachable only through this entry's
+//!    `slot` field (each slot is installed exactly once, into exactly one entry), and the
+//!    successful CAS or swap removed it from there;
+//! 2. every thread that loaded it did so while pinned, and `&'g Slot` references cannot outlive
+//!    the guard `'g` they were loaded under, so crossbeam-epoch frees the slot only after they
+//!    all unpinned.
+//!
+//! The `Entry` itself is freed by the table's collector (flurry uses seize), possibly later and
+//! on another thread, or by whoever drops the last `Arc<Entry>`. A crossbeam-epoch reader may
+//! still be pinned on the entry's current slot then, so `Drop for Entry` retires the slot through
+//! crossbeam-epoch too instead of freeing it.
+
+use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
+
+use crate::clock::NEVER;
+use crate::sync::std_only;
+use crate::sync::{AtomicU64, Ordering};
+use crate::value::Value;
+
+/// One immutable version of a key: its value and its deadline (see `clock.rs`).
+#[derive(Debug)]
+pub(crate) struct Slot {
+    /// The stored value.
+    pub(crate) value: Value,
+    /// Nanoseconds since the store's origin at which the key expires; [`NEVER`] for none.
+    pub(crate) deadline: u64,
+}
+
+impl Slot {
+    /// A slot holding `value` until `deadline`.
+    pub(crate) fn new(value: Value, deadline: u64) -> Self {
+        Slot { value, deadline }
+    }
+
+    /// Whether the slot is live at time `now`.
+    #[inline]
+    pub(crate) fn is_live_at(&self, now: u64) -> bool {
+        self.deadline > now
+    }
+
+    /// Whether the slot has a TTL.
+    #[inline]
+    pub(crate) fn has_deadline(&self) -> bool {
+        self.deadline != NEVER
+    }
+}
+
+/// A slot pointer as loaded from an entry: null means the entry is dead.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Current<'g>(Shared<'g, Slot>);
+
+impl<'g> Current<'g> {
+    /// The slot, or `None` if the entry is dead.
+    #[inline]
+    pub(crate) fn slot(self) -> Option<&'g Slot> {
+        // SAFETY: the pointer was loaded from `Entry::slot` under the guard `'g`, and a slot is
+        // only ever freed through `defer_destroy` after it was unlinked from the entry, so it
+        // stays allocated until that guard is dropped (module docs, "Memory reclamation").
+        // Slots are never mutated after publication, so a shared reference is sound. A null
+        // pointer yields `None`.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// A key's cell in the table. See the module docs for the state machine.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The key, shared with the table's copy (a plain `std` `Arc`: never contended, and
+    /// immutable, so not part of any model).
+    pub(crate) key: std_only::Arc<str>,
+    /// The current version; null once the entry is dead (permanent).
+    slot: Atomic<Slot>,
+    /// Tick of the earliest expiry record pending for this entry, or [`Entry::UNSCHEDULED`].
+    /// Owned by the protocol in `expiry.rs`.
+    pub(crate) scheduled: AtomicU64,
+}
+
+impl Entry {
+    /// `scheduled` value meaning no expiry record is pending.
+    pub(crate) const UNSCHEDULED: u64 = u64::MAX;
+
+    /// A live entry holding `slot`.
+    pub(crate) fn new(key: std_only::Arc<str>, slot: Owned<Slot>) -> Self {
+        Entry {
+            key,
+            slot: Atomic::from(slot),
+            scheduled: AtomicU64::new(Self::UNSCHEDULED),
+        }
+    }
+
+    /// Loads the current slot (Acquire: pairs with the Release of the CAS that published it, so
+    /// the slot's contents are visible).
+    #[inline]
+    pub(crate) fn load<'g>(&self, guard: &'g Guard) -> Current<'g> {
+        Current(self.slot.load(Ordering::Acquire, guard))
+    }
+
+    /// Loads the current slot with `SeqCst`, for the expiry visitor's store-load protocol
+    /// (`expiry.rs`).
+    #[inline]
+    pub(crate) fn load_seqcst<'g>(&self, guard: &'g Guard) -> Current<'g> {
+        Current(self.slot.load(Ordering::SeqCst, guard))
+    }
+
+    /// Replaces `current` (which must be a live-or-expired slot loaded from this entry under
+    /// `guard`) with `new`. On failure, somebody else changed the slot first (or killed the
+    /// entry), and `new` is handed back for reuse.
+    ///
+    /// `SeqCst`: the Release half publishes `new`; the total order is needed by the expiry
+    /// scheduler (a writer's slot CAS followed by its load of `scheduled`).
+    pub(crate) fn replace(
+        &self,
+        current: Current<'_>,
+        new: Owned<Slot>,
+        guard: &Guard,
+    ) -> Result<(), Owned<Slot>> {
+        debug_assert!(!current.0.is_null(), "a dead entry is never revived");
+        match self
+            .slot
+            .compare_exchange(current.0, new, Ordering::SeqCst, Ordering::Acquire, guard)
+        {
+            Ok(_) => {
+                // SAFETY: reclamation argument of the module docs: the CAS unlinked `current`
+                // from the only place it was reachable, and readers hold it only under guards.
+                unsafe { guard.defer_destroy(current.0) };
+                Ok(())
+            }
+            Err(e) => Err(e.new),
+        }
+    }
+
+    /// Kills the entry if its slot is still `current`: installs the tombstone. Returns whether
+    /// this call killed it.
+    pub(crate) fn kill(&self, current: Current<'_>, guard: &Guard) -> bool {
+        debug_assert!(!current.0.is_null());
+        match self.slot.compare_exchange(
+            current.0,
+            Shared::null(),
+            Ordering::SeqCst,
+            Ordering::Acquire,
+            guard,
+        ) {
+            Ok(_) => {
+                // SAFETY: as in `replace`: the CAS made `current` unreachable.
+                unsafe { guard.defer_destroy(current.0) };
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Kills the entry whatever its slot holds (used by `clear`). Returns whether the entry was
+    /// live or expired (not already dead) before.
+    pub(crate) fn kill_any(&self, guard: &Guard) -> bool {
+        let old = self.slot.swap(Shared::null(), Ordering::SeqCst, guard);
+        if old.is_null() {
+            return false;
+        }
+        // SAFETY: as in `replace`: the swap made `old` unreachable.
+        unsafe { guard.defer_destroy(old) };
+        true
+    }
+
+    /// Takes the slot back out of an entry that was never shared (a rejected insert).
+    pub(crate) fn into_slot(mut self) -> Option<Owned<Slot>> {
+        // `&mut self` proves no other thread can see this entry, so no guard is needed.
+        let slot = std::mem::replace(&mut self.slot, Atomic::null());
+        // SAFETY: we own the entry exclusively (it was never published), so the slot pointer,
+        // if non-null, is uniquely owned by this `Atomic` and nobody else can free or read it.
+        unsafe { slot.try_into_owned() }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let guard = crossbeam_epoch::pin();
+        let old = self.slot.swap(Shared::null(), Ordering::AcqRel, &guard);
+        if !old.is_null() {
+            // SAFETY: the entry is being dropped, so nobody can reach `old` through it from now
+            // on; but a reader that found this entry before the table retired it may still be
+            // pinned (in crossbeam-epoch) on `old`, so we defer rather than free (module docs,
+            // last paragraph).
+            unsafe { guard.defer_destroy(old) };
+        }
+    }
+}
+
+#[cfg(all(test, not(scriptling_kv_loom)))]
+mod tests {
+    use super::*;
+
+    fn entry(v: i64, deadline: u64) -> Entry {
+        Entry::new(
+            std_only::Arc::from("k"),
+            Owned::new(Slot::new(Value::Int(v), deadline)),
+        )
+    }
+
+    #[test]
+    fn replace_succeeds_on_current_and_fails_on_stale() {
+        let e = entry(1, NEVER);
+        let g = crossbeam_epoch::pin();
+        let s1 = e.load(&g);
+        assert_eq!(s1.slot().unwrap().value, Value::Int(1));
+        e.replace(s1, Owned::new(Slot::new(Value::Int(2), NEVER)), &g)
+            .unwrap();
+        let back = e
+            .replace(s1, Owned::new(Slot::new(Value::Int(3), NEVER)), &g)
+            .unwrap_err();
+        assert_eq!(back.value, Value::Int(3));
+        assert_eq!(e.load(&g).slot().unwrap().value, Value::Int(2));
+        // The old slot is still readable under the guard that loaded it.
+        assert_eq!(s1.slot().unwrap().value, Value::Int(1));
+    }
+
+    #[test]
+    fn kill_is_permanent_and_only_from_the_inspected_slot() {
+        let e = entry(1, 10);
+        let g = crossbeam_epoch::pin();
+        let s1 = e.load(&g);
+        e.replace(s1, Owned::new(Slot::new(Value::Int(2), 20)), &g)
+            .unwrap();
+        assert!(!e.kill(s1, &g), "a stale slot must not kill the entry");
+        let s2 = e.load(&g);
+        assert!(e.kill(s2, &g));
+        assert!(e.load(&g).slot().is_none());
+        assert!(!e.kill_any(&g));
+    }
+
+    #[test]
+    fn liveness_is_deadline_strictly_after_now() {
+        let s = Slot::new(Value::Null, 10);
+        assert!(s.is_live_at(9));
+        assert!(!s.is_live_at(10));
+        assert!(s.has_deadline());
+        assert!(!Slot::new(Value::Null, NEVER).has_deadline());
+    }
+
+    #[test]
+    fn into_slot_returns_the_unpublished_slot() {
+        let e = entry(7, NEVER);
+        assert_eq!(e.into_slot().unwrap().value, Value::Int(7));
+    }
+}

@@ -1,0 +1,43 @@
+//! The one door to synchronization primitives.
+//!
+//! Every other module takes its atomics, `Arc`, `Mutex` and thread primitives from here, never from
+//! `std::sync` directly. Under `--cfg scriptling_kv_loom` they come from [loom], so the loom models
+//! in `loom-tests/` see every atomic access the store's concurrency core makes (crossbeam-epoch
+//! itself switches to loom under `--cfg crossbeam_loom` with its `loom` feature).
+//!
+//! [loom]: https://docs.rs/loom
+
+#[cfg(scriptling_kv_loom)]
+pub(crate) use loom::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, Mutex, MutexGuard,
+};
+
+#[cfg(not(scriptling_kv_loom))]
+pub(crate) use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, Mutex, MutexGuard,
+};
+
+/// Locks `m`, ignoring poisoning.
+///
+/// Nothing this crate does while holding one of its mutexes can leave the protected data in a
+/// state that breaks an invariant (the critical sections move records between vectors), so a
+/// panic elsewhere must not turn every later call into a panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(scriptling_kv_loom)]
+    {
+        m.lock().unwrap()
+    }
+    #[cfg(not(scriptling_kv_loom))]
+    {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Primitives that stay `std` even under loom: the `Store` handle's reference count and the
+/// background cleaner thread. Neither is part of a consistency claim (the models drive the
+/// purge step by hand), and loom has no `Weak` or timed condvar waits.
+pub(crate) mod std_only {
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, Weak};
+}

@@ -1,0 +1,286 @@
+//! A hierarchical timing wheel: which records come due when.
+//!
+//! This is a plain single-owner data structure (no atomics, no `unsafe`): the expiry engine
+//! (`expiry.rs`) keeps it behind a mutex that only the cleaner or a `purge_expired` caller takes,
+//! so writers never touch it and readers never wait for it.
+//!
+//! # Layout
+//!
+//! Time is counted in *ticks* (the expiry engine uses 2^20 ns, about 1.05 ms). The wheel has
+//! [`LEVELS`] levels of [`SLOTS`] = 64 slots. A slot of level `l` spans `64^l` ticks, so level
+//! `l` as a whole spans `64^(l+1)` ticks: level 0 has one slot per tick for the next 64 ticks,
+//! level 1 one slot per 64 ticks for the next 4096, ..., level 5 about 2.2 years at 1 ms per tick.
+//! Records further out wait in an overflow list that is re-examined on every advance.
+//!
+//! `elapsed` is the wheel's notion of now: every record with `tick < elapsed` has been handed
+//! out. A record with tick `t >= elapsed` is stored at the level of the most significant 6-bit
+//! group in which `t` and `elapsed` differ (level 0 if they are equal), in slot
+//! `(t >> 6l) & 63`. Above that group `t` and `elapsed` agree, so within its level the record's
+//! slot is at or after the slot `elapsed` is in: no record is ever "behind" the wheel.
+//!
+//! # Advancing
+//!
+//! `advance(through)` hands out every record with `tick <= through`. It repeatedly finds the
+//! occupied slot with the earliest start (per level: one mask and one `trailing_zeros` over a
+//! 64-bit occupancy word) and, while that start is `<= through`, empties it: a level-0 slot's
+//! records are due (every record in it has exactly that tick); a higher slot's records are
+//! re-inserted relative to the slot's start (they cascade to lower levels). Then `elapsed`
+//! becomes `through + 1`. Empty slots are skipped by the occupancy words, so an advance costs
+//! `O(levels × slots visited + records moved)`: proportional to what came due (plus at most
+//! `LEVELS - 1` cascades per record over its life), not to what the wheel holds. Records
+//! whose slot starts after `through` are not touched.
+//!
+//! The `elapsed` jump keeps the invariant: for any stored record, `elapsed <= start of its
+//! slot <= t`, and a number between two numbers that share a bit prefix shares it too, so `t`
+//! and the new `elapsed` still agree above the record's level.
+
+/// Number of levels.
+pub(crate) const LEVELS: usize = 6;
+/// Slots per level.
+pub(crate) const SLOTS: usize = 64;
+const BITS: u32 = 6;
+
+#[derive(Debug)]
+struct Level<T> {
+    /// Bit `s` set iff `slots[s]` is non-empty.
+    occupied: u64,
+    slots: Vec<Vec<(u64, T)>>,
+}
+
+impl<T> Level<T> {
+    fn new() -> Self {
+        Level {
+            occupied: 0,
+            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
+/// A hierarchical timing wheel of records `T`, each with an absolute tick.
+#[derive(Debug)]
+pub(crate) struct Wheel<T> {
+    /// Every record with a tick below this has been handed out.
+    elapsed: u64,
+    levels: Vec<Level<T>>,
+    /// Records too far in the future for the top level.
+    overflow: Vec<(u64, T)>,
+    len: usize,
+}
+
+impl<T> Wheel<T> {
+    /// An empty wheel whose time is `elapsed`.
+    pub(crate) fn new(elapsed: u64) -> Self {
+        Wheel {
+            elapsed,
+            levels: (0..LEVELS).map(|_| Level::new()).collect(),
+            overflow: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Records stored.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The wheel's time: every record with a smaller tick has been handed out.
+    #[cfg(test)]
+    pub(crate) fn elapsed(&self) -> u64 {
+        self.elapsed
+    }
+
+    /// Stores `item` to come due at `tick`. A tick already passed (`< elapsed`) is due now: the
+    /// item is handed back as `Err`.
+    pub(crate) fn insert(&mut self, tick: u64, item: T) -> Result<(), T> {
+        if tick < self.elapsed {
+            return Err(item);
+        }
+        let diff = tick ^ self.elapsed;
+        let level = if diff == 0 {
+            0
+        } else {
+            ((63 - diff.leading_zeros()) / BITS) as usize
+        };
+        if level >= LEVELS {
+            self.overflow.push((tick, item));
+        } else {
+            let slot = ((tick >> (BITS as usize * level)) & (SLOTS as u64 - 1)) as usize;
+            let lvl = &mut self.levels[level];
+            lvl.slots[slot].push((tick, item));
+            lvl.occupied |= 1 << slot;
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The earliest occupied slot: `(start tick, level, slot)`.
+    fn earliest(&self) -> Option<(u64, usize, usize)> {
+        let mut best: Option<(u64, usize, usize)> = None;
+        for (l, lvl) in self.levels.iter().enumerate() {
+            if lvl.occupied == 0 {
+                continue;
+            }
+            let shift = BITS as usize * l;
+            let cur = (self.elapsed >> shift) & (SLOTS as u64 - 1);
+            debug_assert_eq!(
+                lvl.occupied & ((1u64 << cur) - 1),
+                0,
+                "a record behind the wheel at level {l}"
+            );
+            let ahead = lvl.occupied & (u64::MAX << cur);
+            if ahead == 0 {
+                continue;
+            }
+            let slot = ahead.trailing_zeros() as usize;
+            let span = BITS as usize * (l + 1);
+            let base = self.elapsed & !((1u64 << span) - 1);
+            let start = base + ((slot as u64) << shift);
+            if best.is_none_or(|(b, _, _)| start < b) {
+                best = Some((start, l, slot));
+            }
+        }
+        best
+    }
+
+    /// Hands out (appends to `out`, with its tick) every record with `tick <= through`, in no
+    /// particular order,
+    /// and moves the wheel's time to `through + 1`. Does nothing to time if `through` is
+    /// already behind it.
+    pub(crate) fn advance(&mut self, through: u64, out: &mut Vec<(u64, T)>) {
+        if !self.overflow.is_empty() {
+            for (tick, item) in std::mem::take(&mut self.overflow) {
+                self.len -= 1;
+                if tick <= through {
+                    out.push((tick, item));
+                } else if let Err(item) = self.insert(tick, item) {
+                    out.push((tick, item));
+                }
+            }
+        }
+        while let Some((start, level, slot)) = self.earliest() {
+            if start > through {
+                break;
+            }
+            let lvl = &mut self.levels[level];
+            lvl.occupied &= !(1u64 << slot);
+            let records = std::mem::take(&mut lvl.slots[slot]);
+            self.len -= records.len();
+            self.elapsed = self.elapsed.max(start);
+            if level == 0 {
+                out.extend(records);
+            } else {
+                // Re-inserted relative to the slot's start, each lands at a lower level.
+                for (tick, item) in records {
+                    if let Err(item) = self.insert(tick, item) {
+                        out.push((tick, item));
+                    }
+                }
+            }
+        }
+        self.elapsed = self.elapsed.max(through.saturating_add(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn drain(w: &mut Wheel<u64>, through: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        w.advance(through, &mut out);
+        let mut items: Vec<u64> = out.into_iter().map(|(_, i)| i).collect();
+        items.sort_unstable();
+        items
+    }
+
+    #[test]
+    fn records_come_due_at_their_tick_across_every_level_boundary() {
+        let span = |l: u32| 64u64.pow(l);
+        let mut ticks = vec![0, 1, 63, 64, 65, 4095, 4096, 4097];
+        for l in 1..=7 {
+            ticks.extend([span(l) - 1, span(l), span(l) + 1]);
+        }
+        ticks.push(u64::MAX >> 20);
+        let mut w = Wheel::new(0);
+        for &t in &ticks {
+            w.insert(t, t).unwrap();
+        }
+        assert_eq!(w.len(), ticks.len());
+        let mut sorted = ticks.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut seen = Vec::new();
+        for &t in &sorted {
+            if t > 0 {
+                assert_eq!(
+                    drain(&mut w, t - 1),
+                    Vec::<u64>::new(),
+                    "nothing early at {t}"
+                );
+            }
+            let due = drain(&mut w, t);
+            assert!(due.iter().all(|&d| d == t), "{due:?} at {t}");
+            seen.extend(due);
+        }
+        seen.sort_unstable();
+        let mut expect = ticks;
+        expect.sort_unstable();
+        assert_eq!(seen, expect);
+        assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn a_passed_tick_is_due_at_once() {
+        let mut w = Wheel::new(0);
+        assert!(drain(&mut w, 100).is_empty());
+        assert_eq!(w.elapsed(), 101);
+        assert_eq!(w.insert(100, 7), Err(7));
+        assert_eq!(w.insert(101, 8), Ok(()));
+        assert_eq!(drain(&mut w, 101), vec![8]);
+    }
+
+    #[test]
+    fn overflow_records_are_not_lost_by_a_big_jump() {
+        let far = 64u64.pow(6) * 3 + 5;
+        let mut w = Wheel::new(0);
+        w.insert(far, far).unwrap();
+        w.insert(far + 1, far + 1).unwrap();
+        assert!(drain(&mut w, far - 1).is_empty());
+        assert_eq!(drain(&mut w, far + 10), vec![far, far + 1]);
+    }
+
+    proptest! {
+        #[test]
+        fn hands_out_exactly_the_due_records(
+            start in 0u64..1 << 40,
+            ops in prop::collection::vec((0u64..1 << 26, any::<bool>()), 1..200),
+        ) {
+            let mut w = Wheel::new(start);
+            let mut now = start;
+            let mut pending: Vec<u64> = Vec::new();
+            for (i, (delta, is_insert)) in ops.into_iter().enumerate() {
+                if is_insert {
+                    let t = now + delta;
+                    let id = (t << 8) | (i as u64 & 0xff);
+                    prop_assert!(w.insert(t, id).is_ok());
+                    pending.push(id);
+                } else {
+                    let through = now + (delta >> (delta % 20));
+                    let mut out = Vec::new();
+                    w.advance(through, &mut out);
+                    prop_assert!(out.iter().all(|&(t, id)| t == id >> 8));
+                    let mut got: Vec<u64> = out.into_iter().map(|(_, id)| id).collect();
+                    got.sort_unstable();
+                    let mut want: Vec<u64> =
+                        pending.iter().copied().filter(|id| id >> 8 <= through).collect();
+                    want.sort_unstable();
+                    pending.retain(|id| id >> 8 > through);
+                    prop_assert_eq!(got, want);
+                    prop_assert_eq!(w.len(), pending.len());
+                    now = through + 1;
+                }
+            }
+        }
+    }
+}
