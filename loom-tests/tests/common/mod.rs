@@ -1,0 +1,512 @@
+//! Shared harness of the loom models: run a small concurrent history against a real `Store` under
+//! loom, then check that the history is **linearizable** against a sequential specification of
+//! the store written from SPEC.md (`Spec` below).
+//!
+//! # How a model is checked
+//!
+//! A [`Scenario`] is three phases: `setup` (sequential, before any thread is spawned), `threads`
+//! (each list runs on its own thread; the first list runs on the model's main thread, the others
+//! on spawned loom threads, all concurrently), and `finish` (sequential, after every join). Every
+//! operation is recorded as an [`Event`] with its result and an interval `[start, end]` taken from
+//! a plain (not loom-visible) counter: loom runs one model thread at a time and switches only at
+//! its own synchronization points, so the counter gives each operation an interval that contains
+//! its real execution in that schedule. The checker then searches for a sequential order of all
+//! events that respects real time (an event that ended before another started comes first) and in
+//! which the specification returns exactly the observed results. If none exists, the model fails
+//! with the whole history.
+//!
+//! Two operations are not single-key and are specified per key, as SPEC.md states them:
+//!
+//! - `clear` is "not a snapshot": it is checked as one independent "remove this key" step per
+//!   key, each placed anywhere inside the call's interval;
+//! - `purge_expired` run concurrently with other operations may remove any subset of the keys
+//!   that are expired at the instant it looks at each of them, and never a live one; the count it
+//!   returns must match. A purge in the `setup`/`finish` phases ([`Op::PurgeAll`]) runs alone and
+//!   must remove exactly the expired keys: that is the "never misses an expired key forever"
+//!   check.
+//!
+//! Time: the store runs on a `TestClock` (a loom atomic under the cfg); [`Op::Advance`] is an
+//! event like any other, and the specification's clock moves at its linearization point. The
+//! specification computes a `set_with_ttl` deadline from the clock at its linearization point,
+//! while the store reads the clock at the call; the scenarios never race `set_with_ttl` with a
+//! clock advance, so the two agree.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
+
+/// One second of the test clock, in nanoseconds.
+pub const SEC: u64 = 1_000_000_000;
+const NEVER: u64 = u64::MAX;
+
+/// An operation of a scenario (keys are static names, TTLs and clock steps whole seconds).
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// `set(key, value)`.
+    Set(&'static str, Value),
+    /// `set_with_ttl(key, value, secs)`.
+    SetTtl(&'static str, Value, u64),
+    /// `get(key)`.
+    Get(&'static str),
+    /// `exists(key)`.
+    Exists(&'static str),
+    /// `ttl(key)`.
+    Ttl(&'static str),
+    /// `incr(key, delta)`.
+    Incr(&'static str, i64),
+    /// `delete(key)`.
+    Delete(&'static str),
+    /// `expire(key, secs)`.
+    Expire(&'static str, u64),
+    /// `persist(key)`.
+    Persist(&'static str),
+    /// `clear()`.
+    Clear,
+    /// `purge_expired()` racing other operations: may skip expired keys, never removes a live one.
+    Purge,
+    /// `purge_expired()` with nothing running concurrently: removes exactly the expired keys.
+    PurgeAll,
+    /// `TestClock::advance(secs)`.
+    Advance(u64),
+    /// `len()`: entries held (expired but unpurged entries count).
+    Len,
+}
+
+/// What an operation returned.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ret {
+    /// `()`.
+    Unit,
+    /// A `bool`.
+    Bool(bool),
+    /// `incr`'s result.
+    Incr(Result<i64, Error>),
+    /// `get`'s result.
+    Value(Option<Value>),
+    /// `ttl`'s result.
+    Ttl(Ttl),
+    /// A count (`len`, `purge_expired`).
+    Count(usize),
+}
+
+/// One recorded operation.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// 0 for setup/finish and the main model thread's list, else the spawned thread's number.
+    pub thread: usize,
+    /// Stamp taken just before the call.
+    pub start: u64,
+    /// Stamp taken just after the return.
+    pub end: u64,
+    /// The operation.
+    pub op: Op,
+    /// Its result.
+    pub ret: Ret,
+}
+
+/// A model: sequential setup, concurrent thread lists, sequential finish.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Run before the threads start.
+    pub setup: Vec<Op>,
+    /// `threads[0]` runs on the model's main thread, the others on spawned threads.
+    pub threads: Vec<Vec<Op>>,
+    /// Run after every thread joined.
+    pub finish: Vec<Op>,
+}
+
+static STAMP: AtomicU64 = AtomicU64::new(0);
+
+fn stamp() -> u64 {
+    STAMP.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Runs `op` on the real store and records it.
+pub fn run_op(store: &Store, clock: &TestClock, thread: usize, op: &Op) -> Event {
+    let start = stamp();
+    let ret = match op {
+        Op::Set(k, v) => {
+            store.set(k, v.clone());
+            Ret::Unit
+        }
+        Op::SetTtl(k, v, s) => {
+            store.set_with_ttl(k, v.clone(), Duration::from_secs(*s));
+            Ret::Unit
+        }
+        Op::Get(k) => Ret::Value(store.get(k)),
+        Op::Exists(k) => Ret::Bool(store.exists(k)),
+        Op::Ttl(k) => Ret::Ttl(store.ttl(k)),
+        Op::Incr(k, d) => Ret::Incr(store.incr(k, *d)),
+        Op::Delete(k) => Ret::Bool(store.delete(k)),
+        Op::Expire(k, s) => Ret::Bool(store.expire(k, Duration::from_secs(*s))),
+        Op::Persist(k) => Ret::Bool(store.persist(k)),
+        Op::Clear => {
+            store.clear();
+            Ret::Unit
+        }
+        Op::Purge | Op::PurgeAll => Ret::Count(store.purge_expired()),
+        Op::Advance(s) => {
+            clock.advance(Duration::from_secs(*s));
+            Ret::Unit
+        }
+        Op::Len => Ret::Count(store.len()),
+    };
+    let end = stamp();
+    Event {
+        thread,
+        start,
+        end,
+        op: op.clone(),
+        ret,
+    }
+}
+
+/// The store every model runs on: test clock, no cleaner thread.
+pub fn new_store() -> (Store, TestClock) {
+    let clock = TestClock::new();
+    let store = Store::builder()
+        .test_clock(clock.clone())
+        .background_cleanup(false)
+        .build();
+    (store, clock)
+}
+
+/// A loom builder with this model's default preemption bound, unless `LOOM_MAX_PREEMPTIONS` is
+/// set in the environment (which wins).
+pub fn builder(default_preemptions: usize) -> loom::model::Builder {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(default_preemptions);
+    }
+    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
+        b.max_branches = 10_000;
+    }
+    b
+}
+
+/// Runs one execution of `scenario` on a fresh store and returns its history. Must be called
+/// inside a loom model.
+pub fn execute(scenario: &Scenario) -> Vec<Event> {
+    let (store, clock) = new_store();
+    let mut events: Vec<Event> = scenario
+        .setup
+        .iter()
+        .map(|op| run_op(&store, &clock, 0, op))
+        .collect();
+    let handles: Vec<_> = scenario.threads[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, ops)| {
+            let (store, clock, ops) = (store.clone(), clock.clone(), ops.clone());
+            loom::thread::spawn(move || {
+                ops.iter()
+                    .map(|op| run_op(&store, &clock, i + 1, op))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for op in &scenario.threads[0] {
+        events.push(run_op(&store, &clock, 0, op));
+    }
+    for h in handles {
+        events.extend(h.join().expect("model thread panicked"));
+    }
+    for op in &scenario.finish {
+        events.push(run_op(&store, &clock, 0, op));
+    }
+    events
+}
+
+/// Checks `scenario` under loom: every execution's history must be linearizable.
+pub fn check(name: &str, default_preemptions: usize, scenario: Scenario) {
+    builder(default_preemptions).check(move || {
+        let events = execute(&scenario);
+        if let Err(report) = linearizable(&events) {
+            panic!("{name}: history is not linearizable\n{report}");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sequential specification (SPEC.md, `Store` table).
+
+/// The store as SPEC.md describes it: time, and the entries held (live or expired-but-unpurged).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Spec {
+    now: u64,
+    map: BTreeMap<&'static str, (Value, u64)>,
+}
+
+impl Spec {
+    fn live(&self, k: &str) -> Option<&(Value, u64)> {
+        self.map.get(k).filter(|(_, d)| *d > self.now)
+    }
+
+    fn deadline(&self, secs: u64) -> u64 {
+        if secs == 0 {
+            NEVER
+        } else {
+            self.now + secs * SEC
+        }
+    }
+
+    fn expired_keys(&self) -> Vec<&'static str> {
+        self.map
+            .iter()
+            .filter(|(_, (_, d))| *d <= self.now)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Applies a deterministic single-key operation; returns its result.
+    fn apply(&mut self, op: &Op) -> Ret {
+        match op {
+            Op::Set(k, v) => {
+                self.map.insert(k, (v.clone(), NEVER));
+                Ret::Unit
+            }
+            Op::SetTtl(k, v, s) => {
+                let d = self.deadline(*s);
+                self.map.insert(k, (v.clone(), d));
+                Ret::Unit
+            }
+            Op::Get(k) => Ret::Value(self.live(k).map(|(v, _)| v.clone())),
+            Op::Exists(k) => Ret::Bool(self.live(k).is_some()),
+            Op::Ttl(k) => Ret::Ttl(match self.live(k) {
+                None => Ttl::Missing,
+                Some((_, NEVER)) => Ttl::Persistent,
+                Some((_, d)) => Ttl::Expires(Duration::from_nanos(d - self.now)),
+            }),
+            Op::Incr(k, delta) => match self.live(k).cloned() {
+                None => {
+                    self.map.insert(k, (Value::Int(*delta), NEVER));
+                    Ret::Incr(Ok(*delta))
+                }
+                Some((Value::Int(n), d)) => match n.checked_add(*delta) {
+                    Some(sum) => {
+                        self.map.insert(k, (Value::Int(sum), d));
+                        Ret::Incr(Ok(sum))
+                    }
+                    None => Ret::Incr(Err(Error::Overflow)),
+                },
+                Some(_) => Ret::Incr(Err(Error::NotAnInteger)),
+            },
+            Op::Delete(k) => {
+                let was_live = self.live(k).is_some();
+                self.map.remove(k);
+                Ret::Bool(was_live)
+            }
+            Op::Expire(k, s) => match self.live(k).cloned() {
+                None => Ret::Bool(false),
+                Some((v, _)) => {
+                    let d = self.deadline(*s);
+                    self.map.insert(k, (v, d));
+                    Ret::Bool(true)
+                }
+            },
+            Op::Persist(k) => match self.live(k).cloned() {
+                Some((v, d)) if d != NEVER => {
+                    self.map.insert(k, (v, NEVER));
+                    Ret::Bool(true)
+                }
+                _ => Ret::Bool(false),
+            },
+            Op::PurgeAll => {
+                let expired = self.expired_keys();
+                for k in &expired {
+                    self.map.remove(k);
+                }
+                Ret::Count(expired.len())
+            }
+            Op::Advance(s) => {
+                self.now += s * SEC;
+                Ret::Unit
+            }
+            Op::Len => Ret::Count(self.map.len()),
+            Op::Clear | Op::Purge => unreachable!("per-key operations are expanded"),
+        }
+    }
+}
+
+fn op_key(op: &Op) -> Option<&'static str> {
+    match op {
+        Op::Set(k, _)
+        | Op::SetTtl(k, _, _)
+        | Op::Get(k)
+        | Op::Exists(k)
+        | Op::Ttl(k)
+        | Op::Incr(k, _)
+        | Op::Delete(k)
+        | Op::Expire(k, _)
+        | Op::Persist(k) => Some(k),
+        _ => None,
+    }
+}
+
+/// A step of the search: a whole event, or one key's part of a `clear`/`purge`.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    event: usize,
+    key: Option<&'static str>,
+}
+
+struct Search<'a> {
+    events: &'a [Event],
+    items: Vec<Item>,
+    /// For each item, the items that must come before it (real-time order).
+    preds: Vec<u128>,
+    /// Items of each event.
+    of_event: Vec<u128>,
+    seen: HashSet<(u128, String, Vec<usize>)>,
+}
+
+/// Whether `events` is linearizable against [`Spec`]; on failure, a printable report.
+pub fn linearizable(events: &[Event]) -> Result<(), String> {
+    let keys: BTreeSet<&'static str> = events.iter().filter_map(|e| op_key(&e.op)).collect();
+    let mut items = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        match e.op {
+            Op::Clear | Op::Purge => {
+                for k in &keys {
+                    items.push(Item {
+                        event: i,
+                        key: Some(k),
+                    });
+                }
+            }
+            _ => items.push(Item {
+                event: i,
+                key: None,
+            }),
+        }
+    }
+    assert!(items.len() <= 128, "history too long for the checker");
+    let mut of_event = vec![0u128; events.len()];
+    for (n, it) in items.iter().enumerate() {
+        of_event[it.event] |= 1 << n;
+    }
+    let preds = items
+        .iter()
+        .map(|it| {
+            let me = &events[it.event];
+            events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.end < me.start)
+                .fold(0u128, |m, (j, _)| m | of_event[j])
+        })
+        .collect();
+    let mut s = Search {
+        events,
+        items,
+        preds,
+        of_event,
+        seen: HashSet::new(),
+    };
+    let purged = vec![0usize; events.len()];
+    if s.dfs(0, &Spec::default(), &purged) {
+        return Ok(());
+    }
+    let mut report = String::from("events (thread [start,end] op -> result):\n");
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|e| e.start);
+    for e in sorted {
+        let _ = writeln!(
+            report,
+            "  t{} [{},{}] {:?} -> {:?}",
+            e.thread, e.start, e.end, e.op, e.ret
+        );
+    }
+    Err(report)
+}
+
+impl Search<'_> {
+    fn dfs(&mut self, done: u128, spec: &Spec, purged: &[usize]) -> bool {
+        let all = if self.items.len() == 128 {
+            u128::MAX
+        } else {
+            (1u128 << self.items.len()) - 1
+        };
+        if done == all {
+            return true;
+        }
+        if !self
+            .seen
+            .insert((done, format!("{spec:?}"), purged.to_vec()))
+        {
+            return false;
+        }
+        for n in 0..self.items.len() {
+            if done & (1 << n) != 0 || self.preds[n] & !done != 0 {
+                continue;
+            }
+            let item = self.items[n];
+            let event = &self.events[item.event];
+            let done2 = done | (1 << n);
+            let finished = done2 & self.of_event[item.event] == self.of_event[item.event];
+            match (&event.op, item.key) {
+                (Op::Clear, Some(k)) => {
+                    let mut next = spec.clone();
+                    next.map.remove(k);
+                    if self.dfs(done2, &next, purged) {
+                        return true;
+                    }
+                }
+                (Op::Purge, Some(k)) => {
+                    let Ret::Count(want) = event.ret else {
+                        return false;
+                    };
+                    let expired = spec.map.get(k).is_some_and(|(_, d)| *d <= spec.now);
+                    // Either this purge left the key alone, or (if it is expired now) removed it.
+                    for remove in [false, true] {
+                        if remove && !expired {
+                            continue;
+                        }
+                        let mut counts = purged.to_vec();
+                        counts[item.event] += usize::from(remove);
+                        if counts[item.event] > want || (finished && counts[item.event] != want) {
+                            continue;
+                        }
+                        let mut next = spec.clone();
+                        if remove {
+                            next.map.remove(k);
+                        }
+                        if self.dfs(done2, &next, &counts) {
+                            return true;
+                        }
+                    }
+                }
+                (op, _) => {
+                    let mut next = spec.clone();
+                    if next.apply(op) == event.ret && self.dfs(done2, &next, purged) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Builds a scenario from slices.
+pub fn scenario(setup: &[Op], threads: &[&[Op]], finish: &[Op]) -> Scenario {
+    Scenario {
+        setup: setup.to_vec(),
+        threads: threads.iter().map(|t| t.to_vec()).collect(),
+        finish: finish.to_vec(),
+    }
+}
+
+/// `Value::Str`.
+pub fn s(text: &str) -> Value {
+    Value::Str(text.to_owned())
+}
+
+/// `Value::Int`.
+pub fn int(n: i64) -> Value {
+    Value::Int(n)
+}

@@ -1,0 +1,68 @@
+//! Models of the `incr` claims: no lost update, racing creators agree on one entry, and a
+//! `delete` racing an `incr` cannot strand the increment.
+#![cfg(scriptling_kv_loom)]
+
+mod common;
+use common::{check, int, scenario, Op::*};
+
+/// SPEC "incr never loses an update" (and every single-key operation is linearizable): three
+/// threads increment one existing counter; the results must be distinct, and the final value
+/// their sum. Mutant `incr_cas_as_store` (the slot CAS becomes a load-compare-store) fails it.
+#[test]
+fn incr_never_loses_an_update() {
+    check(
+        "incr_never_loses_an_update",
+        2,
+        scenario(
+            &[Set("n", int(0))],
+            &[&[Incr("n", 1)], &[Incr("n", 10)], &[Incr("n", 100)]],
+            &[Get("n")],
+        ),
+    );
+}
+
+/// Racing creators of a missing key agree on one entry: two `incr`s of a key that does not
+/// exist; one creates it, the other must add to the winner's value, and the table must hold one
+/// entry. Mutant `lost_create` (the loser of `insert_if_absent` returns as if it had won) fails it.
+#[test]
+fn racing_creators_agree_on_one_entry() {
+    check(
+        "racing_creators_agree_on_one_entry",
+        3,
+        scenario(&[], &[&[Incr("c", 1)], &[Incr("c", 10)]], &[Get("c"), Len]),
+    );
+}
+
+/// `delete` racing `incr` cannot strand an increment: the key has expired, so a `delete` that
+/// linearizes first returns `false` and the `incr` must then create a visible counter; a `delete`
+/// that linearizes after the `incr` returns `true` and removes it. The checker accepts exactly
+/// these outcomes. An `incr` whose CAS lands in an entry that `delete` already unlinked would
+/// return `Ok(1)` with nothing visible afterwards, after a `delete` that returned `false`. Mutant
+/// `no_tombstone` (delete unlinks without killing the entry) fails it.
+#[test]
+fn delete_racing_incr_strands_no_increment() {
+    check(
+        "delete_racing_incr_strands_no_increment",
+        3,
+        scenario(
+            &[SetTtl("k", int(5), 1), Advance(1)],
+            &[&[Incr("k", 1)], &[Delete("k")]],
+            &[Get("k"), Len],
+        ),
+    );
+}
+
+/// The same race on a live key (any outcome must still be linearizable: `incr` returns 6 and the
+/// `delete` removes it, or the `delete` goes first and `incr` recreates the counter at 1).
+#[test]
+fn delete_racing_incr_on_live_key_is_linearizable() {
+    check(
+        "delete_racing_incr_on_live_key_is_linearizable",
+        3,
+        scenario(
+            &[Set("k", int(5))],
+            &[&[Incr("k", 1)], &[Delete("k")]],
+            &[Get("k"), Len],
+        ),
+    );
+}
