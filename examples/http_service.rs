@@ -27,7 +27,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::future::{Future, IntoFuture};
-use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -299,10 +298,11 @@ fn client_of(headers: &HeaderMap, peer: Option<SocketAddr>) -> Client {
     Client(client.into())
 }
 
-/// Writes a whole line with one `write` call, so lines from concurrent requests never interleave.
+/// Formats the line first so it reaches stderr (unbuffered) in one write: lines from concurrent
+/// requests never interleave.
 fn log_line(args: std::fmt::Arguments<'_>) {
     let line = args.to_string();
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    eprint!("{line}");
 }
 
 // ---------------------------------------------------------------------------------------------

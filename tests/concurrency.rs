@@ -294,9 +294,7 @@ fn delete_racing_incr_never_loses_a_later_increment() {
 }
 
 fn digit_string(d: u32) -> String {
-    std::iter::repeat(char::from_digit(d, 10).unwrap())
-        .take(64)
-        .collect()
+    char::from_digit(d, 10).unwrap().to_string().repeat(64)
 }
 
 /// Writers store self-consistent values (a list `[i, i]`, a string of one repeated digit, a

@@ -196,7 +196,7 @@ fn store_builder_is_must_use() {
         })
         .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
         .collect();
-    rlibs.sort_by(|a, b| b.0.cmp(&a.0));
+    rlibs.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
     assert!(
         !rlibs.is_empty(),
         "no libscriptling_kv-*.rlib next to {exe:?}"

@@ -5,17 +5,17 @@
 mod common;
 use common::{check, int, scenario, Op::*};
 
-/// SPEC "incr never loses an update" (and every single-key operation is linearizable): three
-/// threads increment one existing counter; the results must be distinct, and the final value
+/// SPEC "incr never loses an update" (and every single-key operation is linearizable): two
+/// threads increment one existing counter (one of them twice); the results must be distinct, and the final value
 /// their sum. Mutant `incr_cas_as_store` (the slot CAS becomes a load-compare-store) fails it.
 #[test]
 fn incr_never_loses_an_update() {
     check(
         "incr_never_loses_an_update",
-        2,
+        3,
         scenario(
             &[Set("n", int(0))],
-            &[&[Incr("n", 1)], &[Incr("n", 10)], &[Incr("n", 100)]],
+            &[&[Incr("n", 1)], &[Incr("n", 10), Incr("n", 100)]],
             &[Get("n")],
         ),
     );
@@ -63,6 +63,20 @@ fn delete_racing_incr_on_live_key_is_linearizable() {
             &[Set("k", int(5))],
             &[&[Incr("k", 1)], &[Delete("k")]],
             &[Get("k"), Len],
+        ),
+    );
+}
+
+/// Three-way `incr` race (the same claim with a third thread), at a lower preemption bound.
+#[test]
+fn incr_never_loses_an_update_three_threads() {
+    check(
+        "incr_never_loses_an_update_three_threads",
+        1,
+        scenario(
+            &[Set("n", int(0))],
+            &[&[Incr("n", 1)], &[Incr("n", 10)], &[Incr("n", 100)]],
+            &[Get("n")],
         ),
     );
 }

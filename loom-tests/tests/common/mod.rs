@@ -222,7 +222,7 @@ pub fn execute(scenario: &Scenario) -> Vec<Event> {
 }
 
 /// Checks `scenario` under loom: every execution's history must be linearizable.
-pub fn check(name: &str, default_preemptions: usize, scenario: Scenario) {
+pub fn check(name: &'static str, default_preemptions: usize, scenario: Scenario) {
     builder(default_preemptions).check(move || {
         let events = execute(&scenario);
         if let Err(report) = linearizable(&events) {
