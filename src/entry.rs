@@ -93,6 +93,9 @@ impl Slot {
     /// Whether the slot is live at time `now`.
     #[inline]
     pub(crate) fn is_live_at(&self, now: u64) -> bool {
+        // MUTANT (loom-tests/mutants): a key is still live at its deadline.
+        #[cfg(scriptling_kv_mutant = "expiry_inclusive")]
+        return self.deadline >= now;
         self.deadline > now
     }
 
@@ -173,11 +176,30 @@ impl Entry {
         guard: &Guard,
     ) -> Result<(), Owned<Slot>> {
         debug_assert!(!current.0.is_null(), "a dead entry is never revived");
+        #[cfg(scriptling_kv_mutant = "incr_cas_as_store")]
+        {
+            // MUTANT (loom-tests/mutants): load-compare-store instead of one CAS (the replaced
+            // slot is leaked rather than retired, so this mutant frees nothing twice).
+            if self.slot.load(Ordering::Acquire, guard) != current.0 {
+                return Err(new);
+            }
+            self.slot.store(new, Ordering::SeqCst);
+            return Ok(());
+        }
         match self
             .slot
             .compare_exchange(current.0, new, Ordering::SeqCst, Ordering::Acquire, guard)
         {
             Ok(_) => {
+                // MUTANT (loom-tests/mutants): free the replaced slot at once / never retire it.
+                #[cfg(scriptling_kv_mutant = "free_now")]
+                #[allow(clippy::undocumented_unsafe_blocks)]
+                return {
+                    drop(unsafe { current.0.into_owned() });
+                    Ok(())
+                };
+                #[cfg(scriptling_kv_mutant = "leak_replaced")]
+                return Ok(());
                 // SAFETY: reclamation argument of the module docs: the CAS unlinked `current`
                 // from the only place it was reachable, and readers hold it only under guards.
                 unsafe { guard.defer_destroy(current.0) };
@@ -210,6 +232,15 @@ impl Entry {
     /// Kills the entry whatever its slot holds (used by `clear`). Returns whether the entry was
     /// live or expired (not already dead) before.
     pub(crate) fn kill_any(&self, guard: &Guard) -> bool {
+        // MUTANT (loom-tests/mutants): load then store instead of one swap, so two killers can
+        // both retire the same slot.
+        #[cfg(scriptling_kv_mutant = "double_retire")]
+        let old = {
+            let old = self.slot.load(Ordering::Acquire, guard);
+            self.slot.store(Shared::null(), Ordering::SeqCst);
+            old
+        };
+        #[cfg(not(scriptling_kv_mutant = "double_retire"))]
         let old = self.slot.swap(Shared::null(), Ordering::SeqCst, guard);
         if old.is_null() {
             return false;

@@ -39,6 +39,18 @@
 //! threads setting TTLs take different locks (each held for one `Vec::push`). Only the purge step
 //! touches the wheel, under its own mutex that writers never take.
 //!
+//! # Dead records
+//!
+//! `delete` and `clear` do not touch the engine: the record of a killed entry stays until its
+//! tick, holding the dead entry (about 100 bytes with its key). A key deleted and re-created
+//! with a TTL over and over would pile up one such record per cycle, so kills of entries with a
+//! pending record are counted, and once they are at least half of all records (and at least
+//! [`COMPACT_MIN`]) the engine is compacted: every record of a dead entry is dropped. The killer
+//! does it if the engine is free (`try_lock`, never waiting), otherwise the purge holding it does
+//! it before visiting. Each compaction costs `O(records)` and removes at least half of them, so it
+//! is amortized `O(1)` per kill, and dead records never exceed about half the records plus
+//! `COMPACT_MIN`: memory stays `O(keys with a TTL)`.
+//!
 //! # The purge step
 //!
 //! `purge` (the cleaner thread's tick, or `Store::purge_expired`): take each shard's buffer (a
@@ -54,7 +66,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::clock::{Clock, NEVER};
 use crate::entry::Entry;
-use crate::sync::{lock, Arc, Mutex, Ordering};
+use crate::sync::{lock, try_lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::table::{Pin, Table};
 use crate::wheel::Wheel;
 
@@ -85,7 +97,15 @@ struct Engine {
 pub(crate) struct Expiry {
     shards: Box<[CachePadded<Mutex<Vec<Record>>>]>,
     engine: Mutex<Engine>,
+    /// Entries killed (by `delete`/`clear`) while a record for them was pending: an estimate of
+    /// the dead records in the engine (see "Dead records" in the module docs).
+    dead: CachePadded<AtomicUsize>,
+    /// Compact when `dead` exceeds this (recomputed after each check).
+    compact_at: AtomicUsize,
 }
+
+/// The least number of dead records worth a compaction.
+const COMPACT_MIN: usize = 1024;
 
 /// Claims the right (and duty) to push a record at `tick` for `entry`; see the module docs.
 fn claim(entry: &Entry, tick: u64) -> bool {
@@ -129,7 +149,54 @@ impl Expiry {
                 wheel: Wheel::new(tick_of(now)),
                 early: Vec::new(),
             }),
+            dead: CachePadded::new(AtomicUsize::new(0)),
+            compact_at: AtomicUsize::new(COMPACT_MIN),
         }
+    }
+
+    /// Called after `delete` or `clear` killed `entry`: if a record for it is pending, that record
+    /// is now dead weight until its tick; count it, and compact once dead records dominate.
+    #[inline]
+    pub(crate) fn note_killed(&self, entry: &Entry) {
+        if entry.scheduled.load(Ordering::Relaxed) == Entry::UNSCHEDULED {
+            return;
+        }
+        let dead = self.dead.fetch_add(1, Ordering::Relaxed) + 1;
+        if dead > self.compact_at.load(Ordering::Relaxed) {
+            // Whoever holds the engine (a purge) checks again when it finishes.
+            if let Some(mut engine) = try_lock(&self.engine) {
+                self.maybe_compact(&mut engine);
+            }
+        }
+    }
+
+    /// Drops every record of a dead entry if they are at least half of all records; in any case
+    /// sets the next threshold to half the records left. Each compaction costs `O(records)` and
+    /// removes at least half of them, so its cost is amortized over the kills that made it due.
+    fn maybe_compact(&self, engine: &mut Engine) {
+        let buffered: usize = self.shards.iter().map(|s| lock(s).len()).sum();
+        let total = engine.wheel.len() + engine.early.len() + buffered;
+        let dead = self.dead.load(Ordering::Relaxed);
+        if dead >= COMPACT_MIN && dead * 2 >= total {
+            let guard = crossbeam_epoch::pin();
+            let alive = |entry: &Arc<Entry>| entry.load(&guard).slot().is_some();
+            for shard in self.shards.iter() {
+                let batch = std::mem::take(&mut *lock(shard));
+                for (tick, entry) in batch.into_iter().filter(|(_, e)| alive(e)) {
+                    if let Err(entry) = engine.wheel.insert(tick, entry) {
+                        engine.early.push((tick, entry));
+                    }
+                }
+            }
+            engine.wheel.retain(alive);
+            engine.early.retain(|(_, e)| alive(e));
+            // Kills that raced with this pass may be left uncounted or counted twice; the count
+            // is an estimate that only times the next compaction.
+            self.dead.store(0, Ordering::Relaxed);
+        }
+        let left = engine.wheel.len() + engine.early.len();
+        self.compact_at
+            .store((left / 2).max(COMPACT_MIN), Ordering::Relaxed);
     }
 
     /// Called by a writer right after it published a slot with `deadline` into `entry`.
@@ -170,6 +237,9 @@ impl Expiry {
         engine.wheel.advance(tick_of(now), &mut due);
 
         let mut removed = 0;
+        if self.dead.load(Ordering::Relaxed) > self.compact_at.load(Ordering::Relaxed) {
+            self.maybe_compact(engine);
+        }
         for batch in due.chunks(BATCH) {
             let pin = table.pin();
             for (tick, entry) in batch {
@@ -194,6 +264,8 @@ fn visit(
 ) -> bool {
     // If this is the active record, the entry is ours to re-schedule; if not, another record
     // covers it and this one is stale. Either way the slot check below is what decides.
+    // (MUTANT `reset_after_load`, loom-tests/mutants: this release happens after the slot load.)
+    #[cfg(not(scriptling_kv_mutant = "reset_after_load"))]
     let _ = entry.scheduled.compare_exchange(
         tick,
         Entry::UNSCHEDULED,
@@ -203,10 +275,26 @@ fn visit(
     let guard: &Guard = &pin.epoch;
     loop {
         let current = entry.load_seqcst(guard);
+        #[cfg(scriptling_kv_mutant = "reset_after_load")]
+        let _ = entry.scheduled.compare_exchange(
+            tick,
+            Entry::UNSCHEDULED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
         let Some(slot) = current.slot() else {
             // Dead: whoever killed it unlinks it.
             return false;
         };
+        // MUTANT (loom-tests/mutants): kills whatever slot is there, without checking its deadline.
+        #[cfg(scriptling_kv_mutant = "skip_recheck")]
+        {
+            if entry.kill(current, guard) {
+                table.remove_if_same(entry, pin);
+                return true;
+            }
+            continue;
+        }
         if !slot.has_deadline() {
             return false;
         }

@@ -301,6 +301,9 @@ impl Store {
                         return result;
                     }
                     Err((_, rejected)) => {
+                        // MUTANT (loom-tests/mutants): the loser returns as if it had created it.
+                        #[cfg(scriptling_kv_mutant = "lost_create")]
+                        return result;
                         // Lost the race to create the key: decide again on the winner's entry.
                         spare = Arc::try_unwrap(rejected).ok().and_then(Entry::into_slot);
                         continue;
@@ -344,6 +347,20 @@ impl Store {
 
     /// Stores `value` under `key` until `deadline`, replacing the old value and deadline.
     fn put(&self, key: &str, value: Value, deadline: u64) {
+        // MUTANT (loom-tests/mutants): installs the value (keeping the old deadline), then the
+        // deadline, in two writes.
+        #[cfg(scriptling_kv_mutant = "split_ttl")]
+        {
+            self.update(key, |cur, _, _| {
+                let old = cur.map_or(NEVER, |s| s.deadline);
+                Step::Write(Owned::new(Slot::new(value.clone(), old)), ())
+            });
+            self.update(key, |cur, _, _| match cur {
+                Some(s) => Step::Write(Owned::new(Slot::new(s.value.clone(), deadline)), ()),
+                None => Step::Done(()),
+            });
+            return;
+        }
         let mut value = Some(value);
         self.update(key, |_, _, spare| {
             // The first attempt moves `value` into a slot; a retry gets that slot back as `spare`.
@@ -460,8 +477,15 @@ impl Store {
             // Judge liveness before the kill: the kill is the linearization point, and the slot
             // it removes is the one judged (the CAS fails if it changed).
             let was_live = self.live(slot).is_some();
+            // MUTANT (loom-tests/mutants): unlinks the entry without killing it first.
+            #[cfg(scriptling_kv_mutant = "no_tombstone")]
+            {
+                table.remove_if_same(&entry, &pin);
+                return was_live;
+            }
             if entry.kill(current, &pin.epoch) {
                 table.remove_if_same(&entry, &pin);
+                self.inner.expiry.note_killed(&entry);
                 return was_live;
             }
         }
@@ -559,6 +583,11 @@ impl Store {
         if !slot.has_deadline() {
             return Ttl::Persistent;
         }
+        // MUTANT (loom-tests/mutants): reads the deadline from a second load of the slot.
+        #[cfg(scriptling_kv_mutant = "ttl_double_load")]
+        let Some(slot) = entry.load(&pin.epoch).slot() else {
+            return Ttl::Missing;
+        };
         let now = self.now();
         if slot.is_live_at(now) {
             Ttl::Expires(Duration::from_nanos(slot.deadline - now))
@@ -607,7 +636,20 @@ impl Store {
         let table = &self.inner.table;
         let pin = table.pin();
         table.for_each(&pin, |entry| {
-            entry.kill_any(&pin.epoch);
+            // MUTANT (loom-tests/mutants): kills by a CAS from the slot it loaded and gives up if
+            // that slot changed meanwhile, instead of an unconditional swap.
+            #[cfg(scriptling_kv_mutant = "clear_cas_once")]
+            {
+                let current = entry.load(&pin.epoch);
+                if current.slot().is_some() && !entry.kill(current, &pin.epoch) {
+                    return;
+                }
+                table.remove_if_same(entry, &pin);
+                return;
+            }
+            if entry.kill_any(&pin.epoch) {
+                self.inner.expiry.note_killed(entry);
+            }
             table.remove_if_same(entry, &pin);
         });
     }

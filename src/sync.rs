@@ -9,13 +9,13 @@
 
 #[cfg(scriptling_kv_loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard,
 };
 
 #[cfg(not(scriptling_kv_loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc, Mutex, MutexGuard,
 };
 
@@ -32,6 +32,22 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     #[cfg(not(scriptling_kv_loom))]
     {
         m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Locks `m` if nobody holds it (ignoring poisoning, as [`lock`]).
+pub(crate) fn try_lock<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    #[cfg(scriptling_kv_loom)]
+    {
+        m.try_lock().ok()
+    }
+    #[cfg(not(scriptling_kv_loom))]
+    {
+        match m.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 }
 

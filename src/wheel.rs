@@ -113,6 +113,28 @@ impl<T> Wheel<T> {
         Ok(())
     }
 
+    /// Keeps only the records for which `keep` is true. `O(records)`.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        for lvl in &mut self.levels {
+            for (s, slot) in lvl.slots.iter_mut().enumerate() {
+                if slot.is_empty() {
+                    continue;
+                }
+                let before = slot.len();
+                slot.retain(|(_, item)| keep(item));
+                self.len -= before - slot.len();
+                if slot.is_empty() {
+                    lvl.occupied &= !(1u64 << s);
+                    // Give the memory back: a compaction follows a pile-up.
+                    *slot = Vec::new();
+                }
+            }
+        }
+        let before = self.overflow.len();
+        self.overflow.retain(|(_, item)| keep(item));
+        self.len -= before - self.overflow.len();
+    }
+
     /// The earliest occupied slot: `(start tick, level, slot)`.
     fn earliest(&self) -> Option<(u64, usize, usize)> {
         let mut best: Option<(u64, usize, usize)> = None;
@@ -227,6 +249,20 @@ mod tests {
         let mut expect = ticks;
         expect.sort_unstable();
         assert_eq!(seen, expect);
+        assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn retain_drops_records_everywhere_and_keeps_the_rest_due() {
+        let far = 64u64.pow(6) * 2;
+        let mut w = Wheel::new(0);
+        for t in [1, 70, 5000, 300_000, far] {
+            w.insert(t, t).unwrap();
+            w.insert(t, t + 1).unwrap();
+        }
+        w.retain(|&i| i % 2 == 0 || i == 1);
+        assert_eq!(w.len(), 6);
+        assert_eq!(drain(&mut w, far), vec![1, 2, 70, 5000, 300_000, far]);
         assert_eq!(w.len(), 0);
     }
 

@@ -419,6 +419,46 @@ fn incr_on_an_expired_key_creates_a_persistent_key_that_purges_never_remove() {
     assert_eq!(s.get("n"), Some(Value::Int(3)));
 }
 
+/// `delete` + `set_with_ttl` of one key, over and over (a cache invalidated and refilled), with
+/// the cleaner's purges in between: the expiry records must stay `O(keys with a TTL)`, not grow
+/// with the number of cycles. (Each re-created key is a new entry; the old entry's record must
+/// not outlive it until its far deadline.)
+fn check_recreate_cycles_stay_bounded(remove: impl Fn(&Store)) {
+    const CYCLES: usize = 20_000;
+    const PURGE_EVERY: usize = 1_000;
+    let (s, _c) = store();
+    for cycle in 0..CYCLES {
+        remove(&s);
+        s.set_with_ttl(
+            "k",
+            i64::try_from(cycle).unwrap(),
+            Duration::from_secs(3600),
+        );
+        if cycle % PURGE_EVERY == PURGE_EVERY - 1 {
+            assert_eq!(s.purge_expired(), 0);
+        }
+    }
+    assert_eq!(s.purge_expired(), 0);
+    assert_eq!(s.len(), 1);
+    let pending = s.__pending_expiry_records();
+    assert!(
+        pending <= 2 * PURGE_EVERY + 64,
+        "{pending} expiry records pending for one key after {CYCLES} re-creations"
+    );
+}
+
+#[test]
+fn delete_and_recreate_cycles_do_not_accumulate_expiry_records() {
+    check_recreate_cycles_stay_bounded(|s| {
+        s.delete("k");
+    });
+}
+
+#[test]
+fn clear_and_recreate_cycles_do_not_accumulate_expiry_records() {
+    check_recreate_cycles_stay_bounded(Store::clear);
+}
+
 // ----------------------------------------------------------------------------------------------
 // Volume.
 
