@@ -313,6 +313,20 @@ impl Store {
             loop {
                 let current = entry.load(&pin.epoch);
                 let Some(slot) = current.slot() else {
+                    // MUTANT (loom-tests/mutants): a dead entry is treated as absent and written
+                    // into (revived) instead of being unlinked and replaced by a new entry.
+                    #[cfg(scriptling_kv_mutant = "revive_dead")]
+                    {
+                        let (new, r) = match decide(None, self.now(), &mut spare) {
+                            Step::Done(r) => return r,
+                            Step::Write(new, r) => (new, r),
+                        };
+                        match entry.replace(current, new, &pin.epoch) {
+                            Ok(()) => return r,
+                            Err(back) => spare = Some(back),
+                        }
+                        continue;
+                    }
                     table.remove_if_same(&entry, &pin);
                     break;
                 };
@@ -560,7 +574,10 @@ impl Store {
             }
             out.push(key.to_owned());
         });
+        // The walk is not a snapshot: a key deleted and re-created while it runs can be met
+        // twice (its old entry, then the new one appended further along a bin).
         out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 
