@@ -200,6 +200,10 @@ impl Entry {
                 };
                 #[cfg(scriptling_kv_mutant = "leak_replaced")]
                 return Ok(());
+                #[cfg(scriptling_kv_mutant = "revive_dead")]
+                if current.0.is_null() {
+                    return Ok(()); // (mutant `revive_dead` wrote into a dead entry)
+                }
                 // SAFETY: reclamation argument of the module docs: the CAS unlinked `current`
                 // from the only place it was reachable, and readers hold it only under guards.
                 unsafe { guard.defer_destroy(current.0) };

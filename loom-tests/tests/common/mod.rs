@@ -8,9 +8,13 @@
 //! (each list runs on its own thread; the first list runs on the model's main thread, the others
 //! on spawned loom threads, all concurrently), and `finish` (sequential, after every join). Every
 //! operation is recorded as an [`Event`] with its result and an interval `[start, end]` taken from
-//! a plain (not loom-visible) counter: loom runs one model thread at a time and switches only at
-//! its own synchronization points, so the counter gives each operation an interval that contains
-//! its real execution in that schedule. The checker then searches for a sequential order of all
+//! a shared loom `AtomicU64` bumped with `SeqCst` `fetch_add` just before the call and just after
+//! the return. Those read-modify-writes form one release sequence, so "`a` ended before `b`
+//! started" (`a.end < b.start`) means the end of `a` *happens before* the start of `b`: exactly
+//! the real-time order linearizability is defined over. (The order in which loom happens to run
+//! the threads is not enough: without a happens-before edge a thread may legally read an older
+//! value of the clock or of a slot, and the store does not promise otherwise. The counter adds
+//! synchronization only between operations, never inside one.) The checker then searches for a sequential order of all
 //! events that respects real time (an event that ended before another started comes first) and in
 //! which the specification returns exactly the observed results. If none exists, the model fails
 //! with the whole history.
@@ -119,15 +123,16 @@ pub struct Scenario {
     pub finish: Vec<Op>,
 }
 
-static STAMP: AtomicU64 = AtomicU64::new(0);
+/// The real-time stamp counter of one execution (see the module docs).
+pub type Stamps = loom::sync::Arc<loom::sync::atomic::AtomicU64>;
 
-fn stamp() -> u64 {
-    STAMP.fetch_add(1, Ordering::SeqCst)
+fn stamp(stamps: &Stamps) -> u64 {
+    stamps.fetch_add(1, Ordering::SeqCst)
 }
 
 /// Runs `op` on the real store and records it.
-pub fn run_op(store: &Store, clock: &TestClock, thread: usize, op: &Op) -> Event {
-    let start = stamp();
+pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, op: &Op) -> Event {
+    let start = stamp(stamps);
     let ret = match op {
         Op::Set(k, v) => {
             store.set(k, v.clone());
@@ -155,7 +160,7 @@ pub fn run_op(store: &Store, clock: &TestClock, thread: usize, op: &Op) -> Event
         }
         Op::Len => Ret::Count(store.len()),
     };
-    let end = stamp();
+    let end = stamp(stamps);
     Event {
         thread,
         start,
@@ -192,43 +197,54 @@ pub fn builder(default_preemptions: usize) -> loom::model::Builder {
 /// inside a loom model.
 pub fn execute(scenario: &Scenario) -> Vec<Event> {
     let (store, clock) = new_store();
+    let stamps = Stamps::default();
     let mut events: Vec<Event> = scenario
         .setup
         .iter()
-        .map(|op| run_op(&store, &clock, 0, op))
+        .map(|op| run_op(&store, &clock, &stamps, 0, op))
         .collect();
     let handles: Vec<_> = scenario.threads[1..]
         .iter()
         .enumerate()
         .map(|(i, ops)| {
-            let (store, clock, ops) = (store.clone(), clock.clone(), ops.clone());
+            let (store, clock, stamps, ops) =
+                (store.clone(), clock.clone(), stamps.clone(), ops.clone());
             loom::thread::spawn(move || {
                 ops.iter()
-                    .map(|op| run_op(&store, &clock, i + 1, op))
+                    .map(|op| run_op(&store, &clock, &stamps, i + 1, op))
                     .collect::<Vec<_>>()
             })
         })
         .collect();
     for op in &scenario.threads[0] {
-        events.push(run_op(&store, &clock, 0, op));
+        events.push(run_op(&store, &clock, &stamps, 0, op));
     }
     for h in handles {
         events.extend(h.join().expect("model thread panicked"));
     }
     for op in &scenario.finish {
-        events.push(run_op(&store, &clock, 0, op));
+        events.push(run_op(&store, &clock, &stamps, 0, op));
     }
     events
 }
 
 /// Checks `scenario` under loom: every execution's history must be linearizable.
 pub fn check(name: &'static str, default_preemptions: usize, scenario: Scenario) {
+    let executions = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = executions.clone();
     builder(default_preemptions).check(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
         let events = execute(&scenario);
         if let Err(report) = linearizable(&events) {
             panic!("{name}: history is not linearizable\n{report}");
         }
     });
+    report_executions(name, executions.load(Ordering::SeqCst));
+}
+
+/// Prints how many executions a model explored (shown with `--nocapture`).
+pub fn report_executions(name: &str, n: u64) {
+    println!("model {name}: {n} executions explored");
 }
 
 // ---------------------------------------------------------------------------------------------
