@@ -273,23 +273,22 @@ impl Store {
 
     /// The update loop every write goes through.
     ///
-    /// `decide` sees the key's live slot (`None` if missing, expired or dead) and the time the
-    /// decision is made at (read after the slot was loaded), plus a spare allocation handed back
-    /// by a failed CAS, and either finishes or asks for a slot to be installed. Installing into an
+    /// `decide` sees the key's live slot (`None` if missing, expired or dead), plus a spare
+    /// allocation handed back by a failed CAS, and either finishes or asks for a slot to be installed. Installing into an
     /// existing entry is a CAS from the slot `decide` saw (so the decision is atomic with the
     /// write); a missing or dead key gets a new entry through `insert_if_absent` (racing
     /// creators agree on one). A dead entry is unlinked by whoever finds it.
     fn update<R>(
         &self,
         key: &str,
-        mut decide: impl FnMut(Option<&Slot>, u64, &mut Option<Owned<Slot>>) -> Step<R>,
+        mut decide: impl FnMut(Option<&Slot>, &mut Option<Owned<Slot>>) -> Step<R>,
     ) -> R {
         let table = &self.inner.table;
         let pin = table.pin();
         let mut spare: Option<Owned<Slot>> = None;
         loop {
             let Some(entry) = table.get(key, &pin) else {
-                let (slot, result) = match decide(None, self.now(), &mut spare) {
+                let (slot, result) = match decide(None, &mut spare) {
                     Step::Done(r) => return r,
                     Step::Write(slot, r) => (slot, r),
                 };
@@ -317,7 +316,7 @@ impl Store {
                     // into (revived) instead of being unlinked and replaced by a new entry.
                     #[cfg(scriptling_kv_mutant = "revive_dead")]
                     {
-                        let (new, r) = match decide(None, self.now(), &mut spare) {
+                        let (new, r) = match decide(None, &mut spare) {
                             Step::Done(r) => return r,
                             Step::Write(new, r) => (new, r),
                         };
@@ -330,9 +329,10 @@ impl Store {
                     table.remove_if_same(&entry, &pin);
                     break;
                 };
-                let now = self.now();
-                let view = (!slot.has_deadline() || slot.is_live_at(now)).then_some(slot);
-                let (new, result) = match decide(view, now, &mut spare) {
+                // The clock is read after the load (and only for a slot with a deadline), so
+                // liveness is judged on the slot the CAS below compares against.
+                let view = self.live(slot);
+                let (new, result) = match decide(view, &mut spare) {
                     Step::Done(r) => return r,
                     Step::Write(new, r) => (new, r),
                 };
@@ -365,18 +365,18 @@ impl Store {
         // deadline, in two writes.
         #[cfg(scriptling_kv_mutant = "split_ttl")]
         {
-            self.update(key, |cur, _, _| {
+            self.update(key, |cur, _| {
                 let old = cur.map_or(NEVER, |s| s.deadline);
                 Step::Write(Owned::new(Slot::new(value.clone(), old)), ())
             });
-            self.update(key, |cur, _, _| match cur {
+            self.update(key, |cur, _| match cur {
                 Some(s) => Step::Write(Owned::new(Slot::new(s.value.clone(), deadline)), ()),
                 None => Step::Done(()),
             });
             return;
         }
         let mut value = Some(value);
-        self.update(key, |_, _, spare| {
+        self.update(key, |_, spare| {
             // The first attempt moves `value` into a slot; a retry gets that slot back as `spare`.
             let slot = match (spare.take(), value.take()) {
                 (Some(slot), _) => slot,
@@ -522,7 +522,7 @@ impl Store {
     /// assert_eq!(store.incr("max", 1), Err(Error::Overflow));
     /// ```
     pub fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        self.update(key, |current, _, spare| match current {
+        self.update(key, |current, spare| match current {
             None => Step::Write(Self::make_slot(spare, Value::Int(delta), NEVER), Ok(delta)),
             Some(slot) => match slot.value {
                 Value::Int(n) => match n.checked_add(delta) {
@@ -628,10 +628,15 @@ impl Store {
     /// assert_eq!(store.ttl("rate:1.2.3.4").as_secs(), 60);
     /// ```
     pub fn expire(&self, key: &str, ttl: Duration) -> bool {
-        self.update(key, |current, now, spare| match current {
+        self.update(key, |current, spare| match current {
             None => Step::Done(false),
             Some(slot) => Step::Write(
-                Self::make_slot(spare, slot.value.clone(), Clock::deadline_after(now, ttl)),
+                Self::make_slot(
+                    spare,
+                    slot.value.clone(),
+                    // Read after the slot was loaded and judged live.
+                    Clock::deadline_after(self.now(), ttl),
+                ),
                 true,
             ),
         })
@@ -639,7 +644,7 @@ impl Store {
 
     /// Removes the TTL of a live key. `true` only if the key was live and had a TTL.
     pub fn persist(&self, key: &str) -> bool {
-        self.update(key, |current, _, spare| match current {
+        self.update(key, |current, spare| match current {
             Some(slot) if slot.has_deadline() => {
                 Step::Write(Self::make_slot(spare, slot.value.clone(), NEVER), true)
             }
