@@ -176,6 +176,34 @@ impl Inner {
     }
 }
 
+/// One clock reading, taken on first use and then reused, so that one attempt of an update
+/// judges liveness and computes a new deadline at the same instant (and a `set` on a key without
+/// a TTL never reads the clock).
+struct Now<'c> {
+    clock: &'c Clock,
+    reading: std::cell::Cell<Option<u64>>,
+}
+
+impl<'c> Now<'c> {
+    fn new(clock: &'c Clock) -> Self {
+        Now {
+            clock,
+            reading: std::cell::Cell::new(None),
+        }
+    }
+
+    fn get(&self) -> u64 {
+        match self.reading.get() {
+            Some(t) => t,
+            None => {
+                let t = self.clock.now();
+                self.reading.set(Some(t));
+                t
+            }
+        }
+    }
+}
+
 /// What an update closure decided, given the key's live slot (or `None` if absent).
 enum Step<R> {
     /// Return this without writing.
@@ -273,7 +301,9 @@ impl Store {
 
     /// The update loop every write goes through.
     ///
-    /// `decide` sees the key's live slot (`None` if missing, expired or dead), plus a spare
+    /// `decide` sees the key's live slot (`None` if missing, expired or dead), the time the
+    /// decision is made at (read at most once per attempt, after the slot was loaded, and only if
+    /// needed: liveness and any new deadline are judged on the same reading), plus a spare
     /// allocation handed back by a failed CAS, and either finishes or asks for a slot to be installed. Installing into an
     /// existing entry is a CAS from the slot `decide` saw (so the decision is atomic with the
     /// write); a missing or dead key gets a new entry through `insert_if_absent` (racing
@@ -281,14 +311,14 @@ impl Store {
     fn update<R>(
         &self,
         key: &str,
-        mut decide: impl FnMut(Option<&Slot>, &mut Option<Owned<Slot>>) -> Step<R>,
+        mut decide: impl FnMut(Option<&Slot>, &Now<'_>, &mut Option<Owned<Slot>>) -> Step<R>,
     ) -> R {
         let table = &self.inner.table;
         let pin = table.pin();
         let mut spare: Option<Owned<Slot>> = None;
         loop {
             let Some(entry) = table.get(key, &pin) else {
-                let (slot, result) = match decide(None, &mut spare) {
+                let (slot, result) = match decide(None, &Now::new(&self.inner.clock), &mut spare) {
                     Step::Done(r) => return r,
                     Step::Write(slot, r) => (slot, r),
                 };
@@ -316,7 +346,8 @@ impl Store {
                     // into (revived) instead of being unlinked and replaced by a new entry.
                     #[cfg(scriptling_kv_mutant = "revive_dead")]
                     {
-                        let (new, r) = match decide(None, &mut spare) {
+                        let (new, r) = match decide(None, &Now::new(&self.inner.clock), &mut spare)
+                        {
                             Step::Done(r) => return r,
                             Step::Write(new, r) => (new, r),
                         };
@@ -329,10 +360,11 @@ impl Store {
                     table.remove_if_same(&entry, &pin);
                     break;
                 };
-                // The clock is read after the load (and only for a slot with a deadline), so
-                // liveness is judged on the slot the CAS below compares against.
-                let view = self.live(slot);
-                let (new, result) = match decide(view, &mut spare) {
+                // The clock is read after the load (and only if needed), so liveness is judged
+                // on the slot the CAS below compares against.
+                let now = Now::new(&self.inner.clock);
+                let view = (!slot.has_deadline() || slot.is_live_at(now.get())).then_some(slot);
+                let (new, result) = match decide(view, &now, &mut spare) {
                     Step::Done(r) => return r,
                     Step::Write(new, r) => (new, r),
                 };
@@ -365,18 +397,18 @@ impl Store {
         // deadline, in two writes.
         #[cfg(scriptling_kv_mutant = "split_ttl")]
         {
-            self.update(key, |cur, _| {
+            self.update(key, |cur, _, _| {
                 let old = cur.map_or(NEVER, |s| s.deadline);
                 Step::Write(Owned::new(Slot::new(value.clone(), old)), ())
             });
-            self.update(key, |cur, _| match cur {
+            self.update(key, |cur, _, _| match cur {
                 Some(s) => Step::Write(Owned::new(Slot::new(s.value.clone(), deadline)), ()),
                 None => Step::Done(()),
             });
             return;
         }
         let mut value = Some(value);
-        self.update(key, |_, spare| {
+        self.update(key, |_, _, spare| {
             // The first attempt moves `value` into a slot; a retry gets that slot back as `spare`.
             let slot = match (spare.take(), value.take()) {
                 (Some(slot), _) => slot,
@@ -522,7 +554,7 @@ impl Store {
     /// assert_eq!(store.incr("max", 1), Err(Error::Overflow));
     /// ```
     pub fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        self.update(key, |current, spare| match current {
+        self.update(key, |current, _, spare| match current {
             None => Step::Write(Self::make_slot(spare, Value::Int(delta), NEVER), Ok(delta)),
             Some(slot) => match slot.value {
                 Value::Int(n) => match n.checked_add(delta) {
@@ -628,14 +660,14 @@ impl Store {
     /// assert_eq!(store.ttl("rate:1.2.3.4").as_secs(), 60);
     /// ```
     pub fn expire(&self, key: &str, ttl: Duration) -> bool {
-        self.update(key, |current, spare| match current {
+        self.update(key, |current, now, spare| match current {
             None => Step::Done(false),
             Some(slot) => Step::Write(
                 Self::make_slot(
                     spare,
                     slot.value.clone(),
-                    // Read after the slot was loaded and judged live.
-                    Clock::deadline_after(self.now(), ttl),
+                    // The same reading the slot was judged live at.
+                    Clock::deadline_after(now.get(), ttl),
                 ),
                 true,
             ),
@@ -644,7 +676,7 @@ impl Store {
 
     /// Removes the TTL of a live key. `true` only if the key was live and had a TTL.
     pub fn persist(&self, key: &str) -> bool {
-        self.update(key, |current, spare| match current {
+        self.update(key, |current, _, spare| match current {
             Some(slot) if slot.has_deadline() => {
                 Step::Write(Self::make_slot(spare, slot.value.clone(), NEVER), true)
             }
