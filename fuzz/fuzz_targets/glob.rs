@@ -233,7 +233,14 @@ fn check(pattern: &str, keys: &[String]) {
             .filter(|c| !"*?[]\\^".contains(*c))
             .collect(),
     );
-    let store = Store::builder().background_cleanup(false).build();
+    // One store for the whole run (building one costs far more than a check); `clear` empties
+    // it, so no key leaks from one input into the next.
+    thread_local! {
+        static STORE: Store = Store::builder().background_cleanup(false).build();
+    }
+    let store = STORE.with(Store::clone);
+    store.clear();
+    assert!(store.is_empty(), "clear left {} keys", store.len());
     for k in &keys {
         store.set(k, true);
     }

@@ -1,0 +1,680 @@
+//! Checked concurrent histories of the real (flurry-backed) store.
+//!
+//! Several threads run random single-key operations on a few hot keys. Each operation is
+//! recorded with its invocation and response stamps, taken from one shared `SeqCst` counter
+//! just before the call and just after it returns, so "A's response stamp < B's invocation
+//! stamp" means A really returned before B was called. Each key's history is then checked for
+//! linearizability against a sequential model of SPEC.md with a Wing–Gong search
+//! ([`check`]): find an order of the operations that respects real time (an operation can come
+//! next only if it was invoked before every other remaining operation responded) in which every
+//! result is what the model gives. Linearizability is local (Herlihy & Wing), and every
+//! operation here touches one key, so checking key by key is exact. The search memoises
+//! (set of linearized operations, model state), which keeps it polynomial in practice.
+//!
+//! Time: the store runs on a [`TestClock`] that is frozen during a round, so a TTL's remaining
+//! time is deterministic; between rounds the clock advances, expiring some keys, and the next
+//! round's initial state is read back (single-threaded) from the store. Threads also call
+//! `purge_expired` during rounds (not part of any key's history: it must not change what any
+//! operation observes), racing the cleaner's unlink of keys that expired before the round with
+//! writers reviving them.
+//!
+//! The checker is shown to reject: unit tests on hand-made histories, and two deliberately
+//! broken stores (a non-atomic `incr`, a `get` that returns a stale read) whose recorded
+//! histories must be found non-linearizable.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
+
+// ---------------------------------------------------------------------------------------------
+// Operations, results and the sequential model.
+
+/// A value as the model sees it: the tests only store small ints and one string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum V {
+    Int(i64),
+    Str,
+}
+
+impl V {
+    fn value(&self) -> Value {
+        match self {
+            V::Int(n) => Value::Int(*n),
+            V::Str => Value::from("s"),
+        }
+    }
+
+    fn from_value(v: Value) -> V {
+        match v {
+            Value::Int(n) => V::Int(n),
+            Value::Str(s) if s == "s" => V::Str,
+            other => panic!("the store returned {other:?}, which no test wrote"),
+        }
+    }
+}
+
+/// A single-key operation; durations in nanoseconds.
+#[derive(Debug, Clone, PartialEq)]
+enum Op {
+    Set(V),
+    SetTtl(V, u64),
+    Get,
+    Incr(i64),
+    Delete,
+    Expire(u64),
+    Persist,
+    Ttl,
+    Exists,
+}
+
+/// What an operation returned.
+#[derive(Debug, Clone, PartialEq)]
+enum Ret {
+    Unit,
+    Val(Option<V>),
+    Int(Result<i64, Error>),
+    Bool(bool),
+    Ttl(Ttl),
+}
+
+/// The model's state of one key: value and deadline (nanoseconds on the test clock), or absent.
+type State = Option<(V, Option<u64>)>;
+
+/// Applies `op` at time `now` (the frozen clock) to `state`: the new state and the result.
+fn apply(state: &State, op: &Op, now: u64) -> (State, Ret) {
+    let live = state
+        .clone()
+        .filter(|(_, deadline)| deadline.is_none_or(|d| d > now));
+    let deadline = |ttl: u64| (ttl > 0).then_some(now + ttl);
+    match op {
+        Op::Set(v) => (Some((v.clone(), None)), Ret::Unit),
+        Op::SetTtl(v, ttl) => (Some((v.clone(), deadline(*ttl))), Ret::Unit),
+        Op::Get => (state.clone(), Ret::Val(live.map(|(v, _)| v))),
+        Op::Incr(delta) => match live {
+            None => (Some((V::Int(*delta), None)), Ret::Int(Ok(*delta))),
+            Some((V::Int(n), d)) => match n.checked_add(*delta) {
+                Some(sum) => (Some((V::Int(sum), d)), Ret::Int(Ok(sum))),
+                None => (state.clone(), Ret::Int(Err(Error::Overflow))),
+            },
+            Some(_) => (state.clone(), Ret::Int(Err(Error::NotAnInteger))),
+        },
+        Op::Delete => (None, Ret::Bool(live.is_some())),
+        Op::Expire(ttl) => match live {
+            None => (state.clone(), Ret::Bool(false)),
+            Some((v, _)) => (Some((v, deadline(*ttl))), Ret::Bool(true)),
+        },
+        Op::Persist => match live {
+            Some((v, Some(_))) => (Some((v, None)), Ret::Bool(true)),
+            _ => (state.clone(), Ret::Bool(false)),
+        },
+        Op::Ttl => {
+            let ttl = match live {
+                None => Ttl::Missing,
+                Some((_, None)) => Ttl::Persistent,
+                Some((_, Some(d))) => Ttl::Expires(Duration::from_nanos(d - now)),
+            };
+            (state.clone(), Ret::Ttl(ttl))
+        }
+        Op::Exists => (state.clone(), Ret::Bool(live.is_some())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checker.
+
+/// One completed operation in a key's history.
+#[derive(Debug, Clone)]
+struct Event {
+    op: Op,
+    ret: Ret,
+    /// Stamp taken just before the call.
+    inv: u64,
+    /// Stamp taken just after it returned.
+    resp: u64,
+    thread: usize,
+}
+
+/// The checker's verdict.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Linearizable,
+    NotLinearizable,
+    /// The search visited more than its budget of (set, state) nodes.
+    GaveUp,
+}
+
+/// Wing–Gong search with memoisation: is there a total order of `history` that respects real
+/// time and in which each result is the model's, starting from `initial` at time `now`?
+fn check(history: &[Event], initial: &State, now: u64, budget: usize) -> Verdict {
+    let mut events: Vec<&Event> = history.iter().collect();
+    events.sort_by_key(|e| e.inv);
+    let words = events.len().div_ceil(64);
+    let mut search = Search {
+        events,
+        now,
+        seen: HashSet::new(),
+        budget,
+    };
+    let mut done = vec![0u64; words];
+    match search.dfs(&mut done, initial.clone(), 0) {
+        Some(true) => Verdict::Linearizable,
+        Some(false) => Verdict::NotLinearizable,
+        None => Verdict::GaveUp,
+    }
+}
+
+struct Search<'h> {
+    /// Sorted by invocation stamp.
+    events: Vec<&'h Event>,
+    now: u64,
+    /// (linearized set, state) pairs already explored (all of them dead ends).
+    seen: HashSet<(Vec<u64>, State)>,
+    budget: usize,
+}
+
+impl Search<'_> {
+    /// `done` is the set of linearized events (bitset); `count` its size. `None`: out of budget.
+    fn dfs(&mut self, done: &mut Vec<u64>, state: State, count: usize) -> Option<bool> {
+        if count == self.events.len() {
+            return Some(true);
+        }
+        if !self.seen.insert((done.clone(), state.clone())) {
+            return Some(false);
+        }
+        if self.seen.len() > self.budget {
+            return None;
+        }
+        let is_done = |done: &[u64], i: usize| done[i / 64] & (1 << (i % 64)) != 0;
+        // An event can be linearized next iff it was invoked before every pending event's
+        // response.
+        let min_resp = (0..self.events.len())
+            .filter(|&i| !is_done(done, i))
+            .map(|i| self.events[i].resp)
+            .min()
+            .expect("some event is pending");
+        for i in 0..self.events.len() {
+            let e = self.events[i];
+            if e.inv > min_resp {
+                break; // sorted by invocation: no later event can be next either
+            }
+            if is_done(done, i) {
+                continue;
+            }
+            let (next, ret) = apply(&state, &e.op, self.now);
+            if ret != e.ret {
+                continue;
+            }
+            done[i / 64] |= 1 << (i % 64);
+            let found = self.dfs(done, next, count + 1);
+            done[i / 64] &= !(1 << (i % 64));
+            match found {
+                Some(false) => {}
+                other => return other,
+            }
+        }
+        Some(false)
+    }
+}
+
+/// A readable dump of a history, for failure messages.
+fn describe(history: &[Event], initial: &State) -> String {
+    let mut events: Vec<&Event> = history.iter().collect();
+    events.sort_by_key(|e| e.inv);
+    let mut out = format!("initial state {initial:?}\n");
+    for e in events {
+        out += &format!(
+            "  [{:>6} .. {:>6}] t{} {:?} -> {:?}\n",
+            e.inv, e.resp, e.thread, e.op, e.ret
+        );
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores under test: the real one and two broken wrappers.
+
+/// The operations the recorder drives.
+trait Kv: Sync {
+    fn store(&self) -> &Store;
+
+    fn get(&self, key: &str) -> Option<Value> {
+        self.store().get(key)
+    }
+
+    fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        self.store().incr(key, delta)
+    }
+}
+
+/// The real store.
+struct Real(Store);
+
+impl Kv for Real {
+    fn store(&self) -> &Store {
+        &self.0
+    }
+}
+
+/// Broken: `incr` as a plain read then write, with a yield in between (loses updates).
+struct NonAtomicIncr(Store);
+
+impl Kv for NonAtomicIncr {
+    fn store(&self) -> &Store {
+        &self.0
+    }
+
+    fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
+        let current = match self.0.get(key) {
+            None => 0,
+            Some(Value::Int(n)) => n,
+            Some(_) => return Err(Error::NotAnInteger),
+        };
+        thread::yield_now();
+        let sum = current + delta;
+        self.0.set(key, sum);
+        Ok(sum)
+    }
+}
+
+/// Broken: every other `get` of a key returns what the previous `get` of it read (a stale
+/// cache shared by all threads).
+struct StaleGet {
+    store: Store,
+    cache: Mutex<HashMap<String, Option<Value>>>,
+}
+
+impl Kv for StaleGet {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn get(&self, key: &str) -> Option<Value> {
+        let cached = self.cache.lock().unwrap().remove(key);
+        if let Some(stale) = cached {
+            return stale;
+        }
+        let fresh = self.store.get(key);
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), fresh.clone());
+        thread::yield_now();
+        fresh
+    }
+}
+
+fn exec(kv: &impl Kv, key: &str, op: &Op) -> Ret {
+    let s = kv.store();
+    match op {
+        Op::Set(v) => {
+            s.set(key, v.value());
+            Ret::Unit
+        }
+        Op::SetTtl(v, ttl) => {
+            s.set_with_ttl(key, v.value(), Duration::from_nanos(*ttl));
+            Ret::Unit
+        }
+        Op::Get => Ret::Val(kv.get(key).map(V::from_value)),
+        Op::Incr(d) => Ret::Int(kv.incr(key, *d)),
+        Op::Delete => Ret::Bool(s.delete(key)),
+        Op::Expire(ttl) => Ret::Bool(s.expire(key, Duration::from_nanos(*ttl))),
+        Op::Persist => Ret::Bool(s.persist(key)),
+        Op::Ttl => Ret::Ttl(s.ttl(key)),
+        Op::Exists => Ret::Bool(s.exists(key)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads and the recorder.
+
+/// A small deterministic generator (xorshift64*), so rounds are reproducible in what they
+/// ask, if not in how the threads interleave.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % n
+    }
+}
+
+const SEC: u64 = 1_000_000_000;
+
+/// The full mix of single-key operations. TTLs are whole and half seconds, so the clock steps
+/// between rounds expire some keys and not others.
+fn any_op(rng: &mut Rng) -> Op {
+    let v = |rng: &mut Rng| {
+        if rng.below(8) == 0 {
+            V::Str
+        } else {
+            V::Int(rng.below(5) as i64)
+        }
+    };
+    let ttl = |rng: &mut Rng| (1 + rng.below(6)) * SEC / 2;
+    match rng.below(100) {
+        0..=11 => Op::Set(v(rng)),
+        12..=21 => Op::SetTtl(v(rng), ttl(rng)),
+        22..=39 => Op::Get,
+        40..=61 => Op::Incr(rng.below(3) as i64 + 1),
+        62..=68 => Op::Delete,
+        69..=75 => Op::Expire(if rng.below(4) == 0 { 0 } else { ttl(rng) }),
+        76..=80 => Op::Persist,
+        81..=90 => Op::Ttl,
+        _ => Op::Exists,
+    }
+}
+
+/// Only what the broken wrappers break: set, get, incr.
+fn counter_op(rng: &mut Rng) -> Op {
+    match rng.below(10) {
+        0 => Op::Set(V::Int(rng.below(3) as i64)),
+        1..=3 => Op::Get,
+        _ => Op::Incr(1),
+    }
+}
+
+struct Round {
+    threads: usize,
+    ops_per_thread: usize,
+    keys: &'static [&'static str],
+    purge: bool,
+    op: fn(&mut Rng) -> Op,
+}
+
+/// Runs one round on `kv` (the clock frozen at `now`) and checks every key's history.
+/// Returns per-key (verdict, events, overlapping events) and the failure dump, if any.
+fn run_round(kv: &impl Kv, round: &Round, seed: u64, now: u64, budget: usize) -> RoundResult {
+    let store = kv.store();
+    let initial: Vec<State> = round
+        .keys
+        .iter()
+        .map(|k| {
+            let value = store.get(k).map(V::from_value);
+            match (value, store.ttl(k)) {
+                (None, _) => None,
+                (Some(v), Ttl::Expires(d)) => Some((v, Some(now + d.as_nanos() as u64))),
+                (Some(v), _) => Some((v, None)),
+            }
+        })
+        .collect();
+    let stamps = AtomicU64::new(0);
+    let start = SpinStart::default();
+    let logs: Vec<Vec<(usize, Event)>> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..round.threads)
+            .map(|t| {
+                let (stamps, start) = (&stamps, &start);
+                scope.spawn(move || {
+                    let mut rng = Rng::new(seed * 31 + t as u64);
+                    let mut log = Vec::with_capacity(round.ops_per_thread);
+                    start.wait(round.threads);
+                    for _ in 0..round.ops_per_thread {
+                        let key = rng.below(round.keys.len() as u64) as usize;
+                        let op = (round.op)(&mut rng);
+                        if round.purge && rng.below(16) == 0 {
+                            store.purge_expired();
+                        }
+
+                        let inv = stamps.fetch_add(1, Ordering::SeqCst);
+                        let ret = exec(kv, round.keys[key], &op);
+                        let resp = stamps.fetch_add(1, Ordering::SeqCst);
+                        log.push((
+                            key,
+                            Event {
+                                op,
+                                ret,
+                                inv,
+                                resp,
+                                thread: t,
+                            },
+                        ));
+                    }
+                    log
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut per_key: Vec<Vec<Event>> = vec![Vec::new(); round.keys.len()];
+    for (key, event) in logs.into_iter().flatten() {
+        per_key[key].push(event);
+    }
+    let mut result = RoundResult::default();
+    for (key, history) in per_key.iter().enumerate() {
+        let verdict = check(history, &initial[key], now, budget);
+        result.events += history.len();
+        result.overlapping += overlapping(history);
+        if verdict != Verdict::Linearizable && result.failure.is_none() {
+            result.failure = Some(format!(
+                "key {:?}: {verdict:?}\n{}",
+                round.keys[key],
+                describe(history, &initial[key])
+            ));
+        }
+        result.verdicts.push(verdict);
+    }
+    result
+}
+
+/// A start line the threads spin at (yielding now and then), so that they are all running when
+/// the round begins; a blocking barrier wakes them one by one, and on a busy machine the first
+/// can finish its round before the last is scheduled.
+#[derive(Default)]
+struct SpinStart(AtomicU64);
+
+impl SpinStart {
+    fn wait(&self, threads: usize) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while self.0.load(Ordering::SeqCst) < threads as u64 {
+            spins += 1;
+            if spins % 64 == 0 {
+                thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct RoundResult {
+    verdicts: Vec<Verdict>,
+    events: usize,
+    overlapping: usize,
+    failure: Option<String>,
+}
+
+/// How many events overlap in time with another event of the same history (a measure of how
+/// much the round actually tested concurrency).
+fn overlapping(history: &[Event]) -> usize {
+    history
+        .iter()
+        .filter(|a| {
+            history
+                .iter()
+                .any(|b| !std::ptr::eq(*a, b) && b.inv < a.resp && a.inv < b.resp)
+        })
+        .count()
+}
+
+fn test_store(clock: &TestClock) -> Store {
+    Store::builder()
+        .test_clock(clock.clone())
+        .background_cleanup(false)
+        .build()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+const BUDGET: usize = 200_000;
+
+/// The real store: every key's history of every round is linearizable.
+///
+/// How much the threads overlap depends on the machine (on a loaded one they run one after
+/// another more often), so after [`MIN_ROUNDS`] the test keeps going until it has seen
+/// [`WANT_OVERLAPPING`] operations that overlapped another on the same key, up to
+/// [`MAX_ROUNDS`]; it fails if even then fewer than [`NEED_OVERLAPPING`] did.
+#[test]
+fn real_store_histories_are_linearizable() {
+    const MIN_ROUNDS: u64 = 24;
+    const MAX_ROUNDS: u64 = 200;
+    const WANT_OVERLAPPING: usize = 2_000;
+    const NEED_OVERLAPPING: usize = 200;
+    let round = Round {
+        threads: 4,
+        ops_per_thread: 150,
+        keys: &["a", "b", "c"],
+        purge: true,
+        op: any_op,
+    };
+    let clock = TestClock::new();
+    let kv = Real(test_store(&clock));
+    let (mut rounds, mut events, mut overlapping) = (0, 0, 0);
+    while rounds < MIN_ROUNDS || (overlapping < WANT_OVERLAPPING && rounds < MAX_ROUNDS) {
+        let now = clock.elapsed().as_nanos() as u64;
+        let result = run_round(&kv, &round, rounds, now, BUDGET);
+        if let Some(failure) = result.failure {
+            panic!("round {rounds} (clock at {now} ns): {failure}");
+        }
+        assert_eq!(result.events, round.threads * round.ops_per_thread);
+        events += result.events;
+        overlapping += result.overlapping;
+        rounds += 1;
+        // Expire some keys (TTLs are 0.5 to 3 s), and leave them held for the next round's
+        // purges to race with.
+        clock.advance(Duration::from_millis(250 + 500 * (rounds % 4)));
+    }
+    eprintln!(
+        "checked {events} operations in {rounds} rounds; {overlapping} overlapped another \
+         operation on the same key"
+    );
+    assert!(
+        overlapping >= NEED_OVERLAPPING,
+        "too little concurrency to test anything: {overlapping} of {events} overlapped"
+    );
+}
+
+/// Runs rounds on a broken store until the checker rejects one; asserts that happens.
+fn assert_caught(kv: &impl Kv, what: &str) {
+    const MAX_ROUNDS: u64 = 40;
+    let round = Round {
+        threads: 4,
+        ops_per_thread: 60,
+        keys: &["x", "y"],
+        purge: false,
+        op: counter_op,
+    };
+    for r in 0..MAX_ROUNDS {
+        let result = run_round(kv, &round, 1000 + r, 0, BUDGET);
+        if result.verdicts.contains(&Verdict::NotLinearizable) {
+            eprintln!("{what}: caught in round {r}");
+            return;
+        }
+    }
+    panic!("{what}: the checker found no violation in {MAX_ROUNDS} rounds");
+}
+
+#[test]
+fn checker_rejects_a_non_atomic_incr() {
+    let clock = TestClock::new();
+    assert_caught(&NonAtomicIncr(test_store(&clock)), "non-atomic incr");
+}
+
+#[test]
+fn checker_rejects_stale_reads() {
+    let clock = TestClock::new();
+    let kv = StaleGet {
+        store: test_store(&clock),
+        cache: Mutex::new(HashMap::new()),
+    };
+    assert_caught(&kv, "stale get");
+}
+
+fn ev(thread: usize, inv: u64, resp: u64, op: Op, ret: Ret) -> Event {
+    Event {
+        op,
+        ret,
+        inv,
+        resp,
+        thread,
+    }
+}
+
+#[test]
+fn checker_on_hand_made_histories() {
+    use Op::{Exists, Expire, Get, Incr, Set, SetTtl};
+    let verdict = |h: &[Event], init: State| check(h, &init, 0, BUDGET);
+    let expires = |secs| Ret::Ttl(Ttl::Expires(Duration::from_secs(secs)));
+    // Two overlapping increments may return 1 and 2 in either order...
+    let ok = [
+        ev(0, 0, 3, Incr(1), Ret::Int(Ok(2))),
+        ev(1, 1, 2, Incr(1), Ret::Int(Ok(1))),
+    ];
+    assert_eq!(verdict(&ok, None), Verdict::Linearizable);
+    // ...but never both 1 (a lost update).
+    let lost = [
+        ev(0, 0, 3, Incr(1), Ret::Int(Ok(1))),
+        ev(1, 1, 2, Incr(1), Ret::Int(Ok(1))),
+    ];
+    assert_eq!(verdict(&lost, None), Verdict::NotLinearizable);
+    // A read overlapping a write may see either value...
+    let racy_read = [
+        ev(0, 0, 3, Set(V::Int(7)), Ret::Unit),
+        ev(1, 1, 2, Get, Ret::Val(Some(V::Int(1)))),
+        ev(1, 4, 5, Get, Ret::Val(Some(V::Int(7)))),
+    ];
+    assert_eq!(
+        verdict(&racy_read, Some((V::Int(1), None))),
+        Verdict::Linearizable
+    );
+    // ...but after the write returned, the old value is stale.
+    let stale = [
+        ev(0, 0, 1, Set(V::Int(7)), Ret::Unit),
+        ev(1, 2, 3, Get, Ret::Val(Some(V::Int(1)))),
+    ];
+    assert_eq!(
+        verdict(&stale, Some((V::Int(1), None))),
+        Verdict::NotLinearizable
+    );
+    // Nor may a read see a value before its write was called.
+    let from_the_future = [
+        ev(1, 0, 1, Get, Ret::Val(Some(V::Int(7)))),
+        ev(0, 2, 3, Set(V::Int(7)), Ret::Unit),
+    ];
+    assert_eq!(verdict(&from_the_future, None), Verdict::NotLinearizable);
+    // TTL results follow the frozen clock: set with 2 s at t = 5 s reports 2 s, and expire
+    // keeps the value.
+    let ttl = [
+        ev(0, 0, 1, SetTtl(V::Int(3), 2 * SEC), Ret::Unit),
+        ev(0, 2, 3, Op::Ttl, expires(2)),
+        ev(1, 4, 7, Expire(SEC), Ret::Bool(true)),
+        ev(0, 5, 6, Get, Ret::Val(Some(V::Int(3)))),
+        ev(0, 8, 9, Op::Ttl, expires(1)),
+    ];
+    assert_eq!(check(&ttl, &None, 5 * SEC, BUDGET), Verdict::Linearizable);
+    let wrong_ttl = [
+        ev(0, 0, 1, SetTtl(V::Int(3), 2 * SEC), Ret::Unit),
+        ev(0, 2, 3, Op::Ttl, expires(3)),
+    ];
+    assert_eq!(
+        check(&wrong_ttl, &None, 5 * SEC, BUDGET),
+        Verdict::NotLinearizable
+    );
+    // A key that expired before the round is absent for everyone.
+    let expired = [ev(0, 0, 1, Exists, Ret::Bool(true))];
+    assert_eq!(
+        check(&expired, &Some((V::Int(1), Some(SEC))), SEC, BUDGET),
+        Verdict::NotLinearizable
+    );
+}
