@@ -59,7 +59,7 @@
 //! # Features
 //!
 //! - `serde` (default): `Serialize`/`Deserialize` for [`Value`].
-//! - `test-util`: [`TestClock`] and [`StoreBuilder::test_clock`], time that tests advance by hand.
+//! - `test-util`: `TestClock` and `StoreBuilder::test_clock`, time that tests advance by hand.
 #![doc(test(attr(deny(warnings))))]
 
 mod cleaner;
