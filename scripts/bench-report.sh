@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Regenerates BENCHMARKS.md and benches/throughput.svg (+ .png if rsvg-convert is installed):
+# runs the three bench binaries (throughput, purge, memory) with BENCH_OUT set, profiles the
+# single-thread get / set_with_ttl / incr loops under callgrind (if valgrind is installed), and
+# renders the report with benches/report/gen.py (Python 3, standard library only).
+#
+#   scripts/bench-report.sh            # full run (~10 minutes on 2 cores), rewrites the report
+#   BENCH_QUICK=1 scripts/bench-report.sh
+#                                      # smoke run (~1 minute incl. build); writes the report into
+#                                      # the results dir instead of the repository
+#
+# Environment: CARGO_TARGET_DIR (default target/bench), BENCH_RESULTS (default
+# $CARGO_TARGET_DIR/bench-results).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/bench}"
+results="${BENCH_RESULTS:-$CARGO_TARGET_DIR/bench-results}"
+rm -rf "$results"
+mkdir -p "$results"
+export BENCH_OUT="$results"
+quick="${BENCH_QUICK:-}"
+
+echo "== building benches"
+cargo bench --no-run --bench throughput --bench purge --bench memory
+
+{
+    echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
+    echo "cores available: $(nproc) ($(lscpu 2>/dev/null | sed -n 's/^Thread(s) per core: *//p' | head -1) thread(s) per core)"
+    echo "memory: $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "kernel: $(uname -sr)"
+    echo "rustc: $(rustc -V)"
+    echo "profile: cargo bench (release, debuginfo on)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ modified)')"
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    if [ -n "$quick" ]; then echo "mode: BENCH_QUICK (smoke sizes: not for comparison)"; fi
+} > "$results/machine.txt"
+cat "$results/machine.txt"
+
+start=$(date +%s)
+for bench in throughput purge memory; do
+    echo "== cargo bench --bench $bench"
+    cargo bench --bench "$bench"
+done
+
+if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+    bin="$(cargo bench --no-run --bench throughput --message-format=json 2>/dev/null \
+        | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
+        print(m["executable"])')"
+    for op in get set incr purge keys; do
+        case "$op" in
+            purge) ops=100000; [ -n "$quick" ] && ops=10000 ;;  # expired keys removed
+            keys) ops=1000000; [ -n "$quick" ] && ops=100000 ;; # stored keys scanned
+            *) ops=100000; [ -n "$quick" ] && ops=10000 ;;
+        esac
+        echo "== callgrind: $op x $ops"
+        BENCH_PROFILE=$op BENCH_PROFILE_OPS=$ops valgrind --tool=callgrind \
+            --callgrind-out-file="$results/callgrind.$op.out" \
+            --toggle-collect="*profile_$op*" "$bin" > /dev/null 2> "$results/callgrind.$op.log"
+        { echo "# ops: $ops"; callgrind_annotate --threshold=100 "$results/callgrind.$op.out"; } \
+            > "$results/callgrind-$op.txt"
+    done
+else
+    echo "(valgrind not installed: the report keeps no raw profile; apt-get install valgrind)"
+fi
+echo "benches took $(( $(date +%s) - start )) s" | tee -a "$results/machine.txt"
+sed -i 's/^benches took \(.*\)$/run time: \1/' "$results/machine.txt"
+
+out="$root"
+if [ -n "$quick" ]; then
+    out="$results/report"
+    mkdir -p "$out/benches"
+fi
+python3 benches/report/gen.py "$results" "$root" "$out"
+if command -v rsvg-convert >/dev/null; then
+    rsvg-convert -b white -o "$out/benches/throughput.png" "$out/benches/throughput.svg"
+fi
+echo "== wrote $out/BENCHMARKS.md and $out/benches/throughput.svg"
