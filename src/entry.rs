@@ -51,6 +51,29 @@
 //! - The expiry scheduler's `scheduled` word is only a hint for when to look at the entry; its
 //!   protocol is described in `expiry.rs`.
 //!
+//! # Counters: integers updated in place
+//!
+//! A slot built from a `Value::Int` that fits in 63 bits is a *counter*: its integer lives in
+//! `Slot::cell` as `(n << 1) | SEALED`, and `incr` adds to it with one CAS on the cell, without
+//! allocating a new slot. That breaks "a published slot never changes", so one rule restores
+//! everything the immutable design gave: **whoever replaces or kills a slot seals it first**
+//! (`fetch_or(SEALED)`; idempotent, so several racing writers may all seal), and a sealed cell
+//! never changes again. The in-place CAS expects the bit clear, so:
+//!
+//! - an in-place add succeeds only while nobody has started to replace or kill the slot, so the
+//!   slot is still the entry's current one at the instant of the add (its linearization point),
+//!   and an add can never land in a slot that was replaced, nor in an entry that was deleted;
+//! - a writer that derives its new slot from the old value (`incr`'s slow path, `expire`,
+//!   `persist`) seals *before* reading it, so the value it copies is final: no add is lost between
+//!   its read and its CAS on the entry, and no reader sees a value with another write's TTL
+//!   (the deadline is still immutable; only the integer moves);
+//! - a writer that seals and then decides not to write (`Overflow`) leaves a sealed slot in
+//!   place: its value is right, and the next `incr` takes the slow path and replaces it with a
+//!   fresh counter.
+//!
+//! Readers load the cell (Acquire) after loading the slot: if the slot is replaced meanwhile they
+//! read its final, sealed value, which was the key's value just before the replacement.
+//!
 //! # Memory reclamation
 //!
 //! A replaced or killed slot is retired with `Guard::defer_destroy` on the crossbeam-epoch guard
@@ -75,19 +98,95 @@ use crate::sync::std_only;
 use crate::sync::{AtomicU64, Ordering};
 use crate::value::Value;
 
-/// One immutable version of a key: its value and its deadline (see `clock.rs`).
+/// One version of a key: its value and its deadline (see `clock.rs`).
+///
+/// Immutable once published, with one exception: a *counter* slot (an `Int` that fits in 63
+/// bits) keeps its integer in `cell`, which `incr` updates in place by CAS until the slot is
+/// *sealed*; see "Counters" in the module docs.
 #[derive(Debug)]
 pub(crate) struct Slot {
-    /// The stored value.
-    pub(crate) value: Value,
+    /// The stored value (for a counter: the initial integer, superseded by `cell`).
+    value: Value,
     /// Nanoseconds since the store's origin at which the key expires; [`NEVER`] for none.
     pub(crate) deadline: u64,
+    /// Whether `cell` holds the value (fixed at construction).
+    counter: bool,
+    /// For a counter: `(n << 1) | SEALED`, the integer shifted left by one, and the seal bit.
+    cell: AtomicU64,
+}
+
+/// The seal bit of a counter cell: set by anyone about to replace or kill the slot, after which
+/// the cell never changes again.
+const SEALED: u64 = 1;
+
+/// Whether `n` can live in a counter cell (63 bits, two's complement).
+#[inline]
+fn fits_cell(n: i64) -> bool {
+    (-(1i64 << 62)..(1i64 << 62)).contains(&n)
 }
 
 impl Slot {
-    /// A slot holding `value` until `deadline`.
+    /// A slot holding `value` until `deadline` (a counter if it is a small enough `Int`).
     pub(crate) fn new(value: Value, deadline: u64) -> Self {
-        Slot { value, deadline }
+        let (counter, cell) = match value {
+            Value::Int(n) if fits_cell(n) => (true, (n as u64) << 1),
+            _ => (false, 0),
+        };
+        Slot {
+            value,
+            deadline,
+            counter,
+            cell: AtomicU64::new(cell),
+        }
+    }
+
+    /// The value: borrowed in place, or for a counter the integer its cell holds now.
+    #[inline]
+    pub(crate) fn value(&self) -> std::borrow::Cow<'_, Value> {
+        if self.counter {
+            let n = (self.cell.load(Ordering::Acquire) as i64) >> 1;
+            std::borrow::Cow::Owned(Value::Int(n))
+        } else {
+            std::borrow::Cow::Borrowed(&self.value)
+        }
+    }
+
+    /// Seals a counter (idempotent; nothing for other slots): from now on its value is fixed,
+    /// so a decision made on it, and a replacement or kill of it, cannot lose an in-place add.
+    #[inline]
+    pub(crate) fn seal(&self) {
+        #[cfg(not(scriptling_kv_mutant = "no_seal"))]
+        if self.counter {
+            self.cell.fetch_or(SEALED, Ordering::SeqCst);
+        }
+    }
+
+    /// Adds `delta` in place, if this is an unsealed counter and the sum fits its cell. `None`
+    /// means "take the slow path" (replace the slot), never an error: overflow is decided there.
+    #[inline]
+    pub(crate) fn add_in_place(&self, delta: i64) -> Option<i64> {
+        if !self.counter {
+            return None;
+        }
+        let mut word = self.cell.load(Ordering::Acquire);
+        loop {
+            if word & SEALED != 0 {
+                return None;
+            }
+            let sum = ((word as i64) >> 1).checked_add(delta)?;
+            if !fits_cell(sum) {
+                return None;
+            }
+            match self.cell.compare_exchange_weak(
+                word,
+                (sum as u64) << 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(sum),
+                Err(actual) => word = actual,
+            }
+        }
     }
 
     /// Whether the slot is live at time `now`.
@@ -176,6 +275,9 @@ impl Entry {
         guard: &Guard,
     ) -> Result<(), Owned<Slot>> {
         debug_assert!(!current.0.is_null(), "a dead entry is never revived");
+        if let Some(slot) = current.slot() {
+            slot.seal();
+        }
         #[cfg(scriptling_kv_mutant = "incr_cas_as_store")]
         {
             // MUTANT (loom-tests/mutants): load-compare-store instead of one CAS (the replaced
@@ -217,6 +319,9 @@ impl Entry {
     /// this call killed it.
     pub(crate) fn kill(&self, current: Current<'_>, guard: &Guard) -> bool {
         debug_assert!(!current.0.is_null());
+        if let Some(slot) = current.slot() {
+            slot.seal();
+        }
         match self.slot.compare_exchange(
             current.0,
             Shared::null(),
@@ -244,14 +349,27 @@ impl Entry {
             self.slot.store(Shared::null(), Ordering::SeqCst);
             old
         };
-        #[cfg(not(scriptling_kv_mutant = "double_retire"))]
-        let old = self.slot.swap(Shared::null(), Ordering::SeqCst, guard);
-        if old.is_null() {
-            return false;
+        #[cfg(scriptling_kv_mutant = "double_retire")]
+        {
+            if old.is_null() {
+                return false;
+            }
+            // SAFETY: (mutant only) deliberately wrong: two killers can both retire `old`.
+            unsafe { guard.defer_destroy(old) };
+            return true;
         }
-        // SAFETY: as in `replace`: the swap made `old` unreachable.
-        unsafe { guard.defer_destroy(old) };
-        true
+        // A kill must seal the slot it removes (a counter could otherwise take an add after it
+        // was unlinked), so this is a CAS loop of `kill`, not one swap.
+        #[cfg(not(scriptling_kv_mutant = "double_retire"))]
+        loop {
+            let current = self.load(guard);
+            if current.slot().is_none() {
+                return false;
+            }
+            if self.kill(current, guard) {
+                return true;
+            }
+        }
     }
 
     /// Takes the slot back out of an entry that was never shared (a rejected insert).
@@ -294,16 +412,16 @@ mod tests {
         let e = entry(1, NEVER);
         let g = crossbeam_epoch::pin();
         let s1 = e.load(&g);
-        assert_eq!(s1.slot().unwrap().value, Value::Int(1));
+        assert_eq!(*s1.slot().unwrap().value(), Value::Int(1));
         e.replace(s1, Owned::new(Slot::new(Value::Int(2), NEVER)), &g)
             .unwrap();
         let back = e
             .replace(s1, Owned::new(Slot::new(Value::Int(3), NEVER)), &g)
             .unwrap_err();
-        assert_eq!(back.value, Value::Int(3));
-        assert_eq!(e.load(&g).slot().unwrap().value, Value::Int(2));
-        // The old slot is still readable under the guard that loaded it.
-        assert_eq!(s1.slot().unwrap().value, Value::Int(1));
+        assert_eq!(*back.value(), Value::Int(3));
+        assert_eq!(*e.load(&g).slot().unwrap().value(), Value::Int(2));
+        // The old slot is still readable under the guard that loaded it (sealed at 1).
+        assert_eq!(*s1.slot().unwrap().value(), Value::Int(1));
     }
 
     #[test]
@@ -332,6 +450,43 @@ mod tests {
     #[test]
     fn into_slot_returns_the_unpublished_slot() {
         let e = entry(7, NEVER);
-        assert_eq!(e.into_slot().unwrap().value, Value::Int(7));
+        assert_eq!(*e.into_slot().unwrap().value(), Value::Int(7));
+    }
+
+    #[test]
+    fn counters_add_in_place_until_sealed_and_big_ints_are_not_counters() {
+        let s = Slot::new(Value::Int(5), NEVER);
+        assert_eq!(s.add_in_place(2), Some(7));
+        assert_eq!(s.add_in_place(-10), Some(-3));
+        assert_eq!(*s.value(), Value::Int(-3));
+        assert_eq!(
+            s.add_in_place((1 << 62) + 5),
+            None,
+            "leaves the cell's range"
+        );
+        s.seal();
+        assert_eq!(s.add_in_place(1), None, "sealed");
+        assert_eq!(*s.value(), Value::Int(-3), "sealed value is kept");
+        let big = Slot::new(Value::Int(i64::MAX), NEVER);
+        assert_eq!(big.add_in_place(-1), None);
+        assert_eq!(*big.value(), Value::Int(i64::MAX));
+        let low = Slot::new(Value::Int(-(1 << 62)), NEVER);
+        assert_eq!(*low.value(), Value::Int(-(1 << 62)));
+        assert_eq!(low.add_in_place(1), Some(-(1 << 62) + 1));
+        let text = Slot::new(Value::from("x"), NEVER);
+        assert_eq!(text.add_in_place(1), None);
+    }
+
+    #[test]
+    fn replace_and_kill_seal_the_slot_they_remove() {
+        let e = entry(1, NEVER);
+        let g = crossbeam_epoch::pin();
+        let s1 = e.load(&g);
+        e.replace(s1, Owned::new(Slot::new(Value::Int(9), NEVER)), &g)
+            .unwrap();
+        assert_eq!(s1.slot().unwrap().add_in_place(1), None);
+        let s2 = e.load(&g);
+        assert!(e.kill(s2, &g));
+        assert_eq!(s2.slot().unwrap().add_in_place(1), None);
     }
 }

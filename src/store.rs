@@ -204,6 +204,13 @@ impl<'c> Now<'c> {
     }
 }
 
+/// What an update decision sees of a live key: its (final) value and its deadline.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    value: &'a Value,
+    deadline: u64,
+}
+
 /// What an update closure decided, given the key's live slot (or `None` if absent).
 enum Step<R> {
     /// Return this without writing.
@@ -311,7 +318,7 @@ impl Store {
     fn update<R>(
         &self,
         key: &str,
-        mut decide: impl FnMut(Option<&Slot>, &Now<'_>, &mut Option<Owned<Slot>>) -> Step<R>,
+        mut decide: impl FnMut(Option<View<'_>>, &Now<'_>, &mut Option<Owned<Slot>>) -> Step<R>,
     ) -> R {
         let table = &self.inner.table;
         let pin = table.pin();
@@ -363,7 +370,15 @@ impl Store {
                 // The clock is read after the load (and only if needed), so liveness is judged
                 // on the slot the CAS below compares against.
                 let now = Now::new(&self.inner.clock);
-                let view = (!slot.has_deadline() || slot.is_live_at(now.get())).then_some(slot);
+                let live = !slot.has_deadline() || slot.is_live_at(now.get());
+                // Seal a counter before deciding on its value, so the value decided on is final
+                // (entry.rs, "Counters").
+                slot.seal();
+                let value = slot.value();
+                let view = live.then_some(View {
+                    value: &value,
+                    deadline: slot.deadline,
+                });
                 let (new, result) = match decide(view, &now, &mut spare) {
                     Step::Done(r) => return r,
                     Step::Write(new, r) => (new, r),
@@ -494,7 +509,7 @@ impl Store {
     /// ```
     pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
         let pin = self.inner.table.pin();
-        self.read(key, &pin).map(|slot| f(&slot.value))
+        self.read(key, &pin).map(|slot| f(&slot.value()))
     }
 
     /// Removes the key. Returns `true` if a live (unexpired) key was removed.
@@ -554,9 +569,21 @@ impl Store {
     /// assert_eq!(store.incr("max", 1), Err(Error::Overflow));
     /// ```
     pub fn incr(&self, key: &str, delta: i64) -> Result<i64> {
+        // Fast path: a live counter takes the add in place, one CAS and no allocation
+        // (entry.rs, "Counters"). Anything else (missing, expired, sealed, not a counter, a sum
+        // outside the cell, overflow) goes through the general update loop.
+        {
+            let pin = self.inner.table.pin();
+            if let Some(n) = self
+                .read(key, &pin)
+                .and_then(|slot| slot.add_in_place(delta))
+            {
+                return Ok(n);
+            }
+        }
         self.update(key, |current, _, spare| match current {
             None => Step::Write(Self::make_slot(spare, Value::Int(delta), NEVER), Ok(delta)),
-            Some(slot) => match slot.value {
+            Some(slot) => match *slot.value {
                 Value::Int(n) => match n.checked_add(delta) {
                     Some(sum) => Step::Write(
                         Self::make_slot(spare, Value::Int(sum), slot.deadline),
@@ -677,7 +704,7 @@ impl Store {
     /// Removes the TTL of a live key. `true` only if the key was live and had a TTL.
     pub fn persist(&self, key: &str) -> bool {
         self.update(key, |current, _, spare| match current {
-            Some(slot) if slot.has_deadline() => {
+            Some(slot) if slot.deadline != NEVER => {
                 Step::Write(Self::make_slot(spare, slot.value.clone(), NEVER), true)
             }
             _ => Step::Done(false),

@@ -83,3 +83,22 @@ fn incr_never_loses_an_update_three_threads() {
         ),
     );
 }
+
+/// An in-place `incr` racing `expire`/`persist` on a counter loses no update: both copy the
+/// counter's value into a new slot, so they must seal it first (entry.rs, "Counters"); an add
+/// that landed in the old slot after the copy would vanish. Mutant `no_seal` fails it.
+#[test]
+fn incr_racing_expire_and_persist_loses_no_update() {
+    check(
+        "incr_racing_expire_and_persist_loses_no_update",
+        3,
+        scenario(
+            &[Set("n", int(0))],
+            &[
+                &[Incr("n", 1), Incr("n", 10)],
+                &[Expire("n", 10), Persist("n")],
+            ],
+            &[Get("n"), Ttl("n")],
+        ),
+    );
+}
