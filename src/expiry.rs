@@ -247,6 +247,9 @@ impl Expiry {
                     removed += 1;
                 }
             }
+            // Hand this batch's retired slots to the collector now, so the purging thread frees
+            // its own garbage instead of leaving it for readers' pins to collect.
+            pin.epoch.flush();
         }
         removed
     }
