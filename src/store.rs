@@ -185,10 +185,11 @@ struct Now<'c> {
 }
 
 impl<'c> Now<'c> {
-    fn new(clock: &'c Clock) -> Self {
+    /// A reading taken on first use, or `reading` if the caller already has one.
+    fn new(clock: &'c Clock, reading: Option<u64>) -> Self {
         Now {
             clock,
-            reading: std::cell::Cell::new(None),
+            reading: std::cell::Cell::new(reading),
         }
     }
 
@@ -318,6 +319,18 @@ impl Store {
     fn update<R>(
         &self,
         key: &str,
+        decide: impl FnMut(Option<View<'_>>, &Now<'_>, &mut Option<Owned<Slot>>) -> Step<R>,
+    ) -> R {
+        self.update_at(key, None, decide)
+    }
+
+    /// [`update`](Self::update), with the clock reading the caller already took (if any) used
+    /// for every attempt's decision instead of a new one: `set_with_ttl` judges nothing on the old
+    /// slot, so the reading its deadline came from serves, and it reads the clock once.
+    fn update_at<R>(
+        &self,
+        key: &str,
+        reading: Option<u64>,
         mut decide: impl FnMut(Option<View<'_>>, &Now<'_>, &mut Option<Owned<Slot>>) -> Step<R>,
     ) -> R {
         let table = &self.inner.table;
@@ -325,10 +338,11 @@ impl Store {
         let mut spare: Option<Owned<Slot>> = None;
         loop {
             let Some(entry) = table.get(key, &pin) else {
-                let (slot, result) = match decide(None, &Now::new(&self.inner.clock), &mut spare) {
-                    Step::Done(r) => return r,
-                    Step::Write(slot, r) => (slot, r),
-                };
+                let (slot, result) =
+                    match decide(None, &Now::new(&self.inner.clock, reading), &mut spare) {
+                        Step::Done(r) => return r,
+                        Step::Write(slot, r) => (slot, r),
+                    };
                 let deadline = slot.deadline;
                 let fresh = Arc::new(Entry::new(std_only::Arc::from(key), slot));
                 match table.insert_if_absent(fresh, &pin) {
@@ -353,11 +367,11 @@ impl Store {
                     // into (revived) instead of being unlinked and replaced by a new entry.
                     #[cfg(scriptling_kv_mutant = "revive_dead")]
                     {
-                        let (new, r) = match decide(None, &Now::new(&self.inner.clock), &mut spare)
-                        {
-                            Step::Done(r) => return r,
-                            Step::Write(new, r) => (new, r),
-                        };
+                        let (new, r) =
+                            match decide(None, &Now::new(&self.inner.clock, reading), &mut spare) {
+                                Step::Done(r) => return r,
+                                Step::Write(new, r) => (new, r),
+                            };
                         match entry.replace(current, new, &pin.epoch) {
                             Ok(()) => return r,
                             Err(back) => spare = Some(back),
@@ -369,7 +383,7 @@ impl Store {
                 };
                 // The clock is read after the load (and only if needed), so liveness is judged
                 // on the slot the CAS below compares against.
-                let now = Now::new(&self.inner.clock);
+                let now = Now::new(&self.inner.clock, reading);
                 let live = !slot.has_deadline() || slot.is_live_at(now.get());
                 // Seal a counter before deciding on its value, so the value decided on is final
                 // (entry.rs, "Counters").
@@ -407,7 +421,8 @@ impl Store {
     }
 
     /// Stores `value` under `key` until `deadline`, replacing the old value and deadline.
-    fn put(&self, key: &str, value: Value, deadline: u64) {
+    /// `reading` is the clock reading `deadline` was computed from, if any.
+    fn put(&self, key: &str, value: Value, deadline: u64, reading: Option<u64>) {
         // MUTANT (loom-tests/mutants): installs the value (keeping the old deadline), then the
         // deadline, in two writes.
         #[cfg(scriptling_kv_mutant = "split_ttl")]
@@ -423,7 +438,7 @@ impl Store {
             return;
         }
         let mut value = Some(value);
-        self.update(key, |_, _, spare| {
+        self.update_at(key, reading, |_, _, spare| {
             // The first attempt moves `value` into a slot; a retry gets that slot back as `spare`.
             let slot = match (spare.take(), value.take()) {
                 (Some(slot), _) => slot,
@@ -446,7 +461,7 @@ impl Store {
     /// assert_eq!(store.ttl("k"), Ttl::Persistent);
     /// ```
     pub fn set(&self, key: &str, value: impl Into<Value>) {
-        self.put(key, value.into(), NEVER);
+        self.put(key, value.into(), NEVER, None);
     }
 
     /// Stores `value` under `key`, expiring after `ttl`; `Duration::ZERO` means no expiry (as
@@ -463,8 +478,13 @@ impl Store {
     /// ```
     pub fn set_with_ttl(&self, key: &str, value: impl Into<Value>, ttl: Duration) {
         // The deadline counts from the time of the call; `update` writes without deciding.
-        let deadline = Clock::deadline_after(self.now(), ttl);
-        self.put(key, value.into(), deadline);
+        let now = self.now();
+        self.put(
+            key,
+            value.into(),
+            Clock::deadline_after(now, ttl),
+            Some(now),
+        );
     }
 
     /// An owned deep copy of the value, or `None` if the key is missing or expired. A stored
