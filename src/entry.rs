@@ -216,8 +216,8 @@ impl<'g> Current<'g> {
         // SAFETY: the pointer was loaded from `Entry::slot` under the guard `'g`, and a slot is
         // only ever freed through `defer_destroy` after it was unlinked from the entry, so it
         // stays allocated until that guard is dropped (module docs, "Memory reclamation").
-        // Slots are never mutated after publication, so a shared reference is sound. A null
-        // pointer yields `None`.
+        // A published slot is only ever changed through its atomic `cell` (a counter's
+        // integer), so a shared reference is sound. A null pointer yields `None`.
         unsafe { self.0.as_ref() }
     }
 }
@@ -295,8 +295,9 @@ impl Entry {
             Ok(_) => {
                 // MUTANT (loom-tests/mutants): free the replaced slot at once / never retire it.
                 #[cfg(scriptling_kv_mutant = "free_now")]
-                #[allow(clippy::undocumented_unsafe_blocks)]
                 return {
+                    // SAFETY: none, on purpose: this mutant frees a slot that pinned readers may
+                    // still hold, to show the reclamation model and miri catch it.
                     drop(unsafe { current.0.into_owned() });
                     Ok(())
                 };
