@@ -7,7 +7,8 @@
 //! published slot: it allocates a new one and installs it with a compare-and-swap on `slot`.
 //! Because value and deadline live in the same allocation and are published by one CAS, no
 //! reader can see one write's value with another write's deadline, and no reader can see a
-//! half-made update.
+//! half-made update. The one exception, `incr` adding to a small integer in place, and the seal
+//! that keeps it safe, are described under "Counters" below.
 //!
 //! # States
 //!
