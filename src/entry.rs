@@ -178,6 +178,13 @@ impl Slot {
             if !fits_cell(sum) {
                 return None;
             }
+            // MUTANT (loom-tests/mutants): load + store instead of one CAS on the counter.
+            #[cfg(scriptling_kv_mutant = "incr_cas_as_store")]
+            {
+                self.cell.store((sum as u64) << 1, Ordering::Release);
+                return Some(sum);
+            }
+            #[cfg(not(scriptling_kv_mutant = "incr_cas_as_store"))]
             match self.cell.compare_exchange_weak(
                 word,
                 (sum as u64) << 1,
