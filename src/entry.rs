@@ -95,7 +95,7 @@
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
 use crate::clock::NEVER;
-use crate::sync::std_only;
+use crate::key::Key;
 use crate::sync::{AtomicU64, Ordering};
 use crate::value::Value;
 
@@ -233,9 +233,8 @@ impl<'g> Current<'g> {
 /// A key's cell in the table. See the module docs for the state machine.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    /// The key, shared with the table's copy (a plain `std` `Arc`: never contended, and
-    /// immutable, so not part of any model).
-    pub(crate) key: std_only::Arc<str>,
+    /// The key (the table holds a copy; immutable, so not part of any model).
+    pub(crate) key: Key,
     /// The current version; null once the entry is dead (permanent).
     slot: Atomic<Slot>,
     /// Tick of the earliest expiry record pending for this entry, or [`Entry::UNSCHEDULED`].
@@ -248,7 +247,7 @@ impl Entry {
     pub(crate) const UNSCHEDULED: u64 = u64::MAX;
 
     /// A live entry holding `slot`.
-    pub(crate) fn new(key: std_only::Arc<str>, slot: Owned<Slot>) -> Self {
+    pub(crate) fn new(key: Key, slot: Owned<Slot>) -> Self {
         Entry {
             key,
             slot: Atomic::from(slot),
@@ -411,7 +410,7 @@ mod tests {
 
     fn entry(v: i64, deadline: u64) -> Entry {
         Entry::new(
-            std_only::Arc::from("k"),
+            Key::new("k"),
             Owned::new(Slot::new(Value::Int(v), deadline)),
         )
     }

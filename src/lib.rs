@@ -68,6 +68,7 @@ mod entry;
 mod error;
 mod expiry;
 mod glob;
+mod key;
 mod store;
 mod sync;
 mod table;
@@ -79,6 +80,15 @@ pub use clock::TestClock;
 pub use error::{Error, Result};
 pub use store::{Store, StoreBuilder, Ttl};
 pub use value::{Value, ValueOutOfRange};
+
+/// Size and alignment of the store's slot allocation, for the tracking allocator of the loom
+/// reclamation models (`loom-tests/tests/reclamation.rs`), which must recognise slot blocks.
+#[cfg(scriptling_kv_loom)]
+#[doc(hidden)]
+pub const __SLOT_LAYOUT: (usize, usize) = (
+    std::mem::size_of::<entry::Slot>(),
+    std::mem::align_of::<entry::Slot>(),
+);
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -18,6 +18,7 @@ use crate::entry::{Entry, Slot};
 use crate::error::{Error, Result};
 use crate::expiry::Expiry;
 use crate::glob::Pattern;
+use crate::key::Key;
 use crate::sync::std_only;
 use crate::sync::Arc;
 use crate::table::{Pin, Table};
@@ -344,7 +345,7 @@ impl Store {
                         Step::Write(slot, r) => (slot, r),
                     };
                 let deadline = slot.deadline;
-                let fresh = Arc::new(Entry::new(std_only::Arc::from(key), slot));
+                let fresh = Arc::new(Entry::new(Key::new(key), slot));
                 match table.insert_if_absent(fresh, &pin) {
                     Ok(entry) => {
                         self.inner.expiry.schedule(&entry, deadline);
@@ -640,9 +641,14 @@ impl Store {
         let pin = table.pin();
         let mut now = None;
         let mut out = Vec::new();
-        table.for_each(&pin, |entry| {
-            let key: &str = &entry.key;
-            if !key.starts_with(prefix) || !(everything || pattern.matches(key)) {
+        table.for_each(&pin, |key, entry| {
+            // Filter on the table's own copy of the key (inline in its node for short keys), so
+            // keys that don't match cost no visit to their entry.
+            if !key.as_bytes().starts_with(prefix.as_bytes()) {
+                return;
+            }
+            let key = key.as_str();
+            if !(everything || pattern.matches(key)) {
                 return;
             }
             let Some(slot) = entry.load(&pin.epoch).slot() else {
@@ -736,7 +742,7 @@ impl Store {
     pub fn clear(&self) {
         let table = &self.inner.table;
         let pin = table.pin();
-        table.for_each(&pin, |entry| {
+        table.for_each(&pin, |_, entry| {
             // MUTANT (loom-tests/mutants): kills by a CAS from the slot it loaded and gives up if
             // that slot changed meanwhile, instead of an unconditional swap.
             #[cfg(scriptling_kv_mutant = "clear_cas_once")]

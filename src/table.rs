@@ -1,6 +1,7 @@
 //! The table: key -> `Arc<Entry>`, the only module that names the concurrent hash map.
 //!
-//! The real table is a `flurry::HashMap<Arc<str>, Arc<Entry>, ahash::RandomState>`. Under
+//! The real table is a `flurry::HashMap<Key, Arc<Entry>, ahash::RandomState>` (short keys inline in
+//! flurry's node, see `key.rs`), searched by the key's bytes. Under
 //! `--cfg scriptling_kv_loom` it is replaced by a small map built from loom primitives with the
 //! same interface, because loom cannot see flurry's (or seize's) atomics: a model that went
 //! through flurry would explore one schedule of the table and prove nothing.
@@ -12,18 +13,30 @@
 //!   agree on exactly one winner, the losers get the winner's entry;
 //! - [`Table::remove_if_same`]: unlink a *dead* entry, only if the key still maps to that very
 //!   entry (pointer identity), so nobody can remove a newer entry of the same key;
-//! - [`Table::for_each`]: visit every entry (weakly consistent: sees every entry present for the
-//!   whole walk, maybe some added or removed during it).
+//! - [`Table::for_each`]: visit every key and entry (weakly consistent: sees every entry present
+//!   for the whole walk, maybe some added or removed during it). The key comes from the table's
+//!   node, so a walk can filter keys without touching the entries.
 //!
 //! Entries are unlinked only after they are dead (`entry.rs`), and a dead entry is never
 //! revived, so "the table maps key k to a live entry E" never changes except by E dying.
 //!
 //! [`Pin`] holds both guards a reader needs: the table's (flurry's seize guard, which keeps table
 //! nodes and entries alive) and crossbeam-epoch's (which keeps slots alive).
+//!
+//! The table gets its own seize collector with epoch tracking off. seize 0.3's epochs only
+//! protect memory against a thread that stalls *while holding a guard*: with them on, every
+//! pointer flurry loads pays a thread-local lookup and a read of the shared epoch (~50
+//! instructions per lookup, measured by callgrind). Our guards live for one operation, except
+//! across a `keys` or `clear` walk or a `get_with` closure; a thread inside one of those holds back the
+//! reclamation of nodes retired meanwhile until it returns. crossbeam-epoch, which guards the
+//! slots, already behaves that way (a pinned thread holds back every later epoch), so this adds
+//! no new way to hold memory. Reclamation stays safe either way: seize frees a batch only once
+//! every thread that was active when it was retired has left.
 
 use crossbeam_epoch::Guard as EpochGuard;
 
 use crate::entry::Entry;
+use crate::key::Key;
 use crate::sync::Arc;
 
 #[cfg(not(scriptling_kv_loom))]
@@ -40,7 +53,7 @@ pub(crate) type Occupied<'g> = (EntryRef<'g>, Arc<Entry>);
 mod real {
     use super::*;
 
-    type Map = flurry::HashMap<crate::sync::std_only::Arc<str>, Arc<Entry>, ahash::RandomState>;
+    type Map = flurry::HashMap<Key, Arc<Entry>, ahash::RandomState>;
 
     /// The flurry-backed table.
     pub(crate) struct Table {
@@ -76,9 +89,14 @@ mod real {
 
     impl Table {
         pub(crate) fn with_capacity(capacity: usize) -> Self {
-            Table {
-                map: Map::with_capacity_and_hasher(capacity, ahash::RandomState::new()),
+            // The collector is set before the map allocates anything (a table linked to one
+            // collector must not be retired through another), then the map is presized.
+            let map = Map::with_hasher(ahash::RandomState::new())
+                .with_collector(seize::Collector::new().epoch_frequency(None));
+            if capacity > 0 {
+                map.reserve(capacity, &map.guard());
             }
+            Table { map }
         }
 
         #[inline]
@@ -91,7 +109,7 @@ mod real {
 
         #[inline]
         pub(crate) fn get<'g>(&'g self, key: &str, pin: &'g Pin<'_>) -> Option<EntryRef<'g>> {
-            self.map.get(key, &pin.table).map(EntryRef)
+            self.map.get(key.as_bytes(), &pin.table).map(EntryRef)
         }
 
         pub(crate) fn insert_if_absent<'g>(
@@ -111,7 +129,7 @@ mod real {
             // is (flurry swaps in the equal value, which only costs an allocation on this rare
             // path: another thread already unlinked our entry and a new one was inserted).
             self.map.compute_if_present(
-                &*entry.key,
+                entry.key.as_bytes(),
                 |_, current| {
                     if Arc::ptr_eq(current, entry) {
                         None
@@ -123,9 +141,9 @@ mod real {
             );
         }
 
-        pub(crate) fn for_each(&self, pin: &Pin<'_>, mut f: impl FnMut(&Arc<Entry>)) {
-            for entry in self.map.values(&pin.table) {
-                f(entry);
+        pub(crate) fn for_each(&self, pin: &Pin<'_>, mut f: impl FnMut(&Key, &Arc<Entry>)) {
+            for (key, entry) in self.map.iter(&pin.table) {
+                f(key, entry);
             }
         }
 
@@ -187,7 +205,7 @@ mod model {
             let entries = lock(&self.entries);
             entries
                 .iter()
-                .find(|e| &*e.key == key)
+                .find(|e| e.key.as_bytes() == key.as_bytes())
                 .map(|e| ArcRef(e.clone(), PhantomData))
         }
 
@@ -209,10 +227,10 @@ mod model {
             entries.retain(|e| !Arc::ptr_eq(e, entry));
         }
 
-        pub(crate) fn for_each(&self, _pin: &Pin<'_>, mut f: impl FnMut(&Arc<Entry>)) {
+        pub(crate) fn for_each(&self, _pin: &Pin<'_>, mut f: impl FnMut(&Key, &Arc<Entry>)) {
             let snapshot: Vec<Arc<Entry>> = lock(&self.entries).clone();
             for e in &snapshot {
-                f(e);
+                f(&e.key, e);
             }
         }
 

@@ -73,6 +73,41 @@ fn one_mebibyte_key() {
 }
 
 #[test]
+fn keys_around_the_inline_length_are_distinct_and_exact() {
+    // The store keeps keys of up to 30 bytes inline and longer ones on the heap (an internal
+    // detail): keys on both sides of that limit, and keys equal to each other's padded form,
+    // must behave as ordinary distinct keys.
+    let (s, _clock) = clocked();
+    let mut keys: Vec<String> = Vec::new();
+    for n in 28..=33 {
+        keys.push("k".repeat(n));
+        keys.push(format!("{}\0", "k".repeat(n - 1))); // same length, NUL last
+        keys.push(format!("{}é", "k".repeat(n - 2))); // a 2-byte char ending at byte n
+    }
+    for k in &keys {
+        full_life(&s, k);
+    }
+    for (i, k) in keys.iter().enumerate() {
+        s.set(k, i as i64);
+    }
+    assert_eq!(s.len(), keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(s.get(k), Some(Value::Int(i as i64)), "{k:?}");
+    }
+    let mut listed = s.keys("k*").unwrap();
+    let mut expected = keys.clone();
+    expected.sort();
+    listed.sort();
+    assert_eq!(listed, expected);
+    assert_eq!(s.keys(&"k".repeat(30)).unwrap(), ["k".repeat(30)]);
+    assert_eq!(s.keys(&format!("{}?", "k".repeat(30))).unwrap().len(), 3);
+    for k in &keys {
+        assert!(s.delete(k), "{k:?}");
+    }
+    assert!(s.is_empty());
+}
+
+#[test]
 fn non_ascii_and_nul_keys_are_distinct_and_exact() {
     let (s, _clock) = clocked();
     let keys = [

@@ -24,8 +24,18 @@ const TICK: u64 = 1 << 20;
 /// Deadlines saturate here (`u64::MAX` itself means "no expiry" inside the store).
 const MAX_DEADLINE: u128 = u64::MAX as u128 - 1;
 
-/// The keys every operation draws from: a few with glob metacharacters and a non-ASCII one.
-const KEYS: &[&str] = &["a", "ab", "user:1", "user:22", "*star", "[br]", "é"];
+/// The keys every operation draws from: a few with glob metacharacters, a non-ASCII one, and one
+/// longer than the 30 bytes the store keeps inline (so both key representations are compared).
+const KEYS: &[&str] = &[
+    "a",
+    "ab",
+    "user:1",
+    "user:22",
+    "*star",
+    "[br]",
+    "é",
+    "user:333:a-key-longer-than-thirty-bytes",
+];
 
 /// Patterns for `keys`: wildcards, classes, negations, a reversed range, escapes, and malformed
 /// ones (unclosed `[`, trailing `\`). None depends on the corners the contract leaves open.

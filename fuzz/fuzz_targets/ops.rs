@@ -22,8 +22,17 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
 
-/// The key space: small, so operations collide; includes the empty key and a non-ASCII one.
-const KEYS: [&str; 6] = ["", "a", "b", "ab", "k:1", "é"];
+/// The key space: small, so operations collide; includes the empty key, a non-ASCII one, and
+/// one longer than the 30 bytes the store keeps inline (both key representations are compared).
+const KEYS: [&str; 7] = [
+    "",
+    "a",
+    "b",
+    "ab",
+    "k:1",
+    "é",
+    "k:2:a-key-longer-than-thirty-bytes",
+];
 
 type Matcher = fn(&str) -> bool;
 

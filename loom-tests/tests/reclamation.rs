@@ -41,8 +41,9 @@ use scriptling_kv::Value;
 const PAYLOAD: usize = 3001;
 /// What a freed payload buffer is overwritten with.
 const POISON: u8 = 0xDD;
-/// Size of the store's `Slot { value: Value, deadline: u64 }` allocation.
-const SLOT_SIZE: usize = std::mem::size_of::<Value>() + 8;
+/// Size and alignment of the store's slot allocation (taken from the crate, so it cannot go stale
+/// when the slot changes; `model` also checks that slot allocations were seen).
+const SLOT_LAYOUT: (usize, usize) = scriptling_kv::__SLOT_LAYOUT;
 
 const LIVE_CAP: usize = 1024;
 const QUARANTINE_CAP: usize = 1024;
@@ -54,6 +55,7 @@ static PAYLOAD_Q_NEXT: AtomicUsize = AtomicUsize::new(0);
 static SLOT_Q: [AtomicUsize; QUARANTINE_CAP] = [const { AtomicUsize::new(0) }; QUARANTINE_CAP];
 static SLOT_Q_NEXT: AtomicUsize = AtomicUsize::new(0);
 static DOUBLE_FREES: AtomicUsize = AtomicUsize::new(0);
+static SLOT_ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 struct Tracking;
 
@@ -65,7 +67,7 @@ fn is_payload(layout: Layout) -> bool {
 }
 
 fn is_slot(layout: Layout) -> bool {
-    layout.size() == SLOT_SIZE && layout.align() == 8
+    (layout.size(), layout.align()) == SLOT_LAYOUT
 }
 
 /// Puts `ptr` in `ring`, really freeing whatever it evicts.
@@ -92,6 +94,9 @@ unsafe impl GlobalAlloc for Tracking {
             if slot.is_none() {
                 LIVE_OVERFLOW.store(true, SeqCst);
             }
+        }
+        if !p.is_null() && is_slot(layout) {
+            SLOT_ALLOCS.fetch_add(1, SeqCst);
         }
         p
     }
@@ -164,6 +169,7 @@ fn model(name: &'static str, preemptions: usize, f: impl Fn() + Sync + Send + 's
     // (Tests of this binary are serialized by `SERIAL`, so a static counter is exact.)
     static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
     let before = EXECUTIONS.load(SeqCst);
+    let slots_before = SLOT_ALLOCS.load(SeqCst);
     builder(preemptions).check(move || {
         // Everything the previous execution allocated was freed by its teardown.
         assert_clean("previous execution");
@@ -171,6 +177,10 @@ fn model(name: &'static str, preemptions: usize, f: impl Fn() + Sync + Send + 's
         f();
     });
     assert_clean("last execution");
+    assert!(
+        SLOT_ALLOCS.load(SeqCst) > slots_before,
+        "the tracking allocator saw no slot allocation: is_slot no longer recognises slots"
+    );
     report_executions(name, (EXECUTIONS.load(SeqCst) - before) as u64);
 }
 
