@@ -77,7 +77,7 @@
 //!
 //! # Memory reclamation
 //!
-//! A replaced or killed slot is retired with `Guard::defer_destroy` on the crossbeam-epoch guard
+//! A replaced or killed slot is retired through crossbeam-epoch deferral ([`retire`]) on the guard
 //! that loaded it. The argument, at every retirement:
 //!
 //! 1. no thread that pins later can reach the slot: it was reachable only through this entry's
@@ -91,6 +91,21 @@
 //! on another thread, or by whoever drops the last `Arc<Entry>`. A crossbeam-epoch reader may
 //! still be pinned on the entry's current slot then, so `Drop for Entry` retires the slot through
 //! crossbeam-epoch too instead of freeing it.
+//!
+//! # Recycling slot allocations
+//!
+//! Retiring is done by [`retire`]: when crossbeam-epoch runs the deferred function (the moment it
+//! would otherwise free the slot: no thread can hold a reference any more), the slot's value is
+//! dropped and its allocation is pushed on a small per-thread stack of spares (at most
+//! [`SPARES_MAX`]); [`Slot::boxed`] pops one before it allocates. So the allocation is reused
+//! exactly when it would have been freed, never earlier, and the argument above is unchanged.
+//! What it saves: crossbeam-epoch frees retired slots in bags of 64, often on another thread, so
+//! the allocator's per-thread cache never serves the next write and every write took malloc's
+//! and free's slow paths. The stack is thread-local (no atomics); a thread's spares are freed
+//! when it exits, and a deferred function that runs while thread-locals are being destroyed just
+//! frees the slot. Under `--cfg scriptling_kv_loom` retiring is a plain `defer_destroy`, so the
+//! loom reclamation models (which track frees) check the deferral itself; the spare stack has no
+//! concurrency of its own.
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
@@ -139,6 +154,19 @@ impl Slot {
             counter,
             cell: AtomicU64::new(cell),
         }
+    }
+
+    /// A slot allocation holding `value` until `deadline`: one of this thread's spares if it has
+    /// one (module docs, "Recycling slot allocations"), else a new one.
+    #[inline]
+    pub(crate) fn boxed(value: Value, deadline: u64) -> Owned<Slot> {
+        let slot = Slot::new(value, deadline);
+        #[cfg(not(scriptling_kv_loom))]
+        if let Some(mut spare) = spares::take() {
+            *spare = slot;
+            return Owned::from(spare);
+        }
+        Owned::new(slot)
     }
 
     /// The value: borrowed in place, or for a counter the integer its cell holds now.
@@ -213,6 +241,91 @@ impl Slot {
     }
 }
 
+/// The most spare slot allocations a thread keeps: what one crossbeam-epoch collection (every
+/// 128 pins, a few bags of 64) hands back, measured to keep `Slot::boxed` off malloc (14 KiB).
+const SPARES_MAX: usize = 256;
+
+/// Retires `old`: once no pinned thread can hold it, drops its value and keeps its allocation as
+/// a spare (module docs, "Memory reclamation" and "Recycling slot allocations").
+///
+/// # Safety
+///
+/// The caller's successful CAS or swap has just removed `old` (non-null) from the only entry
+/// that held it, `old` was loaded under `guard`, and nobody else retires it.
+#[inline]
+unsafe fn retire(guard: &Guard, old: Shared<'_, Slot>) {
+    #[cfg(scriptling_kv_loom)]
+    // SAFETY: the caller's contract is `defer_destroy`'s: unreachable for threads that pin later,
+    // retired once.
+    unsafe {
+        guard.defer_destroy(old)
+    };
+    #[cfg(not(scriptling_kv_loom))]
+    {
+        // A plain address, so the closure is one word and crossbeam stores it inline.
+        let addr = old.as_raw() as usize;
+        let recycle = move || {
+            // SAFETY: this runs only once the grace period is over (below), and `old` was retired
+            // once (caller's contract), so this is the only pointer to the allocation: we own
+            // it, exactly as `defer_destroy` would.
+            let slot = unsafe { Owned::from_raw(addr as *mut Slot) };
+            spares::give(slot.into_box());
+        };
+        // SAFETY: crossbeam-epoch runs `recycle` only after every thread pinned when it was
+        // deferred has unpinned, i.e. when `defer_destroy` would free `old`. The closure borrows
+        // nothing (it holds only the address), and whichever thread runs it may take the slot:
+        // `Slot` is `Send`.
+        unsafe { guard.defer_unchecked(recycle) };
+    }
+}
+
+/// This thread's spare slot allocations (module docs, "Recycling slot allocations").
+#[cfg(not(scriptling_kv_loom))]
+mod spares {
+    use super::{Slot, SPARES_MAX};
+    use crate::value::Value;
+    use std::cell::RefCell;
+
+    thread_local! {
+        // The boxes are the point: each is a slot allocation kept for reuse.
+        #[allow(clippy::vec_box)]
+        static SPARES: RefCell<Vec<Box<Slot>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A spare allocation (its contents are a dead slot holding `Null`), if this thread has one.
+    #[inline]
+    pub(super) fn take() -> Option<Box<Slot>> {
+        SPARES
+            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+            .ok()
+            .flatten()
+    }
+
+    /// Drops the slot's value now and keeps the allocation if there is room (else frees it).
+    pub(super) fn give(mut slot: Box<Slot>) {
+        // The value goes now, when it would have been freed without recycling.
+        slot.value = Value::Null;
+        // If the stack is full, borrowed, or already destroyed (thread exit), `slot` is freed
+        // here or when the closure is dropped uncalled.
+        let _ = SPARES.try_with(move |s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < SPARES_MAX {
+                    if s.capacity() == 0 {
+                        s.reserve_exact(SPARES_MAX);
+                    }
+                    s.push(slot);
+                }
+            }
+        });
+    }
+
+    /// How many spares this thread holds (tests).
+    #[cfg(test)]
+    pub(super) fn len() -> usize {
+        SPARES.with(|s| s.borrow().len())
+    }
+}
+
 /// A slot pointer as loaded from an entry: null means the entry is dead.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Current<'g>(Shared<'g, Slot>);
@@ -222,8 +335,9 @@ impl<'g> Current<'g> {
     #[inline]
     pub(crate) fn slot(self) -> Option<&'g Slot> {
         // SAFETY: the pointer was loaded from `Entry::slot` under the guard `'g`, and a slot is
-        // only ever freed through `defer_destroy` after it was unlinked from the entry, so it
-        // stays allocated until that guard is dropped (module docs, "Memory reclamation").
+        // only ever freed or recycled through crossbeam-epoch deferral (`retire`) after it was
+        // unlinked from the entry, so it stays allocated and unchanged (but for a counter's
+        // atomic cell) until that guard is dropped (module docs, "Memory reclamation").
         // A published slot is only ever changed through its atomic `cell` (a counter's
         // integer), so a shared reference is sound. A null pointer yields `None`.
         unsafe { self.0.as_ref() }
@@ -316,7 +430,7 @@ impl Entry {
                 }
                 // SAFETY: reclamation argument of the module docs: the CAS unlinked `current`
                 // from the only place it was reachable, and readers hold it only under guards.
-                unsafe { guard.defer_destroy(current.0) };
+                unsafe { retire(guard, current.0) };
                 Ok(())
             }
             Err(e) => Err(e.new),
@@ -339,7 +453,7 @@ impl Entry {
         ) {
             Ok(_) => {
                 // SAFETY: as in `replace`: the CAS made `current` unreachable.
-                unsafe { guard.defer_destroy(current.0) };
+                unsafe { retire(guard, current.0) };
                 true
             }
             Err(_) => false,
@@ -399,7 +513,7 @@ impl Drop for Entry {
             // on; but a reader that found this entry before the table retired it may still be
             // pinned (in crossbeam-epoch) on `old`, so we defer rather than free (module docs,
             // last paragraph).
-            unsafe { guard.defer_destroy(old) };
+            unsafe { retire(&guard, old) };
         }
     }
 }
@@ -413,6 +527,37 @@ mod tests {
             Key::new("k"),
             Owned::new(Slot::new(Value::Int(v), deadline)),
         )
+    }
+
+    #[test]
+    fn retired_slots_are_reused_once_the_grace_period_is_over() {
+        let e = entry(0, NEVER);
+        let mut i = 0;
+        // Other tests' threads share crossbeam's global queue and may run some of our deferred
+        // functions (into their own spares), so keep retiring until this thread gets some.
+        while spares::len() == 0 {
+            i += 1;
+            assert!(i < 100_000, "no retired slot came back as a spare");
+            let g = crossbeam_epoch::pin();
+            let cur = e.load(&g);
+            e.replace(cur, Slot::boxed(Value::from(format!("v{i}")), NEVER), &g)
+                .unwrap();
+            g.flush();
+        }
+        assert!(spares::len() <= SPARES_MAX);
+        let before = spares::len();
+        let g = crossbeam_epoch::pin();
+        let cur = e.load(&g);
+        let fresh = Slot::boxed(Value::from("reused"), 7);
+        assert_eq!(
+            spares::len(),
+            before - 1,
+            "a spare is taken before allocating"
+        );
+        e.replace(cur, fresh, &g).unwrap();
+        let now = e.load(&g).slot().unwrap();
+        assert_eq!(*now.value(), Value::from("reused"));
+        assert_eq!(now.deadline, 7);
     }
 
     #[test]

@@ -417,7 +417,7 @@ impl Store {
                 *slot = Slot::new(value, deadline);
                 slot
             }
-            None => Owned::new(Slot::new(value, deadline)),
+            None => Slot::boxed(value, deadline),
         }
     }
 
@@ -443,7 +443,7 @@ impl Store {
             // The first attempt moves `value` into a slot; a retry gets that slot back as `spare`.
             let slot = match (spare.take(), value.take()) {
                 (Some(slot), _) => slot,
-                (None, Some(value)) => Owned::new(Slot::new(value, deadline)),
+                (None, Some(value)) => Slot::boxed(value, deadline),
                 (None, None) => unreachable!("a failed CAS always hands its slot back"),
             };
             Step::Write(slot, ())

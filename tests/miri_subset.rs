@@ -386,3 +386,47 @@ fn unlink_races_with_recreate() {
     drop(s);
     quiesce();
 }
+
+/// Slot allocations are recycled (`entry.rs`, "Recycling slot allocations"): a retired slot's
+/// allocation goes back to a per-thread stack of spares once crossbeam-epoch's grace period is
+/// over, and a later write reuses it. Here one thread rewrites a key while another reads it, and
+/// both flush often, so allocations are recycled and reused while the other thread is pinned.
+/// A reused allocation that someone could still read would be a data race or a use after free
+/// under miri, and a torn value (not `heavy(i)` for any `i`) natively.
+#[test]
+fn recycled_slots_are_reused_under_readers() {
+    let clock = TestClock::new();
+    let store = store_on(&clock);
+    let n = scaled(40, 5000) as i64;
+    store.set("k", heavy(0));
+    let reader = {
+        let store = store.clone();
+        thread::spawn(move || {
+            let mut last = 0;
+            for _ in 0..n {
+                let v = store.get("k").expect("the key is never deleted");
+                let i = match &v {
+                    Value::Dict(d) => match d.get("list") {
+                        Some(Value::List(l)) => l[0].as_int().expect("an integer"),
+                        other => panic!("torn value: {other:?}"),
+                    },
+                    other => panic!("torn value: {other:?}"),
+                };
+                assert_eq!(v, heavy(i), "torn value");
+                assert!(i >= last, "went back in time: {i} after {last}");
+                last = i;
+                crossbeam_epoch::pin().flush();
+            }
+        })
+    };
+    for i in 1..=n {
+        store.set("k", heavy(i));
+        if i % 4 == 0 {
+            crossbeam_epoch::pin().flush();
+        }
+    }
+    reader.join().unwrap();
+    assert_eq!(store.get("k"), Some(heavy(n)));
+    drop(store);
+    quiesce();
+}
