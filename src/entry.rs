@@ -101,9 +101,10 @@
 //! exactly when it would have been freed, never earlier, and the argument above is unchanged.
 //! What it saves: crossbeam-epoch frees retired slots in bags of 64, often on another thread, so
 //! the allocator's per-thread cache never serves the next write and every write took malloc's
-//! and free's slow paths. The stack is thread-local (no atomics); a thread's spares are freed
-//! when it exits, and a deferred function that runs while thread-locals are being destroyed just
-//! frees the slot. Under `--cfg scriptling_kv_loom` retiring is a plain `defer_destroy`, so the
+//! and free's slow paths. The stack is thread-local (no atomics). Any thread that runs a
+//! crossbeam-epoch collection can receive spares, so a thread that only reads may hold up to
+//! [`SPARES_MAX`] of them (~14 KiB) until it exits, when they are freed; a deferred function that
+//! runs while thread-locals are being destroyed just frees the slot. Under `--cfg scriptling_kv_loom` retiring is a plain `defer_destroy`, so the
 //! loom reclamation models (which track frees) check the deferral itself; the spare stack has no
 //! concurrency of its own.
 
