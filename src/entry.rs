@@ -104,9 +104,9 @@
 //! and free's slow paths. The stack is thread-local (no atomics). Any thread that runs a
 //! crossbeam-epoch collection can receive spares, so a thread that only reads may hold up to
 //! [`SPARES_MAX`] of them (~14 KiB) until it exits, when they are freed; a deferred function that
-//! runs while thread-locals are being destroyed just frees the slot. Under `--cfg scriptling_kv_loom` retiring is a plain `defer_destroy`, so the
-//! loom reclamation models (which track frees) check the deferral itself; the spare stack has no
-//! concurrency of its own.
+//! runs while thread-locals are being destroyed just frees the slot. Under
+//! `--cfg scriptling_kv_loom` retiring is a plain `defer_destroy`, so the loom reclamation models
+//! (which track frees) check the deferral itself; the spare stack has no concurrency of its own.
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
@@ -311,9 +311,6 @@ mod spares {
         let _ = SPARES.try_with(move |s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.len() < SPARES_MAX {
-                    if s.capacity() == 0 {
-                        s.reserve_exact(SPARES_MAX);
-                    }
                     s.push(slot);
                 }
             }

@@ -27,11 +27,11 @@
 //! protect memory against a thread that stalls *while holding a guard*: with them on, every
 //! pointer flurry loads pays a thread-local lookup and a read of the shared epoch (~50
 //! instructions per lookup, measured by callgrind). Our guards live for one operation, except
-//! across a `keys` or `clear` walk or a `get_with` closure; a thread inside one of those holds back the
-//! reclamation of nodes retired meanwhile until it returns. crossbeam-epoch, which guards the
-//! slots, already behaves that way (a pinned thread holds back every later epoch), so this adds
-//! no new way to hold memory. Reclamation stays safe either way: seize frees a batch only once
-//! every thread that was active when it was retired has left.
+//! across a `keys` or `clear` walk or a `get_with` closure; a thread inside one of those holds
+//! back the reclamation of nodes retired meanwhile until it returns. crossbeam-epoch, which
+//! guards the slots, already behaves that way (a pinned thread holds back every later epoch), so
+//! this adds no new way to hold memory. Reclamation stays safe either way: seize frees a batch
+//! only once every thread that was active when it was retired has left.
 
 use crossbeam_epoch::Guard as EpochGuard;
 
