@@ -1,9 +1,16 @@
 //! Time, as the store sees it: nanoseconds on a monotonic clock since the store was built.
 //!
-//! A deadline is a `u64` count of nanoseconds since the store's origin ([`Clock`]).
-//! [`NEVER`] (`u64::MAX`) means "no expiry". A key is expired at time `now` when
-//! `deadline <= now`: a TTL of `d` set at `t` is live during `[t, t + d)` and gone from `t + d` on.
-//! Deadlines saturate at `NEVER - 1` (about 584 years), so a huge TTL never wraps into the past.
+//! A deadline is a count of nanoseconds since the store's origin ([`Clock`]), in 63 bits (the
+//! entry's deadline word keeps a seal bit beside it, `entry.rs`). [`NEVER`] (`2^63 - 1`) means "no
+//! expiry". A key is expired at time `now` when `deadline <= now`: a TTL of `d` set at `t` is live
+//! during `[t, t + d)` and gone from `t + d` on. Deadlines, and the clock itself, saturate at
+//! `NEVER - 1` (about 292 years), so a huge TTL never wraps into the past.
+//!
+//! # Precision
+//!
+//! Nanoseconds, read from the clock at the instant of each decision that needs it: a key with a
+//! TTL expires at its deadline exactly, for every operation (`entry.rs`, "The liveness rule").
+//! Only operations on keys that have a deadline read the clock; a key without one never does.
 //!
 //! The real clock is [`std::time::Instant`], which is monotonic; wall-clock jumps do not move
 //! deadlines. The test clock is a shared counter that tests advance by hand (feature `test-util`).
@@ -14,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::sync::{Arc, AtomicU64, Ordering};
 
 /// The deadline of a key without a TTL.
-pub(crate) const NEVER: u64 = u64::MAX;
+pub(crate) const NEVER: u64 = u64::MAX >> 1;
 
 /// Where the store reads the time from.
 #[derive(Debug, Clone)]
@@ -36,8 +43,10 @@ impl Clock {
     #[inline]
     pub(crate) fn now(&self) -> u64 {
         match self {
-            // 2^64 ns is 584 years of uptime; saturate rather than truncate all the same.
-            Clock::Real(origin) => u64::try_from(origin.elapsed().as_nanos()).unwrap_or(NEVER - 1),
+            // 2^63 ns is 292 years of uptime; saturate rather than wrap all the same.
+            Clock::Real(origin) => {
+                u64::try_from(origin.elapsed().as_nanos()).map_or(NEVER - 1, |n| n.min(NEVER - 1))
+            }
             #[cfg(any(feature = "test-util", test))]
             Clock::Test(t) => t.load(Ordering::SeqCst),
         }
@@ -87,7 +96,7 @@ impl TestClock {
         Self::default()
     }
 
-    /// Moves the clock forward by `by` (saturating).
+    /// Moves the clock forward by `by` (saturating at about 292 years).
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         let mut cur = self.nanos.load(Ordering::SeqCst);

@@ -1,79 +1,119 @@
-//! The entry cell: one key's value and deadline, changed together by one atomic pointer swap.
+//! The entry cell: one key's value and deadline, and the one rule that says whether it is live.
 //!
 //! # Representation
 //!
-//! The table maps each key to an `Arc<Entry>`. An [`Entry`] owns one pointer, `slot`, to an
-//! immutable [`Slot`] `{ value, deadline }` allocated on the heap. A write never changes a
-//! published slot: it allocates a new one and installs it with a compare-and-swap on `slot`.
-//! Because value and deadline live in the same allocation and are published by one CAS, no
-//! reader can see one write's value with another write's deadline, and no reader can see a
-//! half-made update. The one exception, `incr` adding to a small integer in place, and the seal
-//! that keeps it safe, are described under "Counters" below.
+//! The table maps each key to an `Arc<Entry>`. An [`Entry`] owns one pointer, `slot`, to a
+//! [`Slot`] `{ value, deadline word, counter cell }` on the heap. The value never changes once the
+//! slot is published; two words of the slot may change in place, each by a CAS:
+//!
+//! - the **deadline word** (`word`): `(deadline << 1) | SEALED`. `expire` and `persist` move the
+//!   deadline in place, so sliding a session's expiry costs one CAS and never copies the value;
+//! - the **counter cell** (`cell`, only in a slot built from a small `Value::Int`):
+//!   `(n << 1) | SEALED`. `incr` adds to it in place.
+//!
+//! A write of a new value allocates a new slot and installs it with a CAS on the entry's `slot`
+//! pointer. Because value and deadline live in one slot, no reader can see one write's value with
+//! another write's deadline.
+//!
+//! # The seal: whoever replaces or kills a slot seals it first
+//!
+//! A word changed in place must not change after a writer has read it to build the slot that
+//! replaces this one (or after a killer decided to remove it), or that change would be lost. So
+//! **whoever replaces or kills a slot first sets the `SEALED` bit** of its deadline word and, for a
+//! counter, of its cell (`fetch_or`: idempotent, several racing writers may all seal), and a sealed
+//! word never changes again. An in-place CAS expects the bit clear, so it succeeds only while
+//! nobody has started to replace or kill the slot: the slot is still the entry's current one at
+//! the instant of the CAS, its linearization point. A writer that seals a slot and then decides
+//! not to write (an `incr` that would overflow, a `compare_and_set` that does not match) leaves a
+//! sealed slot in place: its contents are right, and the next in-place change finds it sealed and
+//! replaces the slot instead (a copy), which gives a fresh, unsealed one.
+//!
+//! # The liveness rule, and "seen expired" as an atomic step
+//!
+//! [`Entry::observe`] is the only place that decides whether a key is live. It loads the slot
+//! pointer, then the slot's deadline word, and only then reads the clock, once: the key is live iff
+//! its deadline is after that reading (`deadline > now`; a key with a TTL of `d` set at `t` is live
+//! during `[t, t + d)`).
+//!
+//! Time passes without anybody writing, so a decision taken at one clock reading can be stale by
+//! the time a writer's CAS lands. A writer (say `expire`) may judge a key live at 9 s and CAS its
+//! new deadline at 11 s, when the old deadline, 10 s, has passed. That is fine (the `expire` is
+//! placed at 9 s) **unless somebody saw the key absent in between**: a `get` at 10.5 s that
+//! returned `None`, followed by the `expire` bringing the key back, has no linearization. So
+//! seeing a key expired is made an atomic, visible step: before any operation acts on "expired"
+//! (returns `None`, lists nothing, creates a fresh key), `observe` **marks** the slot:
+//!
+//! 1. it seals the deadline word, and checks that the deadline it judged is still the word's (an
+//!    in-place `expire` may have moved it meanwhile: then it judges again);
+//! 2. it tags the entry's slot pointer with [`Entry::EXPIRED`] (a CAS from the untagged pointer).
+//!
+//! Every writer that acts on "live" commits with a CAS that expects what it observed *unmarked*:
+//! the unsealed deadline word for an in-place change, the untagged pointer for a replacement or a
+//! kill. So exactly one of two things happens: the writer's CAS lands before the mark (nobody has
+//! seen the key absent yet: the writer is placed before the deadline, and the marker, which has
+//! not returned, sees the writer's new state when it retries), or the mark lands first (the
+//! writer's CAS fails, it observes again, and finds the key absent). A writer that acts on
+//! "expired" does not need the mark: its own CAS on the pointer is its commit (it seals the
+//! deadline word first and checks it, so an in-place extension in between is not overwritten).
+//!
+//! A marked slot is absent for good (the deadline has passed and the clock does not go back): the
+//! next write to the key replaces it by a CAS from the tagged pointer, and the cleaner kills it.
+//! Marking costs one `fetch_or` and one CAS, once per expired slot that is read before the cleaner
+//! removes it; afterwards readers see the tag and answer without reading the clock.
+//!
+//! An in-place counter add does not look at the mark: it judged the key live, and a slot whose
+//! deadline passed after that keeps its deadline, so placing the add just before the deadline is
+//! consistent with everything anybody saw (a `delete` or an `incr` that keeps the deadline is
+//! placed the same way).
 //!
 //! # States
 //!
 //! ```text
-//!            set / incr / expire / persist (CAS S -> S')
+//!            set / incr / expire / persist (CAS S -> S', or S's words in place)
 //!               +------+
 //!               v      |
-//!  insert --> LIVE(S) -+---- kill (CAS S -> null) ----> DEAD ---- unlink from table ---> gone
-//!               |                                        ^
-//!               +-- deadline passes: EXPIRED(S) ---------+  (delete, clear, the cleaner)
+//!  insert --> LIVE(S) -+---- kill (CAS S -> null) ---------------> DEAD --- unlink ---> gone
+//!               |                                                   ^
+//!               +-- deadline passes: EXPIRED(S) -- mark: S|EXPIRED --+ (delete, clear, cleaner)
+//!                        |                               |
+//!                        +------ a write: CAS S -> S' ----+--> LIVE(S')
 //! ```
 //!
-//! - `LIVE(S)`: `slot` points to `S` and `S.deadline > now`. Every operation sees `S`.
-//! - `EXPIRED(S)`: `slot` points to `S` and `S.deadline <= now`. A derived state (nothing is
-//!   written when time passes): every operation treats the key as absent. A writer may revive the
-//!   entry by a CAS `S -> S'` (that is a write to an absent key, which is allowed in place).
-//! - `DEAD`: `slot` is null. The tombstone: installed by `delete`, `clear`, or the cleaner, by a
-//!   CAS (or swap) from the slot they inspected. **Permanent**: nothing ever stores a non-null
-//!   pointer into a dead entry. The killer then unlinks the entry from the table, but any thread
-//!   that finds a dead entry first unlinks it itself (only if the table still maps the key to that
-//!   very entry) and retries: nobody waits for the killer.
+//! - `LIVE(S)`: `slot` points to `S` (untagged) and `S`'s deadline is after now.
+//! - `EXPIRED(S)`: the deadline has passed. A derived state (nothing is written when time
+//!   passes) until somebody observes it and marks it (`S|EXPIRED`). Absent for every operation.
+//!   A write to the absent key may revive the entry by a CAS `S -> S'` (tagged or not).
+//! - `DEAD`: `slot` is null. The tombstone: installed by `delete`, `clear`, the cleaner or an
+//!   eviction, by a CAS (from the slot they inspected). **Permanent**: nothing ever stores a
+//!   non-null pointer into a dead entry. The killer then unlinks the entry from the table, but any
+//!   thread that finds a dead entry first unlinks it itself (only if the table still maps the key
+//!   to that very entry) and retries: nobody waits for the killer.
 //!
 //! # Why the tombstone
 //!
 //! `incr`, `expire` and the other read-modify-writes find the entry in the table and then CAS its
 //! slot. Without the tombstone, `delete` could unlink the entry between those two steps and the
 //! CAS would land in an entry no longer reachable: an `incr` would return `Ok(n)` and `n` would
-//! vanish. Because `delete` first kills the entry (CAS to null) and only then unlinks it, a CAS
-//! by anyone else either happens before the kill (and `delete` linearizes after it, removing its
-//! result) or fails on the null pointer, and the writer goes back to the table.
+//! vanish. Because `delete` first kills the entry (CAS to null) and only then unlinks it, a CAS by
+//! anyone else either happens before the kill (and `delete` linearizes after it, removing its
+//! result) or fails on the null pointer, and the writer goes back to the table. Killing seals the
+//! slot first, so no in-place change lands in it after the kill either.
 //!
 //! # Races and why they are benign
 //!
-//! - Two writers CAS the same `S`: one wins; the loser reloads and decides again (its decision may
-//!   depend on the new value, as `incr`'s does).
+//! - Two writers CAS the same `S`: one wins; the loser observes again and decides again (its
+//!   decision may depend on the new value, as `incr`'s does).
 //! - A reader loads `S` while a writer replaces it: the reader linearizes before the write; it
 //!   keeps using `S` safely because `S` is retired through crossbeam-epoch, not freed (below).
+//! - A reader reads `S`'s deadline word while `expire` changes it in place: the word is one atomic,
+//!   so the reader sees the old deadline (and linearizes before) or the new one (after). The value
+//!   it reads with it does not change.
+//! - Two threads mark the same expired slot: the second finds the tag already there.
 //! - Two threads unlink the same dead entry: the table removes the key only if it still maps to
 //!   that entry ([`crate::table::Table::remove_if_same`]), so the second is a no-op and neither
 //!   can remove a newer entry for the same key.
 //! - The expiry scheduler's `scheduled` word is only a hint for when to look at the entry; its
 //!   protocol is described in `expiry.rs`.
-//!
-//! # Counters: integers updated in place
-//!
-//! A slot built from a `Value::Int` that fits in 63 bits is a *counter*: its integer lives in
-//! `Slot::cell` as `(n << 1) | SEALED`, and `incr` adds to it with one CAS on the cell, without
-//! allocating a new slot. That breaks "a published slot never changes", so one rule restores
-//! everything the immutable design gave: **whoever replaces or kills a slot seals it first**
-//! (`fetch_or(SEALED)`; idempotent, so several racing writers may all seal), and a sealed cell
-//! never changes again. The in-place CAS expects the bit clear, so:
-//!
-//! - an in-place add succeeds only while nobody has started to replace or kill the slot, so the
-//!   slot is still the entry's current one at the instant of the add (its linearization point),
-//!   and an add can never land in a slot that was replaced, nor in an entry that was deleted;
-//! - a writer that derives its new slot from the old value (`incr`'s slow path, `expire`,
-//!   `persist`) seals *before* reading it, so the value it copies is final: no add is lost between
-//!   its read and its CAS on the entry, and no reader sees a value with another write's TTL
-//!   (the deadline is still immutable; only the integer moves);
-//! - a writer that seals and then decides not to write (`Overflow`) leaves a sealed slot in
-//!   place: its value is right, and the next `incr` takes the slow path and replaces it with a
-//!   fresh counter.
-//!
-//! Readers load the cell (Acquire) after loading the slot: if the slot is replaced meanwhile they
-//! read its final, sealed value, which was the key's value just before the replacement.
 //!
 //! # Memory reclamation
 //!
@@ -82,7 +122,8 @@
 //!
 //! 1. no thread that pins later can reach the slot: it was reachable only through this entry's
 //!    `slot` field (each slot is installed exactly once, into exactly one entry), and the
-//!    successful CAS or swap removed it from there;
+//!    successful CAS or swap removed it from there (a mark only changes the pointer's tag, never
+//!    which slot it points to);
 //! 2. every thread that loaded it did so while pinned, and `&'g Slot` references cannot outlive
 //!    the guard `'g` they were loaded under, so crossbeam-epoch frees the slot only after they
 //!    all unpinned.
@@ -110,31 +151,43 @@
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
-use crate::clock::NEVER;
+use crate::clock::{Clock, NEVER};
 use crate::key::Key;
 use crate::sync::{AtomicU64, Ordering};
 use crate::value::Value;
 
-/// One version of a key: its value and its deadline (see `clock.rs`).
-///
-/// Immutable once published, with one exception: a *counter* slot (an `Int` that fits in 63
-/// bits) keeps its integer in `cell`, which `incr` updates in place by CAS until the slot is
-/// *sealed*; see "Counters" in the module docs.
+/// The seal bit of a deadline word or a counter cell: set by anyone about to replace or kill the
+/// slot (or, for the deadline word, by whoever marks it expired), after which the word never
+/// changes again.
+const SEALED: u64 = 1;
+
+/// A deadline word holding `deadline`, unsealed.
+#[inline]
+const fn word_of(deadline: u64) -> u64 {
+    deadline << 1
+}
+
+/// The deadline a deadline word holds.
+#[inline]
+pub(crate) const fn deadline_of(word: u64) -> u64 {
+    word >> 1
+}
+
+/// One version of a key: its value, its deadline (see `clock.rs`), and for a small integer its
+/// counter cell. The value is immutable once published; the deadline word and the counter cell
+/// change in place until sealed (module docs).
 #[derive(Debug)]
 pub(crate) struct Slot {
     /// The stored value (for a counter: the initial integer, superseded by `cell`).
     value: Value,
-    /// Nanoseconds since the store's origin at which the key expires; [`NEVER`] for none.
-    pub(crate) deadline: u64,
+    /// `(deadline << 1) | SEALED`: nanoseconds since the store's origin at which the key expires
+    /// ([`NEVER`] for none), and the seal.
+    word: AtomicU64,
     /// Whether `cell` holds the value (fixed at construction).
     counter: bool,
     /// For a counter: `(n << 1) | SEALED`, the integer shifted left by one, and the seal bit.
     cell: AtomicU64,
 }
-
-/// The seal bit of a counter cell: set by anyone about to replace or kill the slot, after which
-/// the cell never changes again.
-const SEALED: u64 = 1;
 
 /// Whether `n` can live in a counter cell (63 bits, two's complement).
 #[inline]
@@ -145,13 +198,14 @@ fn fits_cell(n: i64) -> bool {
 impl Slot {
     /// A slot holding `value` until `deadline` (a counter if it is a small enough `Int`).
     pub(crate) fn new(value: Value, deadline: u64) -> Self {
+        debug_assert!(deadline <= NEVER);
         let (counter, cell) = match value {
             Value::Int(n) if fits_cell(n) => (true, (n as u64) << 1),
             _ => (false, 0),
         };
         Slot {
             value,
-            deadline,
+            word: AtomicU64::new(word_of(deadline)),
             counter,
             cell: AtomicU64::new(cell),
         }
@@ -170,6 +224,29 @@ impl Slot {
         Owned::new(slot)
     }
 
+    /// Re-initialises an unpublished slot (one handed back by a failed CAS) for another attempt.
+    pub(crate) fn reset(slot: &mut Owned<Slot>, value: Value, deadline: u64) {
+        **slot = Slot::new(value, deadline);
+    }
+
+    /// Takes the value out of an unpublished slot (one handed back by a failed CAS), leaving
+    /// `Null` in it; the allocation can then be [`reset`](Self::reset) for another attempt.
+    pub(crate) fn take_value(slot: &mut Owned<Slot>) -> Value {
+        let value = std::mem::take(&mut slot.value);
+        if slot.counter {
+            Value::Int((slot.cell.load(Ordering::Relaxed) as i64) >> 1)
+        } else {
+            value
+        }
+    }
+
+    /// Whether the deadline word is sealed now (the slot is being replaced, killed or marked, or
+    /// was sealed by a writer that then did not write).
+    #[inline]
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.word.load(Ordering::Acquire) & SEALED != 0
+    }
+
     /// The value: borrowed in place, or for a counter the integer its cell holds now.
     #[inline]
     pub(crate) fn value(&self) -> std::borrow::Cow<'_, Value> {
@@ -181,14 +258,51 @@ impl Slot {
         }
     }
 
-    /// Seals a counter (idempotent; nothing for other slots): from now on its value is fixed,
-    /// so a decision made on it, and a replacement or kill of it, cannot lose an in-place add.
+    /// The deadline as of now (it may move in place until the slot is sealed).
     #[inline]
-    pub(crate) fn seal(&self) {
-        #[cfg(not(scriptling_kv_mutant = "no_seal"))]
+    pub(crate) fn deadline(&self) -> u64 {
+        deadline_of(self.word.load(Ordering::Acquire))
+    }
+
+    /// Seals the counter cell (idempotent; nothing for other slots): from now on its value is
+    /// fixed, so a decision made on it cannot lose an in-place add.
+    #[inline]
+    pub(crate) fn seal_value(&self) {
         if self.counter {
-            self.cell.fetch_or(SEALED, Ordering::SeqCst);
+            mutant::seal(&self.cell);
         }
+    }
+
+    /// Seals the deadline word and returns the deadline it holds (final from now on).
+    #[inline]
+    pub(crate) fn seal_deadline(&self) -> u64 {
+        deadline_of(mutant::seal(&self.word))
+    }
+
+    /// Seals both words, as whoever replaces or kills the slot must (module docs).
+    #[inline]
+    fn seal(&self) {
+        self.seal_value();
+        self.seal_deadline();
+    }
+
+    /// Moves the deadline in place from the one in `observed` (an unsealed word this slot held)
+    /// to `deadline`. Fails if the word changed or was sealed since: the caller observes again.
+    #[inline]
+    pub(crate) fn set_deadline(&self, observed: u64, deadline: u64) -> bool {
+        debug_assert!(deadline <= NEVER);
+        observed & SEALED == 0
+            && self
+                .word
+                .compare_exchange(
+                    observed,
+                    word_of(deadline),
+                    // SeqCst: the expiry scheduler's protocol (expiry.rs) orders this write
+                    // before the writer's load of `Entry::scheduled`.
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 
     /// Adds `delta` in place, if this is an unsealed counter and the sum fits its cell. `None`
@@ -207,38 +321,11 @@ impl Slot {
             if !fits_cell(sum) {
                 return None;
             }
-            // MUTANT (loom-tests/mutants): load + store instead of one CAS on the counter.
-            #[cfg(scriptling_kv_mutant = "incr_cas_as_store")]
-            {
-                self.cell.store((sum as u64) << 1, Ordering::Release);
-                return Some(sum);
-            }
-            #[cfg(not(scriptling_kv_mutant = "incr_cas_as_store"))]
-            match self.cell.compare_exchange_weak(
-                word,
-                (sum as u64) << 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match mutant::cas(&self.cell, word, (sum as u64) << 1) {
                 Ok(_) => return Some(sum),
                 Err(actual) => word = actual,
             }
         }
-    }
-
-    /// Whether the slot is live at time `now`.
-    #[inline]
-    pub(crate) fn is_live_at(&self, now: u64) -> bool {
-        // MUTANT (loom-tests/mutants): a key is still live at its deadline.
-        #[cfg(scriptling_kv_mutant = "expiry_inclusive")]
-        return self.deadline >= now;
-        self.deadline > now
-    }
-
-    /// Whether the slot has a TTL.
-    #[inline]
-    pub(crate) fn has_deadline(&self) -> bool {
-        self.deadline != NEVER
     }
 }
 
@@ -251,10 +338,11 @@ const SPARES_MAX: usize = 256;
 ///
 /// # Safety
 ///
-/// The caller's successful CAS or swap has just removed `old` (non-null) from the only entry
-/// that held it, `old` was loaded under `guard`, and nobody else retires it.
+/// The caller's successful CAS or swap has just removed `old` (non-null, tag ignored) from the
+/// only entry that held it, `old` was loaded under `guard`, and nobody else retires it.
 #[inline]
 unsafe fn retire(guard: &Guard, old: Shared<'_, Slot>) {
+    let old = old.with_tag(0);
     #[cfg(scriptling_kv_loom)]
     // SAFETY: the caller's contract is `defer_destroy`'s: unreachable for threads that pin later,
     // retired once.
@@ -317,15 +405,21 @@ mod spares {
         });
     }
 
-    /// How many spares this thread holds (tests).
-    #[cfg(test)]
-    pub(super) fn len() -> usize {
-        SPARES.with(|s| s.borrow().len())
+    /// How many spares this thread holds (tests, and the doc-hidden hook of the miri test).
+    pub(crate) fn len() -> usize {
+        SPARES.try_with(|s| s.borrow().len()).unwrap_or(0)
     }
 }
 
-/// A slot pointer as loaded from an entry: null means the entry is dead.
-#[derive(Clone, Copy, Debug)]
+/// How many spare slot allocations the calling thread holds (tests).
+#[cfg(not(scriptling_kv_loom))]
+pub(crate) fn spares_held() -> usize {
+    spares::len()
+}
+
+/// A slot pointer as loaded from an entry: null means the entry is dead; the tag
+/// [`Entry::EXPIRED`] means the slot was seen expired (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Current<'g>(Shared<'g, Slot>);
 
 impl<'g> Current<'g> {
@@ -334,11 +428,68 @@ impl<'g> Current<'g> {
     pub(crate) fn slot(self) -> Option<&'g Slot> {
         // SAFETY: the pointer was loaded from `Entry::slot` under the guard `'g`, and a slot is
         // only ever freed or recycled through crossbeam-epoch deferral (`retire`) after it was
-        // unlinked from the entry, so it stays allocated and unchanged (but for a counter's
-        // atomic cell) until that guard is dropped (module docs, "Memory reclamation").
-        // A published slot is only ever changed through its atomic `cell` (a counter's
-        // integer), so a shared reference is sound. A null pointer yields `None`.
+        // unlinked from the entry, so it stays allocated until that guard is dropped (module
+        // docs, "Memory reclamation"). A published slot is only ever changed through its atomic
+        // words, so a shared reference is sound. `as_ref` ignores the tag; null yields `None`.
         unsafe { self.0.as_ref() }
+    }
+
+    /// Whether the slot was marked expired.
+    #[inline]
+    pub(crate) fn is_marked(self) -> bool {
+        self.0.tag() == Entry::EXPIRED
+    }
+}
+
+/// What [`Entry::observe`] found: the one answer to "is this key live?".
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Observed<'g> {
+    /// The entry is dead (a tombstone): absent, and the caller should unlink it.
+    Dead,
+    /// Absent: expired. A reader may act on this at once (the slot is marked). A writer that
+    /// writes anyway replaces `cur` (the slot, tagged or not, is `Some`), sealing it first.
+    Expired(Current<'g>, &'g Slot),
+    /// Live: `slot` is current (as `cur`), its deadline word was `word` (so the deadline is
+    /// `deadline_of(word)`), judged at clock reading `now` (`None`: no deadline, no reading).
+    Live {
+        /// The pointer as loaded (untagged).
+        cur: Current<'g>,
+        /// The slot it points to.
+        slot: &'g Slot,
+        /// The deadline word as loaded (its deadline is after `now`).
+        word: u64,
+        /// The clock reading liveness was judged at, if the key has a deadline.
+        now: Option<u64>,
+    },
+}
+
+#[cfg(test)]
+impl Observed<'_> {
+    /// Whether the key is live.
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self, Observed::Live { .. })
+    }
+}
+
+/// The decision `observe` hands back for one loaded slot (internal).
+enum Judged {
+    Live(u64, Option<u64>),
+    Expired(u64),
+}
+
+/// The liveness rule itself: the deadline word `word`, loaded before `clock` is read (lazily,
+/// only if there is a deadline), is live iff its deadline is after the reading.
+#[inline]
+fn judge(word: u64, clock: &Clock) -> Judged {
+    let deadline = deadline_of(word);
+    if deadline == NEVER {
+        return Judged::Live(word, None);
+    }
+    let now = clock.now();
+    if mutant::live(deadline, now) {
+        Judged::Live(word, Some(now))
+    } else {
+        Judged::Expired(deadline)
     }
 }
 
@@ -347,7 +498,8 @@ impl<'g> Current<'g> {
 pub(crate) struct Entry {
     /// The key (the table holds a copy; immutable, so not part of any model).
     pub(crate) key: Key,
-    /// The current version; null once the entry is dead (permanent).
+    /// The current version; null once the entry is dead (permanent); tagged
+    /// [`Entry::EXPIRED`] once seen expired.
     slot: Atomic<Slot>,
     /// Tick of the earliest expiry record pending for this entry, or [`Entry::UNSCHEDULED`].
     /// Owned by the protocol in `expiry.rs`.
@@ -357,6 +509,9 @@ pub(crate) struct Entry {
 impl Entry {
     /// `scheduled` value meaning no expiry record is pending.
     pub(crate) const UNSCHEDULED: u64 = u64::MAX;
+
+    /// Tag of a slot pointer whose slot was seen expired (module docs).
+    pub(crate) const EXPIRED: usize = 1;
 
     /// A live entry holding `slot`.
     pub(crate) fn new(key: Key, slot: Owned<Slot>) -> Self {
@@ -374,84 +529,121 @@ impl Entry {
         Current(self.slot.load(Ordering::Acquire, guard))
     }
 
-    /// Loads the current slot with `SeqCst`, for the expiry visitor's store-load protocol
-    /// (`expiry.rs`).
-    #[inline]
-    pub(crate) fn load_seqcst<'g>(&self, guard: &'g Guard) -> Current<'g> {
-        Current(self.slot.load(Ordering::SeqCst, guard))
+    /// Is the key live? The one liveness rule of the crate (module docs): loads the slot and its
+    /// deadline word, reads the clock after them (only if there is a deadline), and marks the slot
+    /// before answering "expired", so no writer that judged it live earlier can land afterwards.
+    pub(crate) fn observe<'g>(&self, guard: &'g Guard, clock: &Clock) -> Observed<'g> {
+        loop {
+            let cur = self.load(guard);
+            let Some(slot) = cur.slot() else {
+                return Observed::Dead;
+            };
+            if cur.is_marked() {
+                return Observed::Expired(cur, slot);
+            }
+            match judge(slot.word.load(Ordering::Acquire), clock) {
+                Judged::Live(word, now) => {
+                    return Observed::Live {
+                        cur,
+                        slot,
+                        word,
+                        now,
+                    }
+                }
+                Judged::Expired(deadline) => {
+                    if let Some(marked) = self.mark(cur, slot, deadline, guard) {
+                        return Observed::Expired(marked, slot);
+                    }
+                }
+            }
+        }
     }
 
-    /// Replaces `current` (which must be a live-or-expired slot loaded from this entry under
-    /// `guard`) with `new`. On failure, somebody else changed the slot first (or killed the
-    /// entry), and `new` is handed back for reuse.
+    /// Marks `cur` (whose deadline `deadline` has passed) expired: seals its deadline word, checks
+    /// that the deadline did not move, and tags the pointer. `None` if the slot changed meanwhile
+    /// (the caller observes again).
+    fn mark<'g>(
+        &self,
+        cur: Current<'g>,
+        slot: &Slot,
+        deadline: u64,
+        guard: &'g Guard,
+    ) -> Option<Current<'g>> {
+        if !mutant::mark_expired() {
+            return Some(cur);
+        }
+        if slot.seal_deadline() != deadline {
+            // An in-place `expire`/`persist` landed after our load: judge the new deadline.
+            return None;
+        }
+        let marked = cur.0.with_tag(Self::EXPIRED);
+        match self
+            .slot
+            .compare_exchange(cur.0, marked, Ordering::AcqRel, Ordering::Acquire, guard)
+        {
+            Ok(_) => Some(Current(marked)),
+            Err(e) if e.current == marked => Some(Current(marked)),
+            Err(_) => None,
+        }
+    }
+
+    /// The entry's slot and deadline as the expiry visitor reads them: `SeqCst`, for the
+    /// store-load protocol of `expiry.rs`. `None` if the entry is dead.
+    #[inline]
+    pub(crate) fn load_for_visit<'g>(&self, guard: &'g Guard) -> Option<(Current<'g>, u64)> {
+        let cur = Current(self.slot.load(Ordering::SeqCst, guard));
+        let slot = cur.slot()?;
+        Some((cur, deadline_of(slot.word.load(Ordering::SeqCst))))
+    }
+
+    /// Replaces `cur` (a live-or-expired slot loaded from this entry under `guard`) with `new`,
+    /// sealing `cur` first. The CAS expects `cur` exactly, tag included: a writer that judged the
+    /// key live passes the untagged pointer and fails if the slot was marked meanwhile. On failure
+    /// `new` is handed back for reuse.
     ///
     /// `SeqCst`: the Release half publishes `new`; the total order is needed by the expiry
     /// scheduler (a writer's slot CAS followed by its load of `scheduled`).
     pub(crate) fn replace(
         &self,
-        current: Current<'_>,
+        cur: Current<'_>,
         new: Owned<Slot>,
         guard: &Guard,
     ) -> Result<(), Owned<Slot>> {
-        debug_assert!(!current.0.is_null(), "a dead entry is never revived");
-        if let Some(slot) = current.slot() {
-            slot.seal();
-        }
-        #[cfg(scriptling_kv_mutant = "incr_cas_as_store")]
-        {
-            // MUTANT (loom-tests/mutants): load-compare-store instead of one CAS (the replaced
-            // slot is leaked rather than retired, so this mutant frees nothing twice).
-            if self.slot.load(Ordering::Acquire, guard) != current.0 {
-                return Err(new);
-            }
-            self.slot.store(new, Ordering::SeqCst);
-            return Ok(());
-        }
-        match self
-            .slot
-            .compare_exchange(current.0, new, Ordering::SeqCst, Ordering::Acquire, guard)
-        {
-            Ok(_) => {
-                // MUTANT (loom-tests/mutants): free the replaced slot at once / never retire it.
-                #[cfg(scriptling_kv_mutant = "free_now")]
-                return {
-                    // SAFETY: none, on purpose: this mutant frees a slot that pinned readers may
-                    // still hold, to show the reclamation model and miri catch it.
-                    drop(unsafe { current.0.into_owned() });
-                    Ok(())
-                };
-                #[cfg(scriptling_kv_mutant = "leak_replaced")]
-                return Ok(());
-                #[cfg(scriptling_kv_mutant = "revive_dead")]
-                if current.0.is_null() {
-                    return Ok(()); // (mutant `revive_dead` wrote into a dead entry)
+        let Some(old) = cur.slot() else {
+            debug_assert!(false, "a dead entry is never revived");
+            return Err(new);
+        };
+        old.seal();
+        match mutant::replace(&self.slot, cur.0, new, guard) {
+            Ok(()) => {
+                if mutant::retire_replaced() {
+                    // SAFETY: reclamation argument of the module docs: the CAS unlinked `cur`
+                    // from the only place it was reachable, and readers hold it only under guards.
+                    unsafe { retire(guard, cur.0) };
                 }
-                // SAFETY: reclamation argument of the module docs: the CAS unlinked `current`
-                // from the only place it was reachable, and readers hold it only under guards.
-                unsafe { retire(guard, current.0) };
                 Ok(())
             }
-            Err(e) => Err(e.new),
+            Err(new) => Err(new),
         }
     }
 
-    /// Kills the entry if its slot is still `current`: installs the tombstone. Returns whether
-    /// this call killed it.
-    pub(crate) fn kill(&self, current: Current<'_>, guard: &Guard) -> bool {
-        debug_assert!(!current.0.is_null());
-        if let Some(slot) = current.slot() {
-            slot.seal();
-        }
+    /// Kills the entry if its slot is still `cur` (tag included): seals the slot and installs the
+    /// tombstone. Returns whether this call killed it.
+    pub(crate) fn kill(&self, cur: Current<'_>, guard: &Guard) -> bool {
+        let Some(old) = cur.slot() else {
+            return false;
+        };
+        old.seal();
         match self.slot.compare_exchange(
-            current.0,
+            cur.0,
             Shared::null(),
             Ordering::SeqCst,
             Ordering::Acquire,
             guard,
         ) {
             Ok(_) => {
-                // SAFETY: as in `replace`: the CAS made `current` unreachable.
-                unsafe { retire(guard, current.0) };
+                // SAFETY: as in `replace`: the CAS made `cur` unreachable.
+                unsafe { retire(guard, cur.0) };
                 true
             }
             Err(_) => false,
@@ -461,35 +653,36 @@ impl Entry {
     /// Kills the entry whatever its slot holds (used by `clear`). Returns whether the entry was
     /// live or expired (not already dead) before.
     pub(crate) fn kill_any(&self, guard: &Guard) -> bool {
-        // MUTANT (loom-tests/mutants): load then store instead of one swap, so two killers can
-        // both retire the same slot.
-        #[cfg(scriptling_kv_mutant = "double_retire")]
-        let old = {
+        if mutant::kill_by_store() {
+            // MUTANT `double_retire`: load then store instead of a CAS loop, so two killers can
+            // both retire the same slot.
             let old = self.slot.load(Ordering::Acquire, guard);
             self.slot.store(Shared::null(), Ordering::SeqCst);
-            old
-        };
-        #[cfg(scriptling_kv_mutant = "double_retire")]
-        {
             if old.is_null() {
                 return false;
             }
-            // SAFETY: (mutant only) deliberately wrong: two killers can both retire `old`.
-            unsafe { guard.defer_destroy(old) };
+            // SAFETY: none (mutant only): deliberately wrong, two killers can both retire `old`.
+            unsafe { guard.defer_destroy(old.with_tag(0)) };
             return true;
         }
         // A kill must seal the slot it removes (a counter could otherwise take an add after it
         // was unlinked), so this is a CAS loop of `kill`, not one swap.
-        #[cfg(not(scriptling_kv_mutant = "double_retire"))]
         loop {
-            let current = self.load(guard);
-            if current.slot().is_none() {
+            let cur = self.load(guard);
+            if cur.slot().is_none() {
                 return false;
             }
-            if self.kill(current, guard) {
+            if self.kill(cur, guard) {
                 return true;
             }
         }
+    }
+
+    /// Stores `new` into the entry whatever it holds, even a tombstone. Breaks the state machine:
+    /// used only by the mutant `revive_dead` of `loom-tests/mutants` (the replaced slot, if any,
+    /// is leaked rather than retired, so the mutant frees nothing twice).
+    pub(crate) fn revive(&self, new: Owned<Slot>, _guard: &Guard) {
+        self.slot.store(new, Ordering::SeqCst);
     }
 
     /// Takes the slot back out of an entry that was never shared (a rejected insert).
@@ -507,24 +700,117 @@ impl Drop for Entry {
         let guard = crossbeam_epoch::pin();
         let old = self.slot.swap(Shared::null(), Ordering::AcqRel, &guard);
         if !old.is_null() {
-            // SAFETY: the entry is being dropped, so nobody can reach `old` through it from now
-            // on; but a reader that found this entry before the table retired it may still be
-            // pinned (in crossbeam-epoch) on `old`, so we defer rather than free (module docs,
-            // last paragraph).
+            // SAFETY: `retire`'s contract: the swap unlinked `old` from the entry being dropped,
+            // the only place it was reachable, and nobody else retires it. It is retired rather
+            // than freed because a reader that found this entry before the table retired the
+            // entry may still be pinned (in crossbeam-epoch) on `old` (module docs, "Memory
+            // reclamation").
             unsafe { retire(&guard, old) };
         }
+    }
+}
+
+/// The mutation hooks of `loom-tests/mutants`: one small named function per protection the loom
+/// models must be seen to rely on. Without `--cfg scriptling_kv_mutant="NAME"` each is the
+/// correct code (and inlines to it); with it, the named protection is broken.
+mod mutant {
+    use super::{Atomic, Guard, Owned, Shared, Slot, SEALED};
+    use crate::sync::{AtomicU64, Ordering};
+
+    /// Seals `word` and returns what it held. Mutant `no_seal`: does nothing.
+    #[inline]
+    pub(super) fn seal(word: &AtomicU64) -> u64 {
+        if cfg!(scriptling_kv_mutant = "no_seal") {
+            return word.load(Ordering::SeqCst);
+        }
+        word.fetch_or(SEALED, Ordering::SeqCst)
+    }
+
+    /// An in-place CAS of a counter cell. Mutant `incr_cas_as_store`: load, compare, store.
+    #[inline]
+    pub(super) fn cas(cell: &AtomicU64, old: u64, new: u64) -> Result<u64, u64> {
+        if cfg!(scriptling_kv_mutant = "incr_cas_as_store") {
+            let now = cell.load(Ordering::Acquire);
+            if now != old {
+                return Err(now);
+            }
+            cell.store(new, Ordering::Release);
+            return Ok(old);
+        }
+        cell.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire)
+    }
+
+    /// The liveness comparison. Mutant `expiry_inclusive`: still live at the deadline.
+    #[inline]
+    pub(super) fn live(deadline: u64, now: u64) -> bool {
+        if cfg!(scriptling_kv_mutant = "expiry_inclusive") {
+            return deadline >= now;
+        }
+        deadline > now
+    }
+
+    /// Whether an observation of "expired" marks the slot. Mutant `no_mark`: it does not (the
+    /// review's revival hole: `expire`/`persist` judged live earlier can bring the key back).
+    #[inline]
+    pub(super) fn mark_expired() -> bool {
+        !cfg!(scriptling_kv_mutant = "no_mark")
+    }
+
+    /// The slot pointer CAS of a replacement. Mutant `incr_cas_as_store`: load, compare, store
+    /// (the replaced slot is then leaked rather than retired, so it frees nothing twice).
+    #[inline]
+    pub(super) fn replace(
+        slot: &Atomic<Slot>,
+        cur: Shared<'_, Slot>,
+        new: Owned<Slot>,
+        guard: &Guard,
+    ) -> Result<(), Owned<Slot>> {
+        if cfg!(scriptling_kv_mutant = "incr_cas_as_store") {
+            if slot.load(Ordering::Acquire, guard) != cur {
+                return Err(new);
+            }
+            slot.store(new, Ordering::SeqCst);
+            return Ok(());
+        }
+        slot.compare_exchange(cur, new, Ordering::SeqCst, Ordering::Acquire, guard)
+            .map(drop)
+            .map_err(|e| e.new)
+    }
+
+    /// Whether a replaced slot is retired. Mutant `leak_replaced`: never.
+    #[inline]
+    pub(super) fn retire_replaced() -> bool {
+        !cfg!(any(
+            scriptling_kv_mutant = "leak_replaced",
+            scriptling_kv_mutant = "incr_cas_as_store"
+        ))
+    }
+
+    /// Whether `kill_any` is a load and a store. Mutant `double_retire`.
+    #[inline]
+    pub(super) fn kill_by_store() -> bool {
+        cfg!(scriptling_kv_mutant = "double_retire")
     }
 }
 
 #[cfg(all(test, not(scriptling_kv_loom)))]
 mod tests {
     use super::*;
+    use crate::clock::TestClock;
+    use std::time::Duration;
 
     fn entry(v: i64, deadline: u64) -> Entry {
         Entry::new(
             Key::new("k"),
             Owned::new(Slot::new(Value::Int(v), deadline)),
         )
+    }
+
+    fn clock_at(nanos: u64) -> (TestClock, Clock) {
+        let t = TestClock::new();
+        t.advance(Duration::from_nanos(nanos));
+        let c = t.clock();
+        (t, c)
     }
 
     #[test]
@@ -555,7 +841,7 @@ mod tests {
         e.replace(cur, fresh, &g).unwrap();
         let now = e.load(&g).slot().unwrap();
         assert_eq!(*now.value(), Value::from("reused"));
-        assert_eq!(now.deadline, 7);
+        assert_eq!(now.deadline(), 7);
     }
 
     #[test]
@@ -590,12 +876,69 @@ mod tests {
     }
 
     #[test]
-    fn liveness_is_deadline_strictly_after_now() {
-        let s = Slot::new(Value::Null, 10);
-        assert!(s.is_live_at(9));
-        assert!(!s.is_live_at(10));
-        assert!(s.has_deadline());
-        assert!(!Slot::new(Value::Null, NEVER).has_deadline());
+    fn liveness_is_deadline_strictly_after_the_reading() {
+        let e = entry(1, 10);
+        let g = crossbeam_epoch::pin();
+        let (_t, c9) = clock_at(9);
+        assert!(matches!(
+            e.observe(&g, &c9),
+            Observed::Live { now: Some(9), .. }
+        ));
+        let (_t, c10) = clock_at(10);
+        assert!(matches!(e.observe(&g, &c10), Observed::Expired(..)));
+        let p = entry(1, NEVER);
+        assert!(matches!(
+            p.observe(&g, &c10),
+            Observed::Live { now: None, .. }
+        ));
+    }
+
+    #[test]
+    fn seeing_a_slot_expired_marks_it_so_a_writer_that_judged_it_live_fails() {
+        let e = entry(1, 10);
+        let g = crossbeam_epoch::pin();
+        let (t, clock) = clock_at(9);
+        // A writer judges the key live at 9...
+        let Observed::Live {
+            cur, slot, word, ..
+        } = e.observe(&g, &clock)
+        else {
+            panic!("live at 9");
+        };
+        // ...time passes and a reader sees it expired...
+        t.advance(Duration::from_nanos(2));
+        assert!(matches!(e.observe(&g, &clock), Observed::Expired(..)));
+        // ...so neither an in-place change nor a replacement from what the writer saw lands.
+        assert!(!slot.set_deadline(word, 100));
+        assert!(e
+            .replace(cur, Owned::new(Slot::new(Value::Int(2), 100)), &g)
+            .is_err());
+        assert!(!e.kill(cur, &g));
+        // A write to the absent key replaces the marked slot.
+        let Observed::Expired(marked, _) = e.observe(&g, &clock) else {
+            panic!("still expired");
+        };
+        assert!(marked.is_marked());
+        e.replace(marked, Owned::new(Slot::new(Value::Int(3), NEVER)), &g)
+            .unwrap();
+        assert!(e.observe(&g, &clock).is_live());
+    }
+
+    #[test]
+    fn an_in_place_extension_before_the_mark_wins_and_the_marker_judges_again() {
+        let e = entry(1, 10);
+        let g = crossbeam_epoch::pin();
+        let (_t, c11) = clock_at(11);
+        let cur = e.load(&g);
+        let slot = cur.slot().unwrap();
+        let stale_word = slot.word.load(Ordering::Acquire);
+        // The extension lands between a marker's load and its seal.
+        assert!(slot.set_deadline(stale_word, 50));
+        assert!(e.mark(cur, slot, deadline_of(stale_word), &g).is_none());
+        // The slot stays unmarked and live (sealed, so the next in-place change must copy).
+        assert!(!e.load(&g).is_marked());
+        assert!(matches!(e.observe(&g, &c11), Observed::Live { .. }));
+        assert!(!slot.set_deadline(slot.word.load(Ordering::Acquire), 60));
     }
 
     #[test]
@@ -615,7 +958,7 @@ mod tests {
             None,
             "leaves the cell's range"
         );
-        s.seal();
+        s.seal_value();
         assert_eq!(s.add_in_place(1), None, "sealed");
         assert_eq!(*s.value(), Value::Int(-3), "sealed value is kept");
         let big = Slot::new(Value::Int(i64::MAX), NEVER);
@@ -626,18 +969,26 @@ mod tests {
         assert_eq!(low.add_in_place(1), Some(-(1 << 62) + 1));
         let text = Slot::new(Value::from("x"), NEVER);
         assert_eq!(text.add_in_place(1), None);
+        assert_eq!(
+            Slot::take_value(&mut Owned::new(low)),
+            Value::Int(-(1 << 62) + 1)
+        );
     }
 
     #[test]
-    fn replace_and_kill_seal_the_slot_they_remove() {
-        let e = entry(1, NEVER);
+    fn replace_and_kill_seal_both_words_of_the_slot_they_remove() {
+        let e = entry(1, 40);
         let g = crossbeam_epoch::pin();
         let s1 = e.load(&g);
-        e.replace(s1, Owned::new(Slot::new(Value::Int(9), NEVER)), &g)
+        let w1 = s1.slot().unwrap().word.load(Ordering::Acquire);
+        e.replace(s1, Owned::new(Slot::new(Value::Int(9), 40)), &g)
             .unwrap();
         assert_eq!(s1.slot().unwrap().add_in_place(1), None);
+        assert!(!s1.slot().unwrap().set_deadline(w1, 80));
         let s2 = e.load(&g);
+        let w2 = s2.slot().unwrap().word.load(Ordering::Acquire);
         assert!(e.kill(s2, &g));
         assert_eq!(s2.slot().unwrap().add_in_place(1), None);
+        assert!(!s2.slot().unwrap().set_deadline(w2, 80));
     }
 }

@@ -74,6 +74,7 @@ mod sync;
 mod table;
 mod value;
 mod wheel;
+mod write;
 
 #[cfg(any(feature = "test-util", test))]
 pub use clock::TestClock;
@@ -89,6 +90,14 @@ pub const __SLOT_LAYOUT: (usize, usize) = (
     std::mem::size_of::<entry::Slot>(),
     std::mem::align_of::<entry::Slot>(),
 );
+
+/// How many spare slot allocations the calling thread holds (for the miri test that checks
+/// retired slots are reused; see `entry.rs`, "Recycling slot allocations").
+#[cfg(not(scriptling_kv_loom))]
+#[doc(hidden)]
+pub fn __spare_slots_held() -> usize {
+    entry::spares_held()
+}
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

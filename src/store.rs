@@ -1,28 +1,28 @@
 //! The public face: [`Store`], [`StoreBuilder`] and [`Ttl`].
 //!
 //! Every method here is a short loop over the raw modules: find the key's entry in the table
-//! (`table.rs`), load its slot (`entry.rs`), decide, and CAS. No method holds a lock across a
-//! decision; the only locks are flurry's per-bin write locks inside the table and the expiry
-//! engine's schedule buffers (`expiry.rs`).
+//! (`table.rs`), observe its slot with the one liveness rule (`entry.rs`), decide, and CAS
+//! (`write.rs`). No method holds a lock across a decision. The locks of the crate, none of which a
+//! reader takes: flurry's per-bin write locks inside the table (a writer that inserts or unlinks an
+//! entry, for the length of that one bin update), the expiry engine's schedule buffers (a writer
+//! that sets a TTL, for one `Vec::push`), and the expiry engine's wheel mutex (a purge or a
+//! compaction, for its bookkeeping; `delete` and `clear` only `try_lock` it).
 
 use std::fmt;
 use std::time::Duration;
-
-use crossbeam_epoch::Owned;
 
 #[cfg(not(scriptling_kv_loom))]
 use crate::cleaner;
 use crate::cleaner::Shutdown;
 use crate::clock::{Clock, NEVER};
-use crate::entry::{Entry, Slot};
+use crate::entry::{Observed, Slot};
 use crate::error::{Error, Result};
-use crate::expiry::Expiry;
+use crate::expiry::{Expiry, BATCH};
 use crate::glob::Pattern;
-use crate::key::Key;
 use crate::sync::std_only;
-use crate::sync::Arc;
 use crate::table::{Pin, Table};
 use crate::value::Value;
+use crate::write::{Deadline, Write};
 
 /// Time to live of a key, as reported by [`Store::ttl`].
 ///
@@ -156,10 +156,10 @@ impl StoreBuilder {
     }
 }
 
-struct Inner {
-    table: Table,
-    expiry: Expiry,
-    clock: Clock,
+pub(crate) struct Inner {
+    pub(crate) table: Table,
+    pub(crate) expiry: Expiry,
+    pub(crate) clock: Clock,
     shutdown: std_only::Arc<Shutdown>,
     /// (background cleanup, interval), for `Debug`.
     config: (bool, Duration),
@@ -173,52 +173,21 @@ impl Drop for Inner {
 
 impl Inner {
     fn purge(&self) -> usize {
-        self.expiry.purge(&self.table, &self.clock)
+        self.expiry.purge(&self.table, &self.clock, &mut |_| {})
     }
-}
 
-/// One clock reading, taken on first use and then reused, so that one attempt of an update
-/// judges liveness and computes a new deadline at the same instant (and a `set` on a key without
-/// a TTL never reads the clock).
-struct Now<'c> {
-    clock: &'c Clock,
-    reading: std::cell::Cell<Option<u64>>,
-}
-
-impl<'c> Now<'c> {
-    /// A reading taken on first use, or `reading` if the caller already has one.
-    fn new(clock: &'c Clock, reading: Option<u64>) -> Self {
-        Now {
-            clock,
-            reading: std::cell::Cell::new(reading),
+    /// The key's live slot under `pin`: the slot, its deadline, and the clock reading liveness
+    /// was judged at (`None` if the key has no deadline).
+    #[inline]
+    fn read<'g>(&self, key: &str, pin: &'g Pin<'_>) -> Option<(&'g Slot, u64, Option<u64>)> {
+        let entry = self.table.get(key, pin)?;
+        match entry.observe(&pin.epoch, &self.clock) {
+            Observed::Live {
+                slot, word, now, ..
+            } => Some((slot, crate::entry::deadline_of(word), now)),
+            Observed::Dead | Observed::Expired(..) => None,
         }
     }
-
-    fn get(&self) -> u64 {
-        match self.reading.get() {
-            Some(t) => t,
-            None => {
-                let t = self.clock.now();
-                self.reading.set(Some(t));
-                t
-            }
-        }
-    }
-}
-
-/// What an update decision sees of a live key: its (final) value and its deadline.
-#[derive(Clone, Copy)]
-struct View<'a> {
-    value: &'a Value,
-    deadline: u64,
-}
-
-/// What an update closure decided, given the key's live slot (or `None` if absent).
-enum Step<R> {
-    /// Return this without writing.
-    Done(R),
-    /// Install this slot, then return this.
-    Write(Owned<Slot>, R),
 }
 
 /// A concurrent in-memory key-value store with per-key TTL.
@@ -244,7 +213,7 @@ enum Step<R> {
 /// ```
 #[derive(Clone)]
 pub struct Store {
-    inner: std_only::Arc<Inner>,
+    pub(crate) inner: std_only::Arc<Inner>,
 }
 
 impl fmt::Debug for Store {
@@ -289,167 +258,6 @@ impl Store {
         GLOBAL.get_or_init(Store::new)
     }
 
-    #[inline]
-    fn now(&self) -> u64 {
-        self.inner.clock.now()
-    }
-
-    /// Whether `slot` is live now. Reads the clock only if the slot has a deadline.
-    #[inline]
-    fn live<'s>(&self, slot: &'s Slot) -> Option<&'s Slot> {
-        (!slot.has_deadline() || slot.is_live_at(self.now())).then_some(slot)
-    }
-
-    /// The key's entry and live slot under `pin`, if any.
-    #[inline]
-    fn read<'g>(&'g self, key: &str, pin: &'g Pin<'_>) -> Option<&'g Slot> {
-        let entry = self.inner.table.get(key, pin)?;
-        let slot = entry.load(&pin.epoch).slot()?;
-        self.live(slot)
-    }
-
-    /// The update loop every write goes through.
-    ///
-    /// `decide` sees the key's live slot (`None` if missing, expired or dead), the time the
-    /// decision is made at (read at most once per attempt, after the slot was loaded, and only if
-    /// needed: liveness and any new deadline are judged on the same reading), plus a spare
-    /// allocation handed back by a failed CAS, and either finishes or asks for a slot to be installed. Installing into an
-    /// existing entry is a CAS from the slot `decide` saw (so the decision is atomic with the
-    /// write); a missing or dead key gets a new entry through `insert_if_absent` (racing
-    /// creators agree on one). A dead entry is unlinked by whoever finds it.
-    fn update<R>(
-        &self,
-        key: &str,
-        decide: impl FnMut(Option<View<'_>>, &Now<'_>, &mut Option<Owned<Slot>>) -> Step<R>,
-    ) -> R {
-        self.update_at(key, None, decide)
-    }
-
-    /// [`update`](Self::update), with the clock reading the caller already took (if any) used
-    /// for every attempt's decision instead of a new one: `set_with_ttl` judges nothing on the old
-    /// slot, so the reading its deadline came from serves, and it reads the clock once.
-    fn update_at<R>(
-        &self,
-        key: &str,
-        reading: Option<u64>,
-        mut decide: impl FnMut(Option<View<'_>>, &Now<'_>, &mut Option<Owned<Slot>>) -> Step<R>,
-    ) -> R {
-        let table = &self.inner.table;
-        let pin = table.pin();
-        let mut spare: Option<Owned<Slot>> = None;
-        loop {
-            let Some(entry) = table.get(key, &pin) else {
-                let (slot, result) =
-                    match decide(None, &Now::new(&self.inner.clock, reading), &mut spare) {
-                        Step::Done(r) => return r,
-                        Step::Write(slot, r) => (slot, r),
-                    };
-                let deadline = slot.deadline;
-                let fresh = Arc::new(Entry::new(Key::new(key), slot));
-                match table.insert_if_absent(fresh, &pin) {
-                    Ok(entry) => {
-                        self.inner.expiry.schedule(&entry, deadline);
-                        return result;
-                    }
-                    Err((_, rejected)) => {
-                        // MUTANT (loom-tests/mutants): the loser returns as if it had created it.
-                        #[cfg(scriptling_kv_mutant = "lost_create")]
-                        return result;
-                        // Lost the race to create the key: decide again on the winner's entry.
-                        spare = Arc::try_unwrap(rejected).ok().and_then(Entry::into_slot);
-                        continue;
-                    }
-                }
-            };
-            loop {
-                let current = entry.load(&pin.epoch);
-                let Some(slot) = current.slot() else {
-                    // MUTANT (loom-tests/mutants): a dead entry is treated as absent and written
-                    // into (revived) instead of being unlinked and replaced by a new entry.
-                    #[cfg(scriptling_kv_mutant = "revive_dead")]
-                    {
-                        let (new, r) =
-                            match decide(None, &Now::new(&self.inner.clock, reading), &mut spare) {
-                                Step::Done(r) => return r,
-                                Step::Write(new, r) => (new, r),
-                            };
-                        match entry.replace(current, new, &pin.epoch) {
-                            Ok(()) => return r,
-                            Err(back) => spare = Some(back),
-                        }
-                        continue;
-                    }
-                    table.remove_if_same(&entry, &pin);
-                    break;
-                };
-                // The clock is read after the load (and only if needed), so liveness is judged
-                // on the slot the CAS below compares against.
-                let now = Now::new(&self.inner.clock, reading);
-                let live = !slot.has_deadline() || slot.is_live_at(now.get());
-                // Seal a counter before deciding on its value, so the value decided on is final
-                // (entry.rs, "Counters").
-                slot.seal();
-                let value = slot.value();
-                let view = live.then_some(View {
-                    value: &value,
-                    deadline: slot.deadline,
-                });
-                let (new, result) = match decide(view, &now, &mut spare) {
-                    Step::Done(r) => return r,
-                    Step::Write(new, r) => (new, r),
-                };
-                let deadline = new.deadline;
-                match entry.replace(current, new, &pin.epoch) {
-                    Ok(()) => {
-                        self.inner.expiry.schedule(&entry, deadline);
-                        return result;
-                    }
-                    Err(back) => spare = Some(back),
-                }
-            }
-        }
-    }
-
-    /// A slot holding `value` until `deadline`, reusing `spare` if there is one.
-    fn make_slot(spare: &mut Option<Owned<Slot>>, value: Value, deadline: u64) -> Owned<Slot> {
-        match spare.take() {
-            Some(mut slot) => {
-                *slot = Slot::new(value, deadline);
-                slot
-            }
-            None => Slot::boxed(value, deadline),
-        }
-    }
-
-    /// Stores `value` under `key` until `deadline`, replacing the old value and deadline.
-    /// `reading` is the clock reading `deadline` was computed from, if any.
-    fn put(&self, key: &str, value: Value, deadline: u64, reading: Option<u64>) {
-        // MUTANT (loom-tests/mutants): installs the value (keeping the old deadline), then the
-        // deadline, in two writes.
-        #[cfg(scriptling_kv_mutant = "split_ttl")]
-        {
-            self.update(key, |cur, _, _| {
-                let old = cur.map_or(NEVER, |s| s.deadline);
-                Step::Write(Owned::new(Slot::new(value.clone(), old)), ())
-            });
-            self.update(key, |cur, _, _| match cur {
-                Some(s) => Step::Write(Owned::new(Slot::new(s.value.clone(), deadline)), ()),
-                None => Step::Done(()),
-            });
-            return;
-        }
-        let mut value = Some(value);
-        self.update_at(key, reading, |_, _, spare| {
-            // The first attempt moves `value` into a slot; a retry gets that slot back as `spare`.
-            let slot = match (spare.take(), value.take()) {
-                (Some(slot), _) => slot,
-                (None, Some(value)) => Slot::boxed(value, deadline),
-                (None, None) => unreachable!("a failed CAS always hands its slot back"),
-            };
-            Step::Write(slot, ())
-        });
-    }
-
     /// Stores `value` under `key` with no expiry, replacing any previous value **and** TTL.
     ///
     /// ```
@@ -462,12 +270,13 @@ impl Store {
     /// assert_eq!(store.ttl("k"), Ttl::Persistent);
     /// ```
     pub fn set(&self, key: &str, value: impl Into<Value>) {
-        self.put(key, value.into(), NEVER, None);
+        self.put(key, value.into(), NEVER);
     }
 
     /// Stores `value` under `key`, expiring after `ttl`; `Duration::ZERO` means no expiry (as
-    /// `ttl=0` in the original). Replaces any previous value and TTL. Huge TTLs saturate (about
-    /// 584 years) instead of wrapping.
+    /// `ttl=0` in the original). Replaces any previous value and TTL. The TTL counts from one
+    /// clock reading taken during the call, before the write; huge TTLs saturate (about 292
+    /// years) instead of wrapping.
     ///
     /// ```
     /// use std::time::Duration;
@@ -478,14 +287,39 @@ impl Store {
     /// assert_eq!(store.ttl("session:abc").as_secs(), 3600);
     /// ```
     pub fn set_with_ttl(&self, key: &str, value: impl Into<Value>, ttl: Duration) {
-        // The deadline counts from the time of the call; `update` writes without deciding.
-        let now = self.now();
-        self.put(
-            key,
-            value.into(),
-            Clock::deadline_after(now, ttl),
-            Some(now),
-        );
+        let value = value.into();
+        let deadline = self.deadline_after(ttl);
+        self.put(key, value, deadline);
+    }
+
+    /// The deadline of a TTL starting now ([`NEVER`] for `Duration::ZERO`, without reading the
+    /// clock).
+    pub(crate) fn deadline_after(&self, ttl: Duration) -> u64 {
+        if ttl.is_zero() {
+            NEVER
+        } else {
+            Clock::deadline_after(self.inner.clock.now(), ttl)
+        }
+    }
+
+    /// The blind store of `set` and `set_with_ttl`.
+    fn put(&self, key: &str, value: Value, deadline: u64) {
+        if cfg!(scriptling_kv_mutant = "split_ttl") {
+            return self.put_in_two_writes(key, value, deadline);
+        }
+        self.inner.put(key, value, deadline);
+    }
+
+    /// MUTANT `split_ttl` (loom-tests/mutants): installs the value (keeping the old deadline),
+    /// then the deadline, in two writes.
+    fn put_in_two_writes(&self, key: &str, value: Value, deadline: u64) {
+        self.inner.write(key, |_, _, _| {
+            (Write::Put(value.clone(), Deadline::Keep), ())
+        });
+        self.inner.write(key, |cur, _, _| match cur {
+            Some(_) => (Write::Expire(Deadline::At(deadline)), ()),
+            None => (Write::None, ()),
+        });
     }
 
     /// An owned deep copy of the value, or `None` if the key is missing or expired. A stored
@@ -517,9 +351,13 @@ impl Store {
     }
 
     /// Zero-copy read: calls `f` on the stored value in place and returns what it returns, or
-    /// `None` if the key is missing or expired. `f` never blocks writers (they install new
-    /// versions meanwhile; `f` keeps seeing the one it was given), but a long `f` delays the
-    /// reclamation of replaced values, so keep it short.
+    /// `None` if the key is missing or expired.
+    ///
+    /// `f` never blocks writers: they install new versions meanwhile, and `f` keeps seeing the
+    /// one it was given. What a long `f` costs: the thread stays pinned in crossbeam-epoch (and
+    /// in the table's collector) while it runs, so no memory retired anywhere in the process
+    /// through crossbeam-epoch (this store's replaced values, and any other crossbeam-epoch user's
+    /// garbage) is freed until it returns. Keep it short; copy out what you need.
     ///
     /// ```
     /// use scriptling_kv::Store;
@@ -530,7 +368,9 @@ impl Store {
     /// ```
     pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
         let pin = self.inner.table.pin();
-        self.read(key, &pin).map(|slot| f(&slot.value()))
+        self.inner
+            .read(key, &pin)
+            .map(|(slot, _, _)| f(&slot.value()))
     }
 
     /// Removes the key. Returns `true` if a live (unexpired) key was removed.
@@ -544,33 +384,8 @@ impl Store {
     /// assert!(!store.delete("k"));
     /// ```
     pub fn delete(&self, key: &str) -> bool {
-        let table = &self.inner.table;
-        let pin = table.pin();
-        let Some(entry) = table.get(key, &pin) else {
-            return false;
-        };
-        loop {
-            let current = entry.load(&pin.epoch);
-            let Some(slot) = current.slot() else {
-                // Already dead: the key is absent; make sure it is unlinked.
-                table.remove_if_same(&entry, &pin);
-                return false;
-            };
-            // Judge liveness before the kill: the kill is the linearization point, and the slot
-            // it removes is the one judged (the CAS fails if it changed).
-            let was_live = self.live(slot).is_some();
-            // MUTANT (loom-tests/mutants): unlinks the entry without killing it first.
-            #[cfg(scriptling_kv_mutant = "no_tombstone")]
-            {
-                table.remove_if_same(&entry, &pin);
-                return was_live;
-            }
-            if entry.kill(current, &pin.epoch) {
-                table.remove_if_same(&entry, &pin);
-                self.inner.expiry.note_killed(&entry);
-                return was_live;
-            }
-        }
+        self.inner
+            .write(key, |cur, _, _| (Write::Delete, cur.is_some()))
     }
 
     /// Atomically adds `delta` to an integer and returns the new value.
@@ -590,29 +405,35 @@ impl Store {
     /// assert_eq!(store.incr("max", 1), Err(Error::Overflow));
     /// ```
     pub fn incr(&self, key: &str, delta: i64) -> Result<i64> {
+        self.incr_creating(key, delta, NEVER)
+    }
+
+    /// `incr`, giving a key this call creates the deadline `created` ([`NEVER`] for none).
+    pub(crate) fn incr_creating(&self, key: &str, delta: i64, created: u64) -> Result<i64> {
         // Fast path: a live counter takes the add in place, one CAS and no allocation
         // (entry.rs, "Counters"). Anything else (missing, expired, sealed, not a counter, a sum
-        // outside the cell, overflow) goes through the general update loop.
+        // outside the cell, overflow) goes through the write engine.
         {
             let pin = self.inner.table.pin();
             if let Some(n) = self
+                .inner
                 .read(key, &pin)
-                .and_then(|slot| slot.add_in_place(delta))
+                .and_then(|(slot, _, _)| slot.add_in_place(delta))
             {
                 return Ok(n);
             }
         }
-        self.update(key, |current, _, spare| match current {
-            None => Step::Write(Self::make_slot(spare, Value::Int(delta), NEVER), Ok(delta)),
-            Some(slot) => match *slot.value {
+        self.inner.write(key, |cur, _, _| match cur {
+            None => (
+                Write::Put(Value::Int(delta), Deadline::At(created)),
+                Ok(delta),
+            ),
+            Some(view) => match *view.value() {
                 Value::Int(n) => match n.checked_add(delta) {
-                    Some(sum) => Step::Write(
-                        Self::make_slot(spare, Value::Int(sum), slot.deadline),
-                        Ok(sum),
-                    ),
-                    None => Step::Done(Err(Error::Overflow)),
+                    Some(sum) => (Write::Put(Value::Int(sum), Deadline::Keep), Ok(sum)),
+                    None => (Write::None, Err(Error::Overflow)),
                 },
-                _ => Step::Done(Err(Error::NotAnInteger)),
+                _ => (Write::None, Err(Error::NotAnInteger)),
             },
         })
     }
@@ -622,8 +443,14 @@ impl Store {
     /// Redis `KEYS` syntax: `*` any run of characters (including `/` and `:`), `?` one
     /// character, `[abc]`, `[^abc]`, `[a-z]` classes, `\x` a literal `x`. A malformed pattern
     /// (an unclosed `[`, a trailing `\`) is [`Error::InvalidPattern`]. Matching a key takes
-    /// `O(pattern × key)` time whatever the pattern. Not a snapshot: a key live for the whole call
-    /// is listed, a key absent for the whole call is not.
+    /// `O(pattern × key)` time whatever the pattern.
+    ///
+    /// Not a snapshot: a key live for the whole call is listed, a key absent for the whole call
+    /// (missing, expired, or written already expired during the call) is not, and a key that
+    /// changes during the call may or may not be. A key is listed only if it was live at some
+    /// instant of the call: its slot is judged against a clock reading taken after the walk
+    /// loaded it (one reading at the end of the walk; a key whose deadline passed before that
+    /// reading is looked up and judged again).
     ///
     /// ```
     /// use scriptling_kv::Store;
@@ -638,10 +465,19 @@ impl Store {
         let prefix = pattern.literal_prefix();
         let everything = pattern.matches_everything();
         let table = &self.inner.table;
-        let pin = table.pin();
-        let mut now = None;
-        let mut out = Vec::new();
-        table.for_each(&pin, |key, entry| {
+        // (key, deadline as loaded); judged after the walk against a later clock reading.
+        let mut seen: Vec<(String, u64)> = Vec::new();
+        // MUTANT `keys_early_reading` (loom-tests/mutants): the reading is taken before the walk.
+        let early =
+            cfg!(scriptling_kv_mutant = "keys_early_reading").then(|| self.inner.clock.now());
+        let mut epoch = crossbeam_epoch::pin();
+        let mut visited = 0usize;
+        table.for_each(|key, entry| {
+            visited += 1;
+            if visited % BATCH == 0 {
+                // Let crossbeam-epoch advance: nothing loaded before this point is kept.
+                epoch.repin();
+            }
             // Filter on the table's own copy of the key (inline in its node for short keys), so
             // keys that don't match cost no visit to their entry.
             if !key.as_bytes().starts_with(prefix.as_bytes()) {
@@ -651,14 +487,32 @@ impl Store {
             if !(everything || pattern.matches(key)) {
                 return;
             }
-            let Some(slot) = entry.load(&pin.epoch).slot() else {
+            let cur = entry.load(&epoch);
+            let Some(slot) = cur.slot() else {
                 return;
             };
-            if slot.has_deadline() && !slot.is_live_at(*now.get_or_insert_with(|| self.now())) {
-                return;
+            if cur.is_marked() {
+                return; // seen expired: absent at this instant
             }
-            out.push(key.to_owned());
+            seen.push((key.to_owned(), slot.deadline()));
         });
+        drop(epoch);
+        let now = match early {
+            Some(reading) => reading,
+            None if seen.iter().any(|&(_, d)| d != NEVER) => self.inner.clock.now(),
+            None => 0,
+        };
+        let mut out = Vec::with_capacity(seen.len());
+        for (key, deadline) in seen {
+            if deadline == NEVER || deadline > now {
+                // Live when it was loaded: the reading was taken after the load.
+                out.push(key);
+            } else if self.exists(&key) {
+                // Its deadline passed during the walk (or it was already expired): judge its
+                // current state now, with the one liveness rule.
+                out.push(key);
+            }
+        }
         // The walk is not a snapshot: a key deleted and re-created while it runs can be met
         // twice (its old entry, then the new one appended further along a bin).
         out.sort_unstable();
@@ -669,38 +523,35 @@ impl Store {
     /// Whether the key is present and not expired.
     pub fn exists(&self, key: &str) -> bool {
         let pin = self.inner.table.pin();
-        self.read(key, &pin).is_some()
+        self.inner.read(key, &pin).is_some()
     }
 
     /// The key's time to live: [`Ttl::Missing`], [`Ttl::Persistent`], or
     /// [`Ttl::Expires`] with the time remaining.
     pub fn ttl(&self, key: &str) -> Ttl {
         let pin = self.inner.table.pin();
-        let Some(entry) = self.inner.table.get(key, &pin) else {
-            return Ttl::Missing;
-        };
-        let Some(slot) = entry.load(&pin.epoch).slot() else {
-            return Ttl::Missing;
-        };
-        if !slot.has_deadline() {
-            return Ttl::Persistent;
-        }
-        // MUTANT (loom-tests/mutants): reads the deadline from a second load of the slot.
-        #[cfg(scriptling_kv_mutant = "ttl_double_load")]
-        let Some(slot) = entry.load(&pin.epoch).slot() else {
-            return Ttl::Missing;
-        };
-        let now = self.now();
-        if slot.is_live_at(now) {
-            Ttl::Expires(Duration::from_nanos(slot.deadline - now))
-        } else {
-            Ttl::Missing
+        match self.inner.read(key, &pin) {
+            None => Ttl::Missing,
+            Some((_, NEVER, _)) => Ttl::Persistent,
+            Some((slot, deadline, now)) => {
+                let now = now.expect("a deadline is judged at a reading");
+                // MUTANT `ttl_double_load` (loom-tests/mutants): the deadline comes from a second
+                // load of the slot's deadline word, not the one liveness was judged on.
+                let deadline = if cfg!(scriptling_kv_mutant = "ttl_double_load") {
+                    slot.deadline()
+                } else {
+                    deadline
+                };
+                Ttl::Expires(Duration::from_nanos(deadline.saturating_sub(now)))
+            }
         }
     }
 
     /// Sets a new TTL on a live key, leaving its value untouched; `false` if the key is missing
     /// or expired. `Duration::ZERO` removes the TTL. This is the correct way to start a
-    /// rate-limit window: unlike `set(key, 1, ttl)`, it keeps concurrent increments.
+    /// rate-limit window by hand: unlike `set(key, 1, ttl)`, it keeps concurrent increments (and
+    /// [`incr_with_ttl`](Store::incr_with_ttl) does it in one step). Costs one CAS on the key's
+    /// deadline, whatever the size of its value.
     ///
     /// ```
     /// use std::time::Duration;
@@ -713,27 +564,18 @@ impl Store {
     /// assert_eq!(store.ttl("rate:1.2.3.4").as_secs(), 60);
     /// ```
     pub fn expire(&self, key: &str, ttl: Duration) -> bool {
-        self.update(key, |current, now, spare| match current {
-            None => Step::Done(false),
-            Some(slot) => Step::Write(
-                Self::make_slot(
-                    spare,
-                    slot.value.clone(),
-                    // The same reading the slot was judged live at.
-                    Clock::deadline_after(now.get(), ttl),
-                ),
-                true,
-            ),
+        self.inner.write(key, |cur, now, _| match cur {
+            None => (Write::None, false),
+            // The same reading the key was judged live at.
+            Some(_) => (Write::Expire(Deadline::At(now.deadline_after(ttl))), true),
         })
     }
 
     /// Removes the TTL of a live key. `true` only if the key was live and had a TTL.
     pub fn persist(&self, key: &str) -> bool {
-        self.update(key, |current, _, spare| match current {
-            Some(slot) if slot.deadline != NEVER => {
-                Step::Write(Self::make_slot(spare, slot.value.clone(), NEVER), true)
-            }
-            _ => Step::Done(false),
+        self.inner.write(key, |cur, _, _| match cur {
+            Some(view) if view.deadline() != NEVER => (Write::Expire(Deadline::At(NEVER)), true),
+            _ => (Write::None, false),
         })
     }
 
@@ -741,14 +583,18 @@ impl Store {
     /// it is set again concurrently.
     pub fn clear(&self) {
         let table = &self.inner.table;
-        let pin = table.pin();
-        table.for_each(&pin, |_, entry| {
-            // MUTANT (loom-tests/mutants): kills by a CAS from the slot it loaded and gives up if
-            // that slot changed meanwhile, instead of an unconditional swap.
-            #[cfg(scriptling_kv_mutant = "clear_cas_once")]
-            {
-                let current = entry.load(&pin.epoch);
-                if current.slot().is_some() && !entry.kill(current, &pin.epoch) {
+        let mut pin = table.pin();
+        let mut visited = 0usize;
+        table.for_each(|_, entry| {
+            visited += 1;
+            if visited % BATCH == 0 {
+                pin = table.pin();
+            }
+            if cfg!(scriptling_kv_mutant = "clear_cas_once") {
+                // MUTANT (loom-tests/mutants): kills by one CAS from the slot it loaded and gives
+                // up if that slot changed meanwhile, instead of retrying until the entry is dead.
+                let cur = entry.load(&pin.epoch);
+                if cur.slot().is_some() && !entry.kill(cur, &pin.epoch) {
                     return;
                 }
                 table.remove_if_same(entry, &pin);
@@ -792,5 +638,11 @@ impl Store {
     #[doc(hidden)]
     pub fn __pending_expiry_records(&self) -> usize {
         self.inner.expiry.pending()
+    }
+
+    /// Compactions of the expiry engine so far (for tests of their threshold).
+    #[doc(hidden)]
+    pub fn __expiry_compactions(&self) -> usize {
+        self.inner.expiry.compactions()
     }
 }

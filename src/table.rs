@@ -141,8 +141,11 @@ mod real {
             );
         }
 
-        pub(crate) fn for_each(&self, pin: &Pin<'_>, mut f: impl FnMut(&Key, &Arc<Entry>)) {
-            for (key, entry) in self.map.iter(&pin.table) {
+        /// Visits every key and entry, under a table guard of its own held for the whole walk
+        /// (callers pin crossbeam-epoch themselves, in batches).
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&Key, &Arc<Entry>)) {
+            let guard = self.map.guard();
+            for (key, entry) in self.map.iter(&guard) {
                 f(key, entry);
             }
         }
@@ -227,7 +230,7 @@ mod model {
             entries.retain(|e| !Arc::ptr_eq(e, entry));
         }
 
-        pub(crate) fn for_each(&self, _pin: &Pin<'_>, mut f: impl FnMut(&Key, &Arc<Entry>)) {
+        pub(crate) fn for_each(&self, mut f: impl FnMut(&Key, &Arc<Entry>)) {
             let snapshot: Vec<Arc<Entry>> = lock(&self.entries).clone();
             for e in &snapshot {
                 f(&e.key, e);

@@ -10,7 +10,9 @@
 //! [`LEVELS`] levels of [`SLOTS`] = 64 slots. A slot of level `l` spans `64^l` ticks, so level
 //! `l` as a whole spans `64^(l+1)` ticks: level 0 has one slot per tick for the next 64 ticks,
 //! level 1 one slot per 64 ticks for the next 4096, ..., level 5 about 2.2 years at 1 ms per tick.
-//! Records further out wait in an overflow list that is re-examined on every advance.
+//! Records further out wait in an overflow heap ordered by tick; an advance looks only at its
+//! earliest record, and moves records into the wheel only once they fit in it, so a record parked
+//! far out (a TTL of `Duration::MAX`) costs nothing per advance.
 //!
 //! `elapsed` is the wheel's notion of now: every record with `tick < elapsed` has been handed
 //! out. A record with tick `t >= elapsed` is stored at the level of the most significant 6-bit
@@ -33,6 +35,9 @@
 //! The `elapsed` jump keeps the invariant: for any stored record, `elapsed <= start of its
 //! slot <= t`, and a number between two numbers that share a bit prefix shares it too, so `t`
 //! and the new `elapsed` still agree above the record's level.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 /// Number of levels.
 pub(crate) const LEVELS: usize = 6;
@@ -62,9 +67,36 @@ pub(crate) struct Wheel<T> {
     /// Every record with a tick below this has been handed out.
     elapsed: u64,
     levels: Vec<Level<T>>,
-    /// Records too far in the future for the top level.
-    overflow: Vec<(u64, T)>,
+    /// Records too far in the future for the top level, earliest first.
+    overflow: BinaryHeap<Far<T>>,
     len: usize,
+    /// Records moved out of the overflow heap (tests of its cost).
+    #[cfg_attr(not(test), allow(dead_code))]
+    overflow_moves: usize,
+}
+
+/// An overflow record, ordered by tick, earliest first (the heap is a max-heap).
+#[derive(Debug)]
+struct Far<T>(u64, T);
+
+impl<T> PartialEq for Far<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<T> Eq for Far<T> {}
+
+impl<T> PartialOrd for Far<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Far<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.cmp(&self.0)
+    }
 }
 
 impl<T> Wheel<T> {
@@ -73,8 +105,9 @@ impl<T> Wheel<T> {
         Wheel {
             elapsed,
             levels: (0..LEVELS).map(|_| Level::new()).collect(),
-            overflow: Vec::new(),
+            overflow: BinaryHeap::new(),
             len: 0,
+            overflow_moves: 0,
         }
     }
 
@@ -102,7 +135,7 @@ impl<T> Wheel<T> {
             ((63 - diff.leading_zeros()) / BITS) as usize
         };
         if level >= LEVELS {
-            self.overflow.push((tick, item));
+            self.overflow.push(Far(tick, item));
         } else {
             let slot = ((tick >> (BITS as usize * level)) & (SLOTS as u64 - 1)) as usize;
             let lvl = &mut self.levels[level];
@@ -113,15 +146,15 @@ impl<T> Wheel<T> {
         Ok(())
     }
 
-    /// Keeps only the records for which `keep` is true. `O(records)`.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+    /// Keeps only the records for which `keep(tick, item)` is true. `O(records)`.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(u64, &T) -> bool) {
         for lvl in &mut self.levels {
             for (s, slot) in lvl.slots.iter_mut().enumerate() {
                 if slot.is_empty() {
                     continue;
                 }
                 let before = slot.len();
-                slot.retain(|(_, item)| keep(item));
+                slot.retain(|(tick, item)| keep(*tick, item));
                 self.len -= before - slot.len();
                 if slot.is_empty() {
                     lvl.occupied &= !(1u64 << s);
@@ -131,7 +164,7 @@ impl<T> Wheel<T> {
             }
         }
         let before = self.overflow.len();
-        self.overflow.retain(|(_, item)| keep(item));
+        self.overflow.retain(|Far(tick, item)| keep(*tick, item));
         self.len -= before - self.overflow.len();
     }
 
@@ -169,16 +202,6 @@ impl<T> Wheel<T> {
     /// and moves the wheel's time to `through + 1`. Does nothing to time if `through` is
     /// already behind it.
     pub(crate) fn advance(&mut self, through: u64, out: &mut Vec<(u64, T)>) {
-        if !self.overflow.is_empty() {
-            for (tick, item) in std::mem::take(&mut self.overflow) {
-                self.len -= 1;
-                if tick <= through {
-                    out.push((tick, item));
-                } else if let Err(item) = self.insert(tick, item) {
-                    out.push((tick, item));
-                }
-            }
-        }
         while let Some((start, level, slot)) = self.earliest() {
             if start > through {
                 break;
@@ -200,6 +223,27 @@ impl<T> Wheel<T> {
             }
         }
         self.elapsed = self.elapsed.max(through.saturating_add(1));
+        // Overflow records that are now due, or that the wheel can now hold (their tick agrees
+        // with the wheel's time above the top level), leave the heap, earliest first; the rest
+        // are not touched, so they cost nothing per advance.
+        while let Some(Far(tick, _)) = self.overflow.peek() {
+            let fits = (tick ^ self.elapsed) >> (BITS as usize * LEVELS) == 0;
+            if *tick > through && !fits {
+                break;
+            }
+            let Far(tick, item) = self.overflow.pop().expect("peeked");
+            self.len -= 1;
+            self.overflow_moves += 1;
+            if let Err(item) = self.insert(tick, item) {
+                out.push((tick, item));
+            }
+        }
+    }
+
+    /// Records moved out of the overflow heap so far (tests of its cost).
+    #[cfg(test)]
+    pub(crate) fn overflow_moves(&self) -> usize {
+        self.overflow_moves
     }
 }
 
@@ -260,7 +304,10 @@ mod tests {
             w.insert(t, t).unwrap();
             w.insert(t, t + 1).unwrap();
         }
-        w.retain(|&i| i % 2 == 0 || i == 1);
+        w.retain(|tick, &i| {
+            assert!(i == tick || i == tick + 1);
+            i % 2 == 0 || i == 1
+        });
         assert_eq!(w.len(), 6);
         assert_eq!(drain(&mut w, far), vec![1, 2, 70, 5000, 300_000, far]);
         assert_eq!(w.len(), 0);
@@ -284,6 +331,30 @@ mod tests {
         w.insert(far + 1, far + 1).unwrap();
         assert!(drain(&mut w, far - 1).is_empty());
         assert_eq!(drain(&mut w, far + 10), vec![far, far + 1]);
+    }
+
+    #[test]
+    fn far_records_cost_nothing_per_advance_until_the_wheel_can_hold_them() {
+        let span = 64u64.pow(6);
+        let mut w = Wheel::new(0);
+        // A thousand records parked far out (a TTL of `Duration::MAX` is ~2^38 ticks).
+        for i in 0..1000u64 {
+            w.insert((1 << 38) + i, i).unwrap();
+        }
+        w.insert(3 * span + 7, 5000).unwrap();
+        for through in (0..10_000u64).map(|i| i * 97) {
+            assert!(drain(&mut w, through).is_empty());
+        }
+        assert_eq!(w.overflow_moves(), 0, "advances must not touch far records");
+        // Once the wheel's time comes within a top-level span, that record moves in, alone.
+        assert!(drain(&mut w, 3 * span - 2).is_empty());
+        assert_eq!(w.overflow_moves(), 0);
+        assert!(drain(&mut w, 3 * span - 1).is_empty());
+        assert_eq!(w.overflow_moves(), 1);
+        assert_eq!(drain(&mut w, 3 * span + 7), vec![5000]);
+        assert_eq!(w.len(), 1000);
+        assert_eq!(drain(&mut w, (1 << 38) + 999).len(), 1000);
+        assert_eq!(w.len(), 0);
     }
 
     proptest! {

@@ -16,8 +16,9 @@ use scriptling_kv::{Store, TestClock, Ttl, Value};
 
 /// Nanoseconds per wheel tick.
 const TICK: u64 = 1 << 20;
-/// Where deadlines saturate (`u64::MAX` means "no expiry" inside the store).
-const MAX_DEADLINE: u64 = u64::MAX - 1;
+/// Where deadlines (and the clock) saturate: about 292 years, `2^63 - 2` ns (`2^63 - 1` means
+/// "no expiry" inside the store).
+const MAX_DEADLINE: u64 = (u64::MAX >> 1) - 1;
 
 fn ns(n: u64) -> Duration {
     Duration::from_nanos(n)
