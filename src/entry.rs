@@ -129,9 +129,10 @@
 //!    all unpinned.
 //!
 //! The `Entry` itself is freed by the table's collector (flurry uses seize), possibly later and
-//! on another thread, or by whoever drops the last `Arc<Entry>`. A crossbeam-epoch reader may
-//! still be pinned on the entry's current slot then, so `Drop for Entry` retires the slot through
-//! crossbeam-epoch too instead of freeing it.
+//! on another thread, or by whoever drops the last `Arc<Entry>` (an expiry record). An entry
+//! unlinked from the table is dead (its slot null), so dropping it frees no slot; an entry that
+//! still holds a slot is dropped only with the store itself (the table holds every entry that
+//! has one), when no thread can be reading: `Drop for Entry` frees that slot at once.
 //!
 //! # Recycling slot allocations
 //!
@@ -279,11 +280,14 @@ impl Slot {
         deadline_of(mutant::seal(&self.word))
     }
 
-    /// Seals both words, as whoever replaces or kills the slot must (module docs).
+    /// Seals both words, as whoever replaces or kills the slot must (module docs); the deadline
+    /// word only if the caller has not sealed it already.
     #[inline]
-    fn seal(&self) {
+    fn seal(&self, deadline_sealed: bool) {
         self.seal_value();
-        self.seal_deadline();
+        if !deadline_sealed {
+            self.seal_deadline();
+        }
     }
 
     /// Moves the deadline in place from the one in `observed` (an unsealed word this slot held)
@@ -331,6 +335,7 @@ impl Slot {
 
 /// The most spare slot allocations a thread keeps: what one crossbeam-epoch collection (every
 /// 128 pins, a few bags of 64) hands back, measured to keep `Slot::boxed` off malloc (14 KiB).
+#[cfg(not(scriptling_kv_loom))]
 const SPARES_MAX: usize = 256;
 
 /// Retires `old`: once no pinned thread can hold it, drops its value and keeps its allocation as
@@ -446,9 +451,9 @@ impl<'g> Current<'g> {
 pub(crate) enum Observed<'g> {
     /// The entry is dead (a tombstone): absent, and the caller should unlink it.
     Dead,
-    /// Absent: expired. A reader may act on this at once (the slot is marked). A writer that
-    /// writes anyway replaces `cur` (the slot, tagged or not, is `Some`), sealing it first.
-    Expired(Current<'g>, &'g Slot),
+    /// Absent: expired, and the slot is marked, so anybody may act on this at once. A writer
+    /// that writes anyway replaces this (tagged) pointer.
+    Expired(Current<'g>),
     /// Live: `slot` is current (as `cur`), its deadline word was `word` (so the deadline is
     /// `deadline_of(word)`), judged at clock reading `now` (`None`: no deadline, no reading).
     Live {
@@ -539,7 +544,7 @@ impl Entry {
                 return Observed::Dead;
             };
             if cur.is_marked() {
-                return Observed::Expired(cur, slot);
+                return Observed::Expired(cur);
             }
             match judge(slot.word.load(Ordering::Acquire), clock) {
                 Judged::Live(word, now) => {
@@ -552,7 +557,7 @@ impl Entry {
                 }
                 Judged::Expired(deadline) => {
                     if let Some(marked) = self.mark(cur, slot, deadline, guard) {
-                        return Observed::Expired(marked, slot);
+                        return Observed::Expired(marked);
                     }
                 }
             }
@@ -603,17 +608,20 @@ impl Entry {
     ///
     /// `SeqCst`: the Release half publishes `new`; the total order is needed by the expiry
     /// scheduler (a writer's slot CAS followed by its load of `scheduled`).
+    ///
+    /// `deadline_sealed`: the caller already sealed `cur`'s deadline word (to check it).
     pub(crate) fn replace(
         &self,
         cur: Current<'_>,
         new: Owned<Slot>,
+        deadline_sealed: bool,
         guard: &Guard,
     ) -> Result<(), Owned<Slot>> {
         let Some(old) = cur.slot() else {
             debug_assert!(false, "a dead entry is never revived");
             return Err(new);
         };
-        old.seal();
+        old.seal(deadline_sealed);
         match mutant::replace(&self.slot, cur.0, new, guard) {
             Ok(()) => {
                 if mutant::retire_replaced() {
@@ -628,12 +636,12 @@ impl Entry {
     }
 
     /// Kills the entry if its slot is still `cur` (tag included): seals the slot and installs the
-    /// tombstone. Returns whether this call killed it.
-    pub(crate) fn kill(&self, cur: Current<'_>, guard: &Guard) -> bool {
+    /// tombstone. Returns whether this call killed it. `deadline_sealed` as for `replace`.
+    pub(crate) fn kill(&self, cur: Current<'_>, deadline_sealed: bool, guard: &Guard) -> bool {
         let Some(old) = cur.slot() else {
             return false;
         };
-        old.seal();
+        old.seal(deadline_sealed);
         match self.slot.compare_exchange(
             cur.0,
             Shared::null(),
@@ -672,7 +680,7 @@ impl Entry {
             if cur.slot().is_none() {
                 return false;
             }
-            if self.kill(cur, guard) {
+            if self.kill(cur, false, guard) {
                 return true;
             }
         }
@@ -697,16 +705,15 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        let guard = crossbeam_epoch::pin();
-        let old = self.slot.swap(Shared::null(), Ordering::AcqRel, &guard);
-        if !old.is_null() {
-            // SAFETY: `retire`'s contract: the swap unlinked `old` from the entry being dropped,
-            // the only place it was reachable, and nobody else retires it. It is retired rather
-            // than freed because a reader that found this entry before the table retired the
-            // entry may still be pinned (in crossbeam-epoch) on `old` (module docs, "Memory
-            // reclamation").
-            unsafe { retire(&guard, old) };
-        }
+        // An entry is dropped with a slot in it only when the store itself is dropped: every
+        // entry with a slot is live or expired, and the table holds it until it is killed (the
+        // slot is then null). The store is dropped only once no handle is left, so no thread can
+        // be reading the slot: it is freed at once, without pinning (which a drop during thread
+        // teardown, or under loom after a failed model, could not do).
+        let slot = std::mem::replace(&mut self.slot, Atomic::null());
+        // SAFETY: as argued above, nobody else can reach the slot any more, and `&mut self`
+        // proves this is the only reference to the entry.
+        drop(unsafe { slot.try_into_owned() });
     }
 }
 
@@ -824,8 +831,13 @@ mod tests {
             assert!(i < 100_000, "no retired slot came back as a spare");
             let g = crossbeam_epoch::pin();
             let cur = e.load(&g);
-            e.replace(cur, Slot::boxed(Value::from(format!("v{i}")), NEVER), &g)
-                .unwrap();
+            e.replace(
+                cur,
+                Slot::boxed(Value::from(format!("v{i}")), NEVER),
+                false,
+                &g,
+            )
+            .unwrap();
             g.flush();
         }
         assert!(spares::len() <= SPARES_MAX);
@@ -838,7 +850,7 @@ mod tests {
             before - 1,
             "a spare is taken before allocating"
         );
-        e.replace(cur, fresh, &g).unwrap();
+        e.replace(cur, fresh, false, &g).unwrap();
         let now = e.load(&g).slot().unwrap();
         assert_eq!(*now.value(), Value::from("reused"));
         assert_eq!(now.deadline(), 7);
@@ -850,10 +862,10 @@ mod tests {
         let g = crossbeam_epoch::pin();
         let s1 = e.load(&g);
         assert_eq!(*s1.slot().unwrap().value(), Value::Int(1));
-        e.replace(s1, Owned::new(Slot::new(Value::Int(2), NEVER)), &g)
+        e.replace(s1, Owned::new(Slot::new(Value::Int(2), NEVER)), false, &g)
             .unwrap();
         let back = e
-            .replace(s1, Owned::new(Slot::new(Value::Int(3), NEVER)), &g)
+            .replace(s1, Owned::new(Slot::new(Value::Int(3), NEVER)), false, &g)
             .unwrap_err();
         assert_eq!(*back.value(), Value::Int(3));
         assert_eq!(*e.load(&g).slot().unwrap().value(), Value::Int(2));
@@ -866,11 +878,14 @@ mod tests {
         let e = entry(1, 10);
         let g = crossbeam_epoch::pin();
         let s1 = e.load(&g);
-        e.replace(s1, Owned::new(Slot::new(Value::Int(2), 20)), &g)
+        e.replace(s1, Owned::new(Slot::new(Value::Int(2), 20)), false, &g)
             .unwrap();
-        assert!(!e.kill(s1, &g), "a stale slot must not kill the entry");
+        assert!(
+            !e.kill(s1, false, &g),
+            "a stale slot must not kill the entry"
+        );
         let s2 = e.load(&g);
-        assert!(e.kill(s2, &g));
+        assert!(e.kill(s2, false, &g));
         assert!(e.load(&g).slot().is_none());
         assert!(!e.kill_any(&g));
     }
@@ -911,16 +926,21 @@ mod tests {
         // ...so neither an in-place change nor a replacement from what the writer saw lands.
         assert!(!slot.set_deadline(word, 100));
         assert!(e
-            .replace(cur, Owned::new(Slot::new(Value::Int(2), 100)), &g)
+            .replace(cur, Owned::new(Slot::new(Value::Int(2), 100)), false, &g)
             .is_err());
-        assert!(!e.kill(cur, &g));
+        assert!(!e.kill(cur, false, &g));
         // A write to the absent key replaces the marked slot.
-        let Observed::Expired(marked, _) = e.observe(&g, &clock) else {
+        let Observed::Expired(marked) = e.observe(&g, &clock) else {
             panic!("still expired");
         };
         assert!(marked.is_marked());
-        e.replace(marked, Owned::new(Slot::new(Value::Int(3), NEVER)), &g)
-            .unwrap();
+        e.replace(
+            marked,
+            Owned::new(Slot::new(Value::Int(3), NEVER)),
+            false,
+            &g,
+        )
+        .unwrap();
         assert!(e.observe(&g, &clock).is_live());
     }
 
@@ -981,13 +1001,13 @@ mod tests {
         let g = crossbeam_epoch::pin();
         let s1 = e.load(&g);
         let w1 = s1.slot().unwrap().word.load(Ordering::Acquire);
-        e.replace(s1, Owned::new(Slot::new(Value::Int(9), 40)), &g)
+        e.replace(s1, Owned::new(Slot::new(Value::Int(9), 40)), false, &g)
             .unwrap();
         assert_eq!(s1.slot().unwrap().add_in_place(1), None);
         assert!(!s1.slot().unwrap().set_deadline(w1, 80));
         let s2 = e.load(&g);
         let w2 = s2.slot().unwrap().word.load(Ordering::Acquire);
-        assert!(e.kill(s2, &g));
+        assert!(e.kill(s2, false, &g));
         assert_eq!(s2.slot().unwrap().add_in_place(1), None);
         assert!(!s2.slot().unwrap().set_deadline(w2, 80));
     }

@@ -176,19 +176,19 @@ impl Expiry {
     /// Called after `delete` or `clear` killed `entry`: if a record for it is pending, that record
     /// is now dead weight until its tick.
     #[inline]
-    pub(crate) fn note_killed(&self, entry: &Entry) {
+    pub(crate) fn note_killed(&self, entry: &Entry, table: &Table) {
         if entry.scheduled.load(Ordering::Relaxed) != Entry::UNSCHEDULED {
-            self.note_wasted();
+            self.note_wasted(table);
         }
     }
 
     /// Counts one wasted record, and compacts if they dominate and the wheel is free.
-    fn note_wasted(&self) {
+    fn note_wasted(&self, table: &Table) {
         let wasted = self.wasted.fetch_add(1, Ordering::Relaxed) + 1;
         if wasted > self.compact_at.load(Ordering::Relaxed) {
             // If the wheel is busy, its holder or the next purge checks again.
             if let Some(mut wheel) = try_lock(&self.wheel) {
-                self.maybe_compact(&mut wheel);
+                self.maybe_compact(&mut wheel, table);
             }
         }
     }
@@ -209,12 +209,12 @@ impl Expiry {
     /// least half of all records; in any case sets the next threshold to half the records left
     /// (buffered ones included). Each compaction costs `O(records)` and removes at least half of
     /// them, so its cost is amortized over the wasted records that made it due.
-    fn maybe_compact(&self, wheel: &mut Wheel<Arc<Entry>>) {
+    fn maybe_compact(&self, wheel: &mut Wheel<Arc<Entry>>, table: &Table) {
         let buffered: usize = self.shards.iter().map(|s| lock(s).len()).sum();
         let total = wheel.len() + buffered;
         let wasted = self.wasted.load(Ordering::Relaxed);
         let left = if wasted >= COMPACT_MIN && wasted * 2 >= total {
-            let guard = crossbeam_epoch::pin();
+            let guard = table.epoch();
             let mut due = Vec::new();
             self.drain(wheel, &mut due);
             // A record is needed only while its entry lives and it is the entry's active record.
@@ -239,7 +239,7 @@ impl Expiry {
     /// Called by a writer right after it published `deadline` into `entry` (a new slot, or the
     /// deadline word of the current one).
     #[inline]
-    pub(crate) fn schedule(&self, entry: &Arc<Entry>, deadline: u64) {
+    pub(crate) fn schedule(&self, entry: &Arc<Entry>, deadline: u64, table: &Table) {
         if deadline == NEVER {
             return;
         }
@@ -248,7 +248,7 @@ impl Expiry {
         if claimed != Claim::Covered {
             lock(&self.shards[shard_index()]).push((tick, entry.clone()));
             if claimed == Claim::PushSuperseding {
-                self.note_wasted();
+                self.note_wasted(table);
             }
         }
     }
@@ -282,7 +282,7 @@ impl Expiry {
             let now = clock.now();
             wheel.advance(tick_of(now), &mut due);
             if self.wasted.load(Ordering::Relaxed) > self.compact_at.load(Ordering::Relaxed) {
-                self.maybe_compact(&mut wheel);
+                self.maybe_compact(&mut wheel, table);
             }
             (due, now)
         };
@@ -338,7 +338,7 @@ impl Expiry {
                 return None;
             }
             if deadline > now && !cfg!(scriptling_kv_mutant = "skip_recheck") {
-                self.schedule(entry, deadline);
+                self.schedule(entry, deadline, table);
                 return None;
             }
             // Expired at `now` (a reading taken after the record came due, and the clock only
@@ -347,7 +347,7 @@ impl Expiry {
             if slot.seal_deadline() != deadline && !cfg!(scriptling_kv_mutant = "skip_recheck") {
                 continue;
             }
-            if entry.kill(cur, guard) {
+            if entry.kill(cur, true, guard) {
                 table.remove_if_same(entry, pin);
                 return Some(slot);
             }

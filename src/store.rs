@@ -470,7 +470,7 @@ impl Store {
         // MUTANT `keys_early_reading` (loom-tests/mutants): the reading is taken before the walk.
         let early =
             cfg!(scriptling_kv_mutant = "keys_early_reading").then(|| self.inner.clock.now());
-        let mut epoch = crossbeam_epoch::pin();
+        let mut epoch = table.epoch();
         let mut visited = 0usize;
         table.for_each(|key, entry| {
             visited += 1;
@@ -536,10 +536,14 @@ impl Store {
             Some((slot, deadline, now)) => {
                 let now = now.expect("a deadline is judged at a reading");
                 // MUTANT `ttl_double_load` (loom-tests/mutants): the deadline comes from a second
-                // load of the slot's deadline word, not the one liveness was judged on.
+                // load of the key's slot, not the one liveness was judged on.
                 let deadline = if cfg!(scriptling_kv_mutant = "ttl_double_load") {
-                    slot.deadline()
+                    let again = self.inner.table.get(key, &pin);
+                    again
+                        .and_then(|e| e.load(&pin.epoch).slot().map(|s| s.deadline()))
+                        .unwrap_or(deadline)
                 } else {
+                    let _ = slot;
                     deadline
                 };
                 Ttl::Expires(Duration::from_nanos(deadline.saturating_sub(now)))
@@ -594,14 +598,14 @@ impl Store {
                 // MUTANT (loom-tests/mutants): kills by one CAS from the slot it loaded and gives
                 // up if that slot changed meanwhile, instead of retrying until the entry is dead.
                 let cur = entry.load(&pin.epoch);
-                if cur.slot().is_some() && !entry.kill(cur, &pin.epoch) {
+                if cur.slot().is_some() && !entry.kill(cur, false, &pin.epoch) {
                     return;
                 }
                 table.remove_if_same(entry, &pin);
                 return;
             }
             if entry.kill_any(&pin.epoch) {
-                self.inner.expiry.note_killed(entry);
+                self.inner.expiry.note_killed(entry, table);
             }
             table.remove_if_same(entry, &pin);
         });

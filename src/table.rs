@@ -21,7 +21,14 @@
 //! revived, so "the table maps key k to a live entry E" never changes except by E dying.
 //!
 //! [`Pin`] holds both guards a reader needs: the table's (flurry's seize guard, which keeps table
-//! nodes and entries alive) and crossbeam-epoch's (which keeps slots alive).
+//! nodes and entries alive) and crossbeam-epoch's (which keeps slots alive). The table is also
+//! the door to crossbeam-epoch ([`Table::pin`], [`Table::epoch`]): outside loom it pins the global
+//! collector; under loom it pins a collector owned by the table, registering a fresh participant
+//! per pin, so the crate never creates crossbeam-epoch's thread-local handle there. That handle
+//! would be finalized when loom tears its threads down, which after a failing model happens
+//! outside any execution, where touching a loom atomic panics again and aborts the test binary.
+//! With the collector in the table, everything is torn down when the store is dropped, inside
+//! the execution, and a failing model (ours or a user's) fails as an ordinary panic.
 //!
 //! The table gets its own seize collector with epoch tracking off. seize 0.3's epochs only
 //! protect memory against a thread that stalls *while holding a guard*: with them on, every
@@ -107,6 +114,12 @@ mod real {
             }
         }
 
+        /// A crossbeam-epoch guard alone (for walks, which hold the table's guard themselves).
+        #[inline]
+        pub(crate) fn epoch(&self) -> EpochGuard {
+            crossbeam_epoch::pin()
+        }
+
         #[inline]
         pub(crate) fn get<'g>(&'g self, key: &str, pin: &'g Pin<'_>) -> Option<EntryRef<'g>> {
             self.map.get(key.as_bytes(), &pin.table).map(EntryRef)
@@ -163,10 +176,13 @@ mod model {
     use std::marker::PhantomData;
 
     /// A loom-visible stand-in: a mutex-protected list of entries. Only the table is simplified;
-    /// the entry protocol on top of it is the real one.
+    /// the entry protocol on top of it is the real one. It owns the crossbeam-epoch collector
+    /// slots are reclaimed through (module docs); the entries are dropped first (field order),
+    /// then the collector, which runs every deferred reclamation.
     #[derive(Debug)]
     pub(crate) struct Table {
         entries: Mutex<Vec<Arc<Entry>>>,
+        collector: crossbeam_epoch::Collector,
     }
 
     /// Both guards of one operation (the stand-in table needs none of its own).
@@ -194,14 +210,21 @@ mod model {
         pub(crate) fn with_capacity(capacity: usize) -> Self {
             Table {
                 entries: Mutex::new(Vec::with_capacity(capacity.min(16))),
+                collector: crossbeam_epoch::Collector::new(),
             }
         }
 
         pub(crate) fn pin(&self) -> Pin<'_> {
             Pin {
-                epoch: crossbeam_epoch::pin(),
+                epoch: self.epoch(),
                 _table: PhantomData,
             }
+        }
+
+        /// A guard of the table's own collector: a fresh participant, finalized when the guard
+        /// is dropped (module docs).
+        pub(crate) fn epoch(&self) -> EpochGuard {
+            self.collector.register().pin()
         }
 
         pub(crate) fn get<'g>(&'g self, key: &str, _pin: &'g Pin<'_>) -> Option<EntryRef<'g>> {

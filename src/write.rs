@@ -206,13 +206,13 @@ impl Inner {
                     table.remove_if_same(&entry, &pin);
                     continue;
                 }
-                Observed::Expired(cur, slot) => {
+                Observed::Expired(cur) => {
                     let now = Now::new(&self.clock, None);
                     let (write, result) = decide(None, &now, &mut back);
                     match write {
                         Write::None | Write::Expire(_) => return result,
                         Write::Delete => {
-                            if entry.kill(cur, &pin.epoch) {
+                            if entry.kill(cur, false, &pin.epoch) {
                                 self.killed(&entry, &pin);
                                 return result;
                             }
@@ -222,13 +222,12 @@ impl Inner {
                                 Deadline::Keep => NEVER,
                                 Deadline::At(d) => d,
                             };
-                            // The old slot's deadline is irrelevant (the key is absent), but seal
-                            // it so an in-place change cannot land after this replacement.
-                            slot.seal_deadline();
+                            // The old slot's deadline is irrelevant (the key is absent); `replace`
+                            // seals it so no in-place change lands after this replacement.
                             let new = slot_for(&mut spare, value, deadline);
-                            match entry.replace(cur, new, &pin.epoch) {
+                            match entry.replace(cur, new, false, &pin.epoch) {
                                 Ok(()) => {
-                                    self.expiry.schedule(&entry, deadline);
+                                    self.expiry.schedule(&entry, deadline, &self.table);
                                     return result;
                                 }
                                 Err(mut new) => {
@@ -262,7 +261,7 @@ impl Inner {
                 Write::Expire(deadline) => {
                     let deadline = resolve(deadline);
                     if slot.set_deadline(word, deadline) {
-                        self.expiry.schedule(&entry, deadline);
+                        self.expiry.schedule(&entry, deadline, &self.table);
                         return result;
                     }
                     if !slot.is_sealed() {
@@ -276,25 +275,25 @@ impl Inner {
                         continue;
                     }
                     let new = slot_for(&mut spare, value, deadline);
-                    match entry.replace(cur, new, &pin.epoch) {
+                    match entry.replace(cur, new, true, &pin.epoch) {
                         Ok(()) => {
-                            self.expiry.schedule(&entry, deadline);
+                            self.expiry.schedule(&entry, deadline, &self.table);
                             return result;
                         }
                         Err(new) => spare = Some(new),
                     }
                 }
                 Write::Put(value, deadline) => {
-                    let keep = deadline == Deadline::Keep;
+                    let keep = deadline == Deadline::Keep && mutant::check_deadline();
                     let deadline = resolve(deadline);
-                    if keep && mutant::check_deadline() && slot.seal_deadline() != view.deadline {
+                    if keep && slot.seal_deadline() != view.deadline {
                         back = Some(value);
                         continue;
                     }
                     let new = slot_for(&mut spare, value, deadline);
-                    match entry.replace(cur, new, &pin.epoch) {
+                    match entry.replace(cur, new, keep, &pin.epoch) {
                         Ok(()) => {
-                            self.expiry.schedule(&entry, deadline);
+                            self.expiry.schedule(&entry, deadline, &self.table);
                             return result;
                         }
                         Err(mut new) => {
@@ -309,7 +308,7 @@ impl Inner {
                         table.remove_if_same(&entry, &pin);
                         return result;
                     }
-                    if entry.kill(cur, &pin.epoch) {
+                    if entry.kill(cur, false, &pin.epoch) {
                         self.killed(&entry, &pin);
                         return result;
                     }
@@ -345,9 +344,9 @@ impl Inner {
                 table.remove_if_same(&entry, &pin);
                 continue;
             }
-            match entry.replace(cur, slot, &pin.epoch) {
+            match entry.replace(cur, slot, false, &pin.epoch) {
                 Ok(()) => {
-                    self.expiry.schedule(&entry, deadline);
+                    self.expiry.schedule(&entry, deadline, &self.table);
                     return;
                 }
                 Err(back) => slot = back,
@@ -357,13 +356,13 @@ impl Inner {
 
     /// Bookkeeping after this thread inserted a new entry.
     fn created(&self, entry: &Arc<Entry>, deadline: u64, _pin: &Pin<'_>) {
-        self.expiry.schedule(entry, deadline);
+        self.expiry.schedule(entry, deadline, &self.table);
     }
 
     /// Bookkeeping after this thread killed `entry` on a user's request (`delete` and friends).
     pub(crate) fn killed(&self, entry: &Arc<Entry>, pin: &Pin<'_>) {
         self.table.remove_if_same(entry, pin);
-        self.expiry.note_killed(entry);
+        self.expiry.note_killed(entry, &self.table);
     }
 }
 

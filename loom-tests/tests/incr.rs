@@ -102,3 +102,19 @@ fn incr_racing_expire_and_persist_loses_no_update() {
         ),
     );
 }
+
+/// An in-place `incr` racing an `incr` whose sum leaves the counter cell (so it replaces the
+/// slot, copying the value): the copy must include the in-place add. Mutant `no_seal` (the
+/// replacing `incr` reads the value without sealing the cell) fails it.
+#[test]
+fn in_place_incr_racing_a_replacing_incr_loses_no_update() {
+    check(
+        "in_place_incr_racing_a_replacing_incr_loses_no_update",
+        3,
+        scenario(
+            &[Set("k", int(5))],
+            &[&[Incr("k", 1)], &[Incr("k", (1 << 62) - 3)]],
+            &[Get("k")],
+        ),
+    );
+}

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{builder, new_store, report_executions};
+use common::new_store;
 use scriptling_kv::Value;
 
 /// Size of every tracked payload buffer.
@@ -134,15 +134,21 @@ fn live_payloads() -> usize {
     LIVE.iter().filter(|s| s.load(SeqCst) != 0).count()
 }
 
-/// Panics if the previous execution leaked a payload or freed one twice.
-fn assert_clean(when: &str) {
-    assert!(!LIVE_OVERFLOW.load(SeqCst), "tracking table overflowed");
-    let leaked = live_payloads();
+/// `Err` naming exactly one cause if the previous execution freed a payload twice (checked
+/// first) or leaked one.
+fn clean(when: &str) -> Result<(), String> {
+    if LIVE_OVERFLOW.load(SeqCst) {
+        return Err(format!("{when}: tracking table overflowed"));
+    }
     let doubles = DOUBLE_FREES.load(SeqCst);
-    assert!(
-        leaked == 0 && doubles == 0,
-        "{when}: {leaked} payload(s) never freed, {doubles} double free(s)"
-    );
+    if doubles > 0 {
+        return Err(format!("{when}: {doubles} double free(s)"));
+    }
+    let leaked = live_payloads();
+    if leaked > 0 {
+        return Err(format!("{when}: {leaked} payload(s) never freed"));
+    }
+    Ok(())
 }
 
 /// Only one model of this binary runs at a time (the allocator's counters are global).
@@ -162,26 +168,31 @@ fn tag(v: &Value) -> Option<u8> {
     }
 }
 
-fn model(name: &'static str, preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+/// Runs `f` as a loom model (through the harness's non-aborting [`common::model`]) with the
+/// tracking allocator checked between executions and after the last one.
+fn model(
+    name: &'static str,
+    preemptions: usize,
+    f: impl Fn() -> Result<(), String> + Sync + Send + 'static,
+) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     DOUBLE_FREES.store(0, SeqCst);
-    assert_clean("before the model");
-    // (Tests of this binary are serialized by `SERIAL`, so a static counter is exact.)
-    static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
-    let before = EXECUTIONS.load(SeqCst);
+    if let Err(e) = clean("before the model") {
+        panic!("{name}: {e}");
+    }
     let slots_before = SLOT_ALLOCS.load(SeqCst);
-    builder(preemptions).check(move || {
+    common::model(name, preemptions, move || {
         // Everything the previous execution allocated was freed by its teardown.
-        assert_clean("previous execution");
-        EXECUTIONS.fetch_add(1, SeqCst);
-        f();
+        clean("previous execution")?;
+        f()
     });
-    assert_clean("last execution");
+    if let Err(e) = clean("last execution") {
+        panic!("{name}: {e}");
+    }
     assert!(
         SLOT_ALLOCS.load(SeqCst) > slots_before,
         "the tracking allocator saw no slot allocation: is_slot no longer recognises slots"
     );
-    report_executions(name, (EXECUTIONS.load(SeqCst) - before) as u64);
 }
 
 /// A reader racing two writers' replacements of its value: the reader always sees an intact
@@ -203,13 +214,15 @@ fn replaced_values_are_freed_once_and_never_read_after_free() {
                 })
             };
             let seen = store.get_with("k", tag);
-            assert!(
-                matches!(seen, Some(Some(1 | 2))),
-                "get_with saw a freed or torn value: {seen:?}"
-            );
             writer.join().unwrap();
+            if !matches!(seen, Some(Some(1 | 2))) {
+                return Err(format!("get_with saw a freed or torn value: {seen:?}"));
+            }
             let last = store.get("k").as_ref().and_then(tag);
-            assert_eq!(last, Some(2));
+            if last != Some(2) {
+                return Err(format!("the last write was lost: {last:?}"));
+            }
+            Ok(())
         },
     );
 }
@@ -228,7 +241,12 @@ fn killed_values_are_retired_by_exactly_one_killer() {
         };
         let deleted = store.delete("k");
         clearer.join().unwrap();
-        assert_eq!(store.get("k"), None, "deleted={deleted}");
-        assert_eq!(store.len(), 0);
+        let (left, len) = (store.get("k"), store.len());
+        if left.is_some() || len != 0 {
+            return Err(format!(
+                "the key survived: get {left:?}, len {len}, deleted={deleted}"
+            ));
+        }
+        Ok(())
     });
 }

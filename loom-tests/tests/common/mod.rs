@@ -29,11 +29,22 @@
 //!   must remove exactly the expired keys: that is the "never misses an expired key forever"
 //!   check.
 //!
+//! - `keys` is "not a snapshot" either: it is checked as one step per key placed anywhere inside
+//!   the call: a key it listed must be live at that step, a key it did not list absent. So a
+//!   listed key was live at some instant of the call and an unlisted one absent at some instant:
+//!   exactly "every key live for the whole call, none absent for the whole call".
+//!
 //! Time: the store runs on a `TestClock` (a loom atomic under the cfg); [`Op::Advance`] is an
-//! event like any other, and the specification's clock moves at its linearization point. The
-//! specification computes a `set_with_ttl` deadline from the clock at its linearization point,
-//! while the store reads the clock at the call; the scenarios never race `set_with_ttl` with a
-//! clock advance, so the two agree.
+//! event like any other, and the specification's clock moves at its linearization point. Every
+//! judgment of expiry happens at a linearization point, against the specification's clock then.
+//! `set_with_ttl`'s TTL counts from a clock reading taken during the call, before its write, so
+//! the specification lets its deadline start from any value the clock held between the call and
+//! the linearization point (the clock values in between are known: the checker tracks the
+//! clock's history, and the call's lower bound is the sum of the advances that returned before
+//! it began).
+//!
+//! A failing model panics with the history, as an ordinary test failure: loom stops at the first
+//! failing execution, and the test binary goes on with its other models.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -78,6 +89,8 @@ pub enum Op {
     Advance(u64),
     /// `len()`: entries held (expired but unpurged entries count).
     Len,
+    /// `keys(pattern)`.
+    Keys(&'static str),
 }
 
 /// What an operation returned.
@@ -95,6 +108,8 @@ pub enum Ret {
     Ttl(Ttl),
     /// A count (`len`, `purge_expired`).
     Count(usize),
+    /// `keys`'s result.
+    Keys(Vec<String>),
 }
 
 /// One recorded operation.
@@ -159,6 +174,7 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
             Ret::Unit
         }
         Op::Len => Ret::Count(store.len()),
+        Op::Keys(p) => Ret::Keys(store.keys(p).expect("models use valid patterns")),
     };
     let end = stamp(stamps);
     Event {
@@ -230,13 +246,26 @@ pub fn execute(scenario: &Scenario) -> Vec<Event> {
 
 /// Checks `scenario` under loom: every execution's history must be linearizable.
 pub fn check(name: &'static str, default_preemptions: usize, scenario: Scenario) {
+    model(name, default_preemptions, move || {
+        let events = execute(&scenario);
+        linearizable(&events).map_err(|report| format!("history is not linearizable\n{report}"))
+    });
+}
+
+/// Runs `body` as a loom model: an `Err(reason)` from any execution fails the model at once with
+/// a panic `"{name}: {reason}"`, which reaches the test harness as an ordinary test failure (the
+/// store keeps crossbeam-epoch's state inside itself under loom, so nothing of it is torn down
+/// outside the execution; see `src/table.rs`).
+pub fn model<F>(name: &'static str, default_preemptions: usize, body: F)
+where
+    F: Fn() -> Result<(), String> + Send + Sync + 'static,
+{
     let executions = std::sync::Arc::new(AtomicU64::new(0));
     let counter = executions.clone();
     builder(default_preemptions).check(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-        let events = execute(&scenario);
-        if let Err(report) = linearizable(&events) {
-            panic!("{name}: history is not linearizable\n{report}");
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Err(reason) = body() {
+            panic!("{name}: {reason}\n(in execution {n})");
         }
     });
     report_executions(name, executions.load(Ordering::SeqCst));
@@ -254,6 +283,8 @@ pub fn report_executions(name: &str, n: u64) {
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Spec {
     now: u64,
+    /// Every value the clock has held, in order (starts at 0).
+    clocks: Vec<u64>,
     map: BTreeMap<&'static str, (Value, u64)>,
 }
 
@@ -263,10 +294,45 @@ impl Spec {
     }
 
     fn deadline(&self, secs: u64) -> u64 {
+        self.deadline_from(self.now, secs)
+    }
+
+    fn deadline_from(&self, base: u64, secs: u64) -> u64 {
         if secs == 0 {
             NEVER
         } else {
-            self.now + secs * SEC
+            base + secs * SEC
+        }
+    }
+
+    /// The states `op` may lead to (with its result): one for every operation but
+    /// `set_with_ttl`, whose TTL may count from any clock value since `lowest` (module docs).
+    fn successors(&self, op: &Op, lowest: u64) -> Vec<(Spec, Ret)> {
+        match op {
+            Op::SetTtl(k, v, s) => {
+                let mut bases: Vec<u64> = self
+                    .clocks
+                    .iter()
+                    .copied()
+                    .chain([self.now])
+                    .filter(|&c| c >= lowest)
+                    .collect();
+                bases.dedup();
+                bases
+                    .into_iter()
+                    .map(|base| {
+                        let mut next = self.clone();
+                        let d = next.deadline_from(base, *s);
+                        next.map.insert(k, (v.clone(), d));
+                        (next, Ret::Unit)
+                    })
+                    .collect()
+            }
+            _ => {
+                let mut next = self.clone();
+                let ret = next.apply(op);
+                vec![(next, ret)]
+            }
         }
     }
 
@@ -340,10 +406,11 @@ impl Spec {
             }
             Op::Advance(s) => {
                 self.now += s * SEC;
+                self.clocks.push(self.now);
                 Ret::Unit
             }
             Op::Len => Ret::Count(self.map.len()),
-            Op::Clear | Op::Purge => unreachable!("per-key operations are expanded"),
+            Op::Clear | Op::Purge | Op::Keys(_) => unreachable!("per-key operations are expanded"),
         }
     }
 }
@@ -377,16 +444,29 @@ struct Search<'a> {
     preds: Vec<u128>,
     /// Items of each event.
     of_event: Vec<u128>,
+    /// For each event, the least clock value at its call.
+    lowest: Vec<u64>,
     seen: HashSet<(u128, String, Vec<usize>)>,
 }
 
 /// Whether `events` is linearizable against [`Spec`]; on failure, a printable report.
 pub fn linearizable(events: &[Event]) -> Result<(), String> {
     let keys: BTreeSet<&'static str> = events.iter().filter_map(|e| op_key(&e.op)).collect();
+    for e in events {
+        if let Ret::Keys(listed) = &e.ret {
+            let sorted = listed.windows(2).all(|w| w[0] < w[1]);
+            let known = listed.iter().all(|l| keys.contains(l.as_str()));
+            if !sorted || !known {
+                return Err(format!(
+                    "keys returned {listed:?}: not sorted without duplicates, or a key nobody wrote"
+                ));
+            }
+        }
+    }
     let mut items = Vec::new();
     for (i, e) in events.iter().enumerate() {
         match e.op {
-            Op::Clear | Op::Purge => {
+            Op::Clear | Op::Purge | Op::Keys(_) => {
                 for k in &keys {
                     items.push(Item {
                         event: i,
@@ -416,15 +496,34 @@ pub fn linearizable(events: &[Event]) -> Result<(), String> {
                 .fold(0u128, |m, (j, _)| m | of_event[j])
         })
         .collect();
+    // The clock at each event's call is at least the sum of the advances that returned before.
+    let lowest = events
+        .iter()
+        .map(|me| {
+            events
+                .iter()
+                .filter(|e| e.end < me.start)
+                .map(|e| match e.op {
+                    Op::Advance(s) => s * SEC,
+                    _ => 0,
+                })
+                .sum()
+        })
+        .collect();
     let mut s = Search {
         events,
         items,
         preds,
         of_event,
+        lowest,
         seen: HashSet::new(),
     };
     let purged = vec![0usize; events.len()];
-    if s.dfs(0, &Spec::default(), &purged) {
+    let start = Spec {
+        clocks: vec![0],
+        ..Spec::default()
+    };
+    if s.dfs(0, &start, &purged) {
         return Ok(());
     }
     let mut report = String::from("events (thread [start,end] op -> result):\n");
@@ -496,10 +595,20 @@ impl Search<'_> {
                         }
                     }
                 }
-                (op, _) => {
-                    let mut next = spec.clone();
-                    if next.apply(op) == event.ret && self.dfs(done2, &next, purged) {
+                (Op::Keys(_), Some(k)) => {
+                    let Ret::Keys(listed) = &event.ret else {
+                        return false;
+                    };
+                    let listed = listed.iter().any(|l| l == k);
+                    if listed == spec.live(k).is_some() && self.dfs(done2, spec, purged) {
                         return true;
+                    }
+                }
+                (op, _) => {
+                    for (next, ret) in spec.successors(op, self.lowest[item.event]) {
+                        if ret == event.ret && self.dfs(done2, &next, purged) {
+                            return true;
+                        }
                     }
                 }
             }

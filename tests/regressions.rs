@@ -1,0 +1,158 @@
+//! Regression tests of the two consistency holes a review found (both fixed; both tests fail on
+//! the code before the fix, commit 00e460c):
+//!
+//! 1. `expire` / `persist` could bring back a key that a reader had already seen expired: they
+//!    judged the key live at one clock reading and installed the new deadline later, and time
+//!    could pass in between (widened here by a large value, which the old `expire` copied).
+//! 2. `keys` could list a key that was absent for the whole call: it judged every slot against
+//!    one clock reading taken early in the walk, so a `set_with_ttl` that landed already expired
+//!    was listed (widened here by a slow `Into<Value>`, which the old `set_with_ttl` ran between
+//!    its clock reading and its write).
+//!
+//! The loom models `time::expire_racing_expiry_never_revives_the_key`,
+//! `time::persist_racing_expiry_never_revives_the_key` and
+//! `time::keys_never_lists_a_key_written_already_expired` check the same claims exhaustively on
+//! small histories; these tests drive the real store with real threads.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use scriptling_kv::{Store, TestClock, Value};
+
+fn store() -> (Store, TestClock) {
+    let clock = TestClock::new();
+    let store = Store::builder()
+        .test_clock(clock.clone())
+        .background_cleanup(false)
+        .build();
+    (store, clock)
+}
+
+/// A value big enough that copying it takes a while (the old `expire` copied it).
+fn big() -> Value {
+    Value::from("x".repeat(8 << 20))
+}
+
+/// Runs `write` (an `expire` or `persist` of a key 1 s before its deadline) on another thread
+/// while this one moves the clock past the deadline and checks the key; a `true` from `write`
+/// after a read saw the key gone is the hole.
+fn never_revives(what: &str, write: fn(&Store) -> bool) {
+    let mut revived = Vec::new();
+    for trial in 0..40 {
+        let (s, clock) = store();
+        s.set_with_ttl("k", big(), Duration::from_secs(10));
+        clock.advance(Duration::from_secs(9));
+        let started = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (s, started) = (s.clone(), started.clone());
+            thread::spawn(move || {
+                started.store(true, Ordering::SeqCst);
+                write(&s)
+            })
+        };
+        while !started.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        // Give the writer time to judge the key live, then let the deadline pass.
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_micros(300 + 50 * (trial % 10)) {
+            std::hint::spin_loop();
+        }
+        clock.advance(Duration::from_secs(2));
+        let seen_after_deadline = s.exists("k");
+        let wrote = writer.join().unwrap();
+        let now = s.exists("k");
+        // Linearizable outcomes: the write landed before the deadline passed (the reader saw the
+        // key, and it stays), or it found the key expired (it returned false and the key is
+        // gone).
+        if wrote && !seen_after_deadline {
+            revived.push((trial, now));
+        }
+        assert_eq!(
+            now, wrote,
+            "{what}: the key's fate must follow the write's result"
+        );
+    }
+    assert!(
+        revived.is_empty(),
+        "{what} returned true after a read had seen the key expired (trial, key back): \
+         {revived:?}"
+    );
+}
+
+#[test]
+fn expire_never_revives_a_key_a_reader_saw_expired() {
+    never_revives("expire", |s| s.expire("k", Duration::from_secs(60)));
+}
+
+#[test]
+fn persist_never_revives_a_key_a_reader_saw_expired() {
+    never_revives("persist", |s| s.persist("k"));
+}
+
+/// A value whose conversion stops half-way: it reports that it started, then waits until told to
+/// go on (`0` waiting, `1` converting, `2` go on).
+struct Gate(Arc<AtomicU8>);
+
+impl From<Gate> for Value {
+    fn from(gate: Gate) -> Value {
+        gate.0.store(1, Ordering::SeqCst);
+        let t = Instant::now();
+        while gate.0.load(Ordering::SeqCst) != 2 && t.elapsed() < Duration::from_secs(5) {
+            thread::yield_now();
+        }
+        Value::Int(7)
+    }
+}
+
+#[test]
+fn keys_never_lists_a_key_written_already_expired() {
+    const FILLER: usize = 200_000;
+    let mut listed = Vec::new();
+    for trial in 0..8 {
+        let (s, clock) = store();
+        // Fillers with a TTL, so a walk that reads the clock on its first TTL slot reads it at
+        // once.
+        for i in 0..FILLER {
+            s.set_with_ttl(&format!("f{i}"), 0, Duration::from_secs(3600));
+        }
+        let key = format!("late{trial}");
+        let gate = Arc::new(AtomicU8::new(0));
+        let walking = Arc::new(AtomicBool::new(false));
+        let walker = {
+            let (s, walking) = (s.clone(), walking.clone());
+            thread::spawn(move || {
+                walking.store(true, Ordering::SeqCst);
+                s.keys("*").unwrap()
+            })
+        };
+        while !walking.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        thread::sleep(Duration::from_millis(2));
+        let writer = {
+            let (s, key, gate) = (s.clone(), key.clone(), gate.clone());
+            thread::spawn(move || s.set_with_ttl(&key, Gate(gate), Duration::from_millis(10)))
+        };
+        // The writer is converting its value: move the clock past any deadline it computed.
+        while gate.load(Ordering::SeqCst) != 1 {
+            thread::yield_now();
+        }
+        clock.advance(Duration::from_millis(20));
+        gate.store(2, Ordering::SeqCst);
+        writer.join().unwrap();
+        let keys = walker.join().unwrap();
+        // The clock has not moved since the write, and nothing else wrote the key: if it is not
+        // live now it never was (its TTL was counted from before the advance: the old
+        // `set_with_ttl` read the clock before converting its value), and must not be listed.
+        if keys.contains(&key) && !s.exists(&key) {
+            listed.push(trial);
+        }
+    }
+    assert!(
+        listed.is_empty(),
+        "keys listed a key that was never live, in trials {listed:?}"
+    );
+}
