@@ -2,6 +2,7 @@
 //! accessors, a JSON-like [`Display`](fmt::Display) rendering and (with the
 //! `serde` feature) hand-written `Serialize`/`Deserialize` impls.
 
+use std::cell::Cell;
 use std::collections::{btree_map, BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
 use std::slice;
@@ -61,10 +62,11 @@ use std::slice;
 /// A value can be nested arbitrarily deep (a `List` in a `List` in ... 100,000
 /// levels down, `Dict`s alike, or both mixed) and still be stored, read back,
 /// cloned, compared, displayed and dropped on any thread, including a spawned
-/// thread's 2 MiB stack: `Clone`, `PartialEq`, `Display` and `Drop` are
-/// iterative (an explicit stack on the heap), and only for values that hold
-/// containers, so scalars and flat `List`s/`Dict`s cost what derived impls
-/// would. Dropping matters most: the store drops a replaced value later,
+/// thread's 2 MiB stack. `Display` is iterative (an explicit stack on the
+/// heap). `Clone`, `PartialEq` and `Drop` recurse like derived impls, and as
+/// fast, through the first 64 levels of nesting, and continue iteratively
+/// below that, so ordinary documents never pay for deep ones; scalars are a
+/// plain match. Dropping matters most: the store drops a replaced value later,
 /// through crossbeam-epoch, on whatever thread collects it.
 ///
 /// Two things are bounded instead:
@@ -452,9 +454,51 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 /// nesting".
 const DEBUG_DEPTH: usize = 256;
 
+/// How many container levels `Clone`, `Drop` and `PartialEq` handle by plain recursion (as the
+/// derived impls do, and as fast) before they go on with an explicit stack on the heap. Small
+/// enough for any thread's stack, also unoptimized; deep enough for ordinary documents never to
+/// leave the fast path.
+const RECURSION_LIMIT: u32 = 64;
+
+std::thread_local! {
+    /// How many `List`/`Dict` clones or drops are in progress on this thread's stack, each
+    /// inside the previous one: what keeps `Clone` and `Drop` (whose recursion goes through
+    /// `Vec`'s and `BTreeMap`'s own impls, which cannot pass a depth along) within
+    /// [`RECURSION_LIMIT`].
+    static RECURSION: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Proof of one more level of recursion on this thread; leaving restores the count.
+struct Level(u32);
+
+impl Level {
+    /// One more level, or `None` if this thread is at [`RECURSION_LIMIT`] (or its thread-local
+    /// storage is gone): then the caller continues with an explicit stack.
+    #[inline]
+    fn enter() -> Option<Level> {
+        RECURSION
+            .try_with(|depth| {
+                let outer = depth.get();
+                (outer < RECURSION_LIMIT).then(|| {
+                    depth.set(outer + 1);
+                    Level(outer)
+                })
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Level {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = RECURSION.try_with(|depth| depth.set(self.0));
+    }
+}
+
 impl Value {
     /// Whether this is a `List` or `Dict` with at least one element: the values that the deep
-    /// `Clone`, `PartialEq` and `Drop` below walk with an explicit stack.
+    /// `Clone` and `Drop` below walk with an explicit stack past [`RECURSION_LIMIT`].
     #[inline]
     fn has_children(&self) -> bool {
         match self {
@@ -463,21 +507,11 @@ impl Value {
             _ => false,
         }
     }
-
-    /// Whether this is a `List` or `Dict` holding a non-empty `List` or `Dict`: a value whose
-    /// clone, comparison or drop would recurse more than one level deep.
-    #[inline]
-    fn is_nested(&self) -> bool {
-        match self {
-            Value::List(items) => items.iter().any(Value::has_children),
-            Value::Dict(map) => map.values().any(Value::has_children),
-            _ => false,
-        }
-    }
 }
 
-/// A deep copy. Scalars and containers of scalars are copied directly (no allocation beyond the
-/// copy itself); a container holding containers is copied iteratively, so any depth is fine.
+/// A deep copy, exactly as derived. Scalars are a plain match; containers recurse like the
+/// derived impl for [`RECURSION_LIMIT`] levels and are copied with an explicit stack below
+/// that, so any depth is fine.
 impl Clone for Value {
     #[inline]
     fn clone(&self) -> Self {
@@ -488,10 +522,17 @@ impl Clone for Value {
             Value::Float(x) => Value::Float(*x),
             Value::Str(s) => Value::Str(s.clone()),
             Value::Bytes(b) => Value::Bytes(b.clone()),
-            // The elements are scalars or empty containers: one level of recursion at most.
-            Value::List(items) if !self.is_nested() => Value::List(items.clone()),
-            Value::Dict(map) if !self.is_nested() => Value::Dict(map.clone()),
-            Value::List(_) | Value::Dict(_) => clone_nested(self),
+            // (`clone_nested` relies on empty containers never reaching it.)
+            Value::List(items) if items.is_empty() => Value::List(Vec::new()),
+            Value::Dict(map) if map.is_empty() => Value::Dict(BTreeMap::new()),
+            Value::List(items) => match Level::enter() {
+                Some(_level) => Value::List(items.clone()),
+                None => clone_nested(self),
+            },
+            Value::Dict(map) => match Level::enter() {
+                Some(_level) => Value::Dict(map.clone()),
+                None => clone_nested(self),
+            },
         }
     }
 }
@@ -519,9 +560,10 @@ impl<'a> CloneFrame<'a> {
     }
 }
 
-/// `Clone` of a container holding containers, with an explicit stack of open containers. A
-/// child container with elements gets a `Null` placeholder in its parent's copy, replaced by
-/// the child's copy when that is complete; every other child is cloned directly.
+/// `Clone` of a container past [`RECURSION_LIMIT`], with an explicit stack of open containers.
+/// A child container with elements gets a `Null` placeholder in its parent's copy, replaced by
+/// the child's copy when that is complete; every other child (a scalar or an empty container)
+/// is cloned directly, without recursion.
 #[inline(never)]
 fn clone_nested(root: &Value) -> Value {
     let Some(first) = CloneFrame::of(root) else {
@@ -586,21 +628,31 @@ fn clone_nested(root: &Value) -> Value {
     }
 }
 
-/// Drops iteratively when the value holds containers with elements, so that no depth overflows
-/// the stack (also where crossbeam-epoch runs the drop of a retired value, on whatever thread).
-/// Scalars and containers of scalars drop as they would without this impl.
+/// Drops recursively like the derived drop glue for [`RECURSION_LIMIT`] levels and with an
+/// explicit stack below that, so that no depth overflows the stack (also where crossbeam-epoch
+/// runs the drop of a retired value, on whatever thread). Scalars are a plain match.
 impl Drop for Value {
     #[inline]
     fn drop(&mut self) {
-        if self.is_nested() {
-            drop_nested(self);
+        match self {
+            Value::List(items) if !items.is_empty() => match Level::enter() {
+                // Dropped now, one level deeper, rather than by the drop glue after this returns.
+                Some(_level) => drop(std::mem::take(items)),
+                None => drop_nested(self),
+            },
+            Value::Dict(map) if !map.is_empty() => match Level::enter() {
+                Some(_level) => drop(std::mem::take(map)),
+                None => drop_nested(self),
+            },
+            _ => {}
         }
     }
 }
 
-/// Empties `root` of its nested containers, then of theirs and so on, with an explicit stack:
-/// each container is detached from its parent (replaced by `Null`) before the parent is
-/// dropped, so every drop that actually runs is of a value with no nested containers.
+/// `Drop` past [`RECURSION_LIMIT`]: empties `root` of its nested containers, then of theirs and
+/// so on, with an explicit stack: each container is detached from its parent (replaced by
+/// `Null`) before the parent is dropped, so every drop that actually runs is of a value with no
+/// nested containers.
 #[inline(never)]
 fn drop_nested(root: &mut Value) {
     let mut stack = Vec::new();
@@ -672,20 +724,36 @@ fn shallow_eq<'a>(a: &'a Value, b: &'a Value) -> Shallow<'a> {
 }
 
 /// Structural equality, as derived: floats compare as `f64`, variants never equal across
-/// types, `Dict`s compare keys and values in key order. Iterative: any depth is fine, and
-/// comparing scalars or containers of scalars allocates nothing.
+/// types, `Dict`s compare keys and values in key order. Recursive for [`RECURSION_LIMIT`]
+/// levels, iterative below, so any depth is fine; nothing is allocated above that depth.
 impl PartialEq for Value {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         match shallow_eq(self, other) {
             Shallow::Done(equal) => equal,
-            Shallow::Elements(pairs) => elements_eq(pairs),
+            Shallow::Elements(pairs) => elements_eq_within(pairs, RECURSION_LIMIT),
         }
     }
 }
 
+/// Whether all element pairs are equal, recursing at most `levels` deeper, then continuing
+/// with [`elements_eq`].
+fn elements_eq_within(pairs: ElementPairs<'_>, levels: u32) -> bool {
+    let Some(levels) = levels.checked_sub(1) else {
+        return elements_eq(pairs);
+    };
+    let eq = |a, b| match shallow_eq(a, b) {
+        Shallow::Done(equal) => equal,
+        Shallow::Elements(inner) => elements_eq_within(inner, levels),
+    };
+    match pairs {
+        ElementPairs::List(a, b) => a.zip(b).all(|(x, y)| eq(x, y)),
+        ElementPairs::Dict(a, b) => a.zip(b).all(|((ka, x), (kb, y))| ka == kb && eq(x, y)),
+    }
+}
+
 /// Whether all element pairs are equal, depth first in order, with an explicit stack of the
-/// enclosing containers' remaining pairs.
+/// enclosing containers' remaining pairs (past [`RECURSION_LIMIT`]).
 #[inline(never)]
 fn elements_eq(pairs: ElementPairs<'_>) -> bool {
     let mut stack = Vec::new();
@@ -1266,9 +1334,13 @@ mod tests {
         assert_eq!(*a == a.clone(), da == da.clone(), "{a:?} == its clone");
         assert_eq!(a == b, da == db, "{a:?} == {b:?}");
         assert_eq!(a != b, da != db, "{a:?} != {b:?}");
-        assert_eq!(format!("{a:?}"), format!("{da:?}"));
-        assert_eq!(format!("{a:#?}"), format!("{da:#?}"));
-        assert_eq!(format!("{a:x?}"), format!("{da:x?}"));
+        let debug = format!("{a:?}");
+        assert_eq!(debug, format!("{da:?}"));
+        // Pretty-printing is quadratic in the depth (indentation) and slow unoptimized.
+        if debug.len() < 2_000 {
+            assert_eq!(format!("{a:#?}"), format!("{da:#?}"));
+            assert_eq!(format!("{a:x?}"), format!("{da:x?}"));
+        }
     }
 
     #[test]
@@ -1299,6 +1371,43 @@ mod tests {
             for b in &values {
                 check_against_derived(a, b);
             }
+        }
+    }
+
+    #[test]
+    fn impls_match_derived_ones_around_the_recursion_limit() {
+        let limit = RECURSION_LIMIT as usize;
+        let depth = || RECURSION.with(Cell::get);
+        for n in [limit - 1, limit, limit + 1, 2 * limit + 1] {
+            let shapes = [
+                deep_list(n, Value::Int(1)),
+                deep_dict(n, Value::Int(1)),
+                deep_mixed(n, Value::Int(1)),
+                deep_mixed(n, Value::Int(2)),
+                deep_mixed(n + 1, Value::Int(1)),
+                deep_mixed(n, Value::Float(f64::NAN)),
+                // A side branch crossing the limit at every level.
+                (0..n).fold(Value::Int(1), |v, i| {
+                    Value::List(vec![
+                        v,
+                        ints(&[i as i64]),
+                        deep_mixed(limit + 3, Value::Null),
+                    ])
+                }),
+            ];
+            // Each against itself and the next (the three `deep_mixed` differ only at the bottom).
+            for (i, a) in shapes[..6].iter().enumerate() {
+                check_against_derived(a, a);
+                check_against_derived(a, &shapes[(i + 1) % 6]);
+            }
+            let wide = &shapes[6];
+            let copy = wide.clone();
+            assert!(copy == *wide);
+            assert_eq!(format!("{copy}"), format!("{wide}"));
+            drop(copy);
+            assert_eq!(depth(), 0, "the recursion count is back to 0");
+            drop(shapes);
+            assert_eq!(depth(), 0);
         }
     }
 
