@@ -2,8 +2,10 @@
 //! accessors, a JSON-like [`Display`](fmt::Display) rendering and (with the
 //! `serde` feature) hand-written `Serialize`/`Deserialize` impls.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::Cell;
+use std::collections::{btree_map, BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
+use std::slice;
 
 /// A dynamically typed value: what the store keeps under a key (the Rust
 /// mirror of a scriptling value).
@@ -41,6 +43,39 @@ use std::fmt::{self, Write as _};
 /// `Bytes` back). Non-finite floats follow the format (serde_json writes
 /// `null`). For duplicate map keys the last one wins.
 ///
+/// Both directions recurse in serde's model, so both stop at a **depth limit
+/// of 128 levels** instead of overflowing the stack: serializing a value with
+/// more than 128 nested `List`s/`Dict`s fails, and so does deserializing
+/// input nested more than 128 levels deep (sequences and maps, and also
+/// options and newtypes, which some formats can nest without end), with the
+/// error "Value nested more than 128 levels deep" (via `Error::custom`). A
+/// value exactly 128 levels deep serializes and deserializes. The limit
+/// protects every format; some formats have a lower one of their own:
+/// serde_json's reader, for one, stops at 127 nested arrays/objects, so a
+/// 128-deep value written as JSON text does not read back with
+/// `serde_json::from_str` (it does through `serde_json::Value`). The limit
+/// counts levels within one `Value`: a `Value` inside your own serde types
+/// starts again from 0.
+///
+/// # Deep nesting
+///
+/// A value can be nested arbitrarily deep (a `List` in a `List` in ... 100,000
+/// levels down, `Dict`s alike, or both mixed) and still be stored, read back,
+/// cloned, compared, displayed and dropped on any thread, including a spawned
+/// thread's 2 MiB stack. `Display` is iterative (an explicit stack on the
+/// heap). `Clone`, `PartialEq` and `Drop` recurse like derived impls, and as
+/// fast, through the first 64 levels of nesting, and continue iteratively
+/// below that, so ordinary documents never pay for deep ones; scalars are a
+/// plain match. Dropping matters most: the store drops a replaced value later,
+/// through crossbeam-epoch, on whatever thread collects it.
+///
+/// Two things are bounded instead:
+///
+/// - `Debug` keeps the derived format (`List([Int(1)])`, also with `{:#?}`)
+///   but prints a non-empty `List` or `Dict` nested inside **256** containers
+///   as `List(…)` or `Dict(…)`.
+/// - serde stops at **128** levels with an error (see "Serde" above).
+///
 /// # Examples
 ///
 /// ```
@@ -61,7 +96,7 @@ use std::fmt::{self, Write as _};
 ///     Value::List(vec![Value::Int(1), Value::Int(2)])
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Default)]
 #[non_exhaustive]
 pub enum Value {
     /// No value (`None` in scriptling, `null` in JSON). The [`Default`].
@@ -311,47 +346,87 @@ impl TryFrom<usize> for Value {
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Null => f.write_str("null"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => write!(f, "{x:?}"),
-            Value::Str(s) => write_quoted(f, s),
-            Value::Bytes(b) => {
-                f.write_str("b\"")?;
-                for &byte in b {
-                    match byte {
-                        b'"' => f.write_str("\\\"")?,
-                        b'\\' => f.write_str("\\\\")?,
-                        b'\n' => f.write_str("\\n")?,
-                        b'\r' => f.write_str("\\r")?,
-                        b'\t' => f.write_str("\\t")?,
-                        0x20..=0x7e => f.write_char(char::from(byte))?,
-                        _ => write!(f, "\\x{byte:02x}")?,
-                    }
+            Value::List(_) | Value::Dict(_) => display_nested(self, f),
+            scalar => display_scalar(scalar, f),
+        }
+    }
+}
+
+/// Writes a value that is not a `List` or `Dict` (one that is writes nothing).
+fn display_scalar(v: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match v {
+        Value::Null => f.write_str("null"),
+        Value::Bool(b) => write!(f, "{b}"),
+        Value::Int(i) => write!(f, "{i}"),
+        Value::Float(x) => write!(f, "{x:?}"),
+        Value::Str(s) => write_quoted(f, s),
+        Value::Bytes(b) => {
+            f.write_str("b\"")?;
+            for &byte in b {
+                match byte {
+                    b'"' => f.write_str("\\\"")?,
+                    b'\\' => f.write_str("\\\\")?,
+                    b'\n' => f.write_str("\\n")?,
+                    b'\r' => f.write_str("\\r")?,
+                    b'\t' => f.write_str("\\t")?,
+                    0x20..=0x7e => f.write_char(char::from(byte))?,
+                    _ => write!(f, "\\x{byte:02x}")?,
                 }
-                f.write_char('"')
             }
-            Value::List(items) => {
+            f.write_char('"')
+        }
+        Value::List(_) | Value::Dict(_) => Ok(()),
+    }
+}
+
+/// `Display` of a `List` or `Dict`, iteratively: one explicit stack entry per open container,
+/// so any depth prints without growing the call stack.
+fn display_nested(root: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// An open container: the elements still to write and whether one was written already.
+    enum Open<'a> {
+        List(slice::Iter<'a, Value>, bool),
+        Dict(btree_map::Iter<'a, String, Value>, bool),
+    }
+    let mut stack: Vec<Open<'_>> = Vec::new();
+    let mut next = Some(root);
+    loop {
+        match next.take() {
+            Some(Value::List(items)) => {
                 f.write_char('[')?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    fmt::Display::fmt(item, f)?;
-                }
-                f.write_char(']')
+                stack.push(Open::List(items.iter(), false));
             }
-            Value::Dict(map) => {
+            Some(Value::Dict(map)) => {
                 f.write_char('{')?;
-                for (i, (k, v)) in map.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write_quoted(f, k)?;
-                    f.write_str(": ")?;
-                    fmt::Display::fmt(v, f)?;
+                stack.push(Open::Dict(map.iter(), false));
+            }
+            Some(scalar) => display_scalar(scalar, f)?,
+            None => {}
+        }
+        let Some(open) = stack.last_mut() else {
+            return Ok(());
+        };
+        let (more, started) = match open {
+            Open::List(items, started) => (items.next().map(|v| (None, v)), started),
+            Open::Dict(entries, started) => (entries.next().map(|(k, v)| (Some(k), v)), started),
+        };
+        match more {
+            Some((key, v)) => {
+                if *started {
+                    f.write_str(", ")?;
                 }
-                f.write_char('}')
+                *started = true;
+                if let Some(key) = key {
+                    write_quoted(f, key)?;
+                    f.write_str(": ")?;
+                }
+                next = Some(v);
+            }
+            None => {
+                let close = match stack.pop() {
+                    Some(Open::List(..)) => ']',
+                    _ => '}',
+                };
+                f.write_char(close)?;
             }
         }
     }
@@ -374,37 +449,498 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     f.write_char('"')
 }
 
+/// How many `List`/`Dict` levels `Debug` prints; a non-empty container nested deeper (inside
+/// this many containers) is printed as `List(…)` or `Dict(…)`. See the type docs, "Deep
+/// nesting".
+const DEBUG_DEPTH: usize = 256;
+
+/// How many container levels `Clone`, `Drop` and `PartialEq` handle by plain recursion (as the
+/// derived impls do, and as fast) before they go on with an explicit stack on the heap. Small
+/// enough for any thread's stack, also unoptimized; deep enough for ordinary documents never to
+/// leave the fast path.
+const RECURSION_LIMIT: u32 = 64;
+
+std::thread_local! {
+    /// How many `List`/`Dict` clones or drops are in progress on this thread's stack, each
+    /// inside the previous one: what keeps `Clone` and `Drop` (whose recursion goes through
+    /// `Vec`'s and `BTreeMap`'s own impls, which cannot pass a depth along) within
+    /// [`RECURSION_LIMIT`].
+    static RECURSION: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Proof of one more level of recursion on this thread; leaving restores the count.
+struct Level(u32);
+
+impl Level {
+    /// One more level, or `None` if this thread is at [`RECURSION_LIMIT`] (or its thread-local
+    /// storage is gone): then the caller continues with an explicit stack.
+    #[inline]
+    fn enter() -> Option<Level> {
+        RECURSION
+            .try_with(|depth| {
+                let outer = depth.get();
+                (outer < RECURSION_LIMIT).then(|| {
+                    depth.set(outer + 1);
+                    Level(outer)
+                })
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Level {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = RECURSION.try_with(|depth| depth.set(self.0));
+    }
+}
+
+impl Value {
+    /// Whether this is a `List` or `Dict` with at least one element: the values that the deep
+    /// `Clone` and `Drop` below walk with an explicit stack past [`RECURSION_LIMIT`].
+    #[inline]
+    fn has_children(&self) -> bool {
+        match self {
+            Value::List(items) => !items.is_empty(),
+            Value::Dict(map) => !map.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// A deep copy, exactly as derived. Scalars are a plain match; containers recurse like the
+/// derived impl for [`RECURSION_LIMIT`] levels and are copied with an explicit stack below
+/// that, so any depth is fine.
+impl Clone for Value {
+    #[inline]
+    fn clone(&self) -> Self {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(x) => Value::Float(*x),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::Bytes(b) => Value::Bytes(b.clone()),
+            // (`clone_nested` relies on empty containers never reaching it.)
+            Value::List(items) if items.is_empty() => Value::List(Vec::new()),
+            Value::Dict(map) if map.is_empty() => Value::Dict(BTreeMap::new()),
+            Value::List(items) => match Level::enter() {
+                Some(_level) => Value::List(items.clone()),
+                None => clone_nested(self),
+            },
+            Value::Dict(map) => match Level::enter() {
+                Some(_level) => Value::Dict(map.clone()),
+                None => clone_nested(self),
+            },
+        }
+    }
+}
+
+/// A container being copied by [`clone_nested`]: the source elements still to copy and the
+/// copies made so far.
+enum CloneFrame<'a> {
+    List(slice::Iter<'a, Value>, Vec<Value>),
+    Dict(btree_map::Iter<'a, String, Value>, Vec<(String, Value)>),
+}
+
+impl<'a> CloneFrame<'a> {
+    /// The frame copying `v`, if it is a container with elements.
+    fn of(v: &'a Value) -> Option<Self> {
+        match v {
+            Value::List(items) if !items.is_empty() => Some(CloneFrame::List(
+                items.iter(),
+                Vec::with_capacity(items.len()),
+            )),
+            Value::Dict(map) if !map.is_empty() => {
+                Some(CloneFrame::Dict(map.iter(), Vec::with_capacity(map.len())))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `Clone` of a container past [`RECURSION_LIMIT`], with an explicit stack of open containers.
+/// A child container with elements gets a `Null` placeholder in its parent's copy, replaced by
+/// the child's copy when that is complete; every other child (a scalar or an empty container)
+/// is cloned directly, without recursion.
+#[inline(never)]
+fn clone_nested(root: &Value) -> Value {
+    let Some(first) = CloneFrame::of(root) else {
+        return root.clone();
+    };
+    let mut stack = vec![first];
+    loop {
+        let Some(top) = stack.last_mut() else {
+            // Unreachable: the loop returns when it pops the root's frame.
+            return Value::Null;
+        };
+        let child = match top {
+            CloneFrame::List(src, out) => src.next().map(|v| match CloneFrame::of(v) {
+                Some(frame) => {
+                    out.push(Value::Null);
+                    Some(frame)
+                }
+                None => {
+                    out.push(v.clone());
+                    None
+                }
+            }),
+            CloneFrame::Dict(src, out) => src.next().map(|(k, v)| match CloneFrame::of(v) {
+                Some(frame) => {
+                    out.push((k.clone(), Value::Null));
+                    Some(frame)
+                }
+                None => {
+                    out.push((k.clone(), v.clone()));
+                    None
+                }
+            }),
+        };
+        match child {
+            // A child container with elements: copy it before going on with this one.
+            Some(Some(frame)) => stack.push(frame),
+            // A child copied directly.
+            Some(None) => {}
+            // This container is complete: it replaces its placeholder in the parent.
+            None => {
+                let done = match stack.pop() {
+                    Some(CloneFrame::List(_, out)) => Value::List(out),
+                    // Keys come in order and unique, so this is a plain bulk build.
+                    Some(CloneFrame::Dict(_, out)) => Value::Dict(out.into_iter().collect()),
+                    None => Value::Null,
+                };
+                match stack.last_mut() {
+                    None => return done,
+                    Some(CloneFrame::List(_, out)) => {
+                        if let Some(slot) = out.last_mut() {
+                            *slot = done;
+                        }
+                    }
+                    Some(CloneFrame::Dict(_, out)) => {
+                        if let Some((_, slot)) = out.last_mut() {
+                            *slot = done;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Drops recursively like the derived drop glue for [`RECURSION_LIMIT`] levels and with an
+/// explicit stack below that, so that no depth overflows the stack (also where crossbeam-epoch
+/// runs the drop of a retired value, on whatever thread). Scalars are a plain match.
+impl Drop for Value {
+    #[inline]
+    fn drop(&mut self) {
+        match self {
+            Value::List(items) if !items.is_empty() => match Level::enter() {
+                // Dropped now, one level deeper, rather than by the drop glue after this returns.
+                Some(_level) => drop(std::mem::take(items)),
+                None => drop_nested(self),
+            },
+            Value::Dict(map) if !map.is_empty() => match Level::enter() {
+                Some(_level) => drop(std::mem::take(map)),
+                None => drop_nested(self),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// `Drop` past [`RECURSION_LIMIT`]: empties `root` of its nested containers, then of theirs and
+/// so on, with an explicit stack: each container is detached from its parent (replaced by
+/// `Null`) before the parent is dropped, so every drop that actually runs is of a value with no
+/// nested containers.
+#[inline(never)]
+fn drop_nested(root: &mut Value) {
+    let mut stack = Vec::new();
+    detach_children(root, &mut stack);
+    while let Some(mut v) = stack.pop() {
+        detach_children(&mut v, &mut stack);
+        // `v` drops here: it holds no container with elements any more.
+    }
+}
+
+/// Moves the non-empty `List`/`Dict` elements of `v` onto `stack`, leaving `Null` in their place.
+fn detach_children(v: &mut Value, stack: &mut Vec<Value>) {
+    match v {
+        Value::List(items) => stack.extend(
+            items
+                .iter_mut()
+                .filter(|c| c.has_children())
+                .map(std::mem::take),
+        ),
+        Value::Dict(map) => stack.extend(
+            map.values_mut()
+                .filter(|c| c.has_children())
+                .map(std::mem::take),
+        ),
+        _ => {}
+    }
+}
+
+/// What comparing two values without looking inside their elements tells.
+enum Shallow<'a> {
+    /// Decided.
+    Done(bool),
+    /// Two `List`s or two `Dict`s of the same length: equal iff their elements are.
+    Elements(ElementPairs<'a>),
+}
+
+/// The element pairs of two same-length `List`s or `Dict`s, still to compare.
+enum ElementPairs<'a> {
+    List(slice::Iter<'a, Value>, slice::Iter<'a, Value>),
+    Dict(
+        btree_map::Iter<'a, String, Value>,
+        btree_map::Iter<'a, String, Value>,
+    ),
+}
+
+/// Compares `a` and `b` as the derived `PartialEq` would, except that it stops at the elements
+/// of two same-length containers.
+#[inline]
+fn shallow_eq<'a>(a: &'a Value, b: &'a Value) -> Shallow<'a> {
+    use Value::*;
+    match (a, b) {
+        (Null, Null) => Shallow::Done(true),
+        (Bool(x), Bool(y)) => Shallow::Done(x == y),
+        (Int(x), Int(y)) => Shallow::Done(x == y),
+        (Float(x), Float(y)) => Shallow::Done(x == y),
+        (Str(x), Str(y)) => Shallow::Done(x == y),
+        (Bytes(x), Bytes(y)) => Shallow::Done(x == y),
+        (List(x), List(y)) if x.len() == y.len() => {
+            Shallow::Elements(ElementPairs::List(x.iter(), y.iter()))
+        }
+        (Dict(x), Dict(y)) if x.len() == y.len() => {
+            Shallow::Elements(ElementPairs::Dict(x.iter(), y.iter()))
+        }
+        // Different variants or lengths. Listed in full so that a new variant must be handled.
+        (Null | Bool(_) | Int(_) | Float(_) | Str(_) | Bytes(_) | List(_) | Dict(_), _) => {
+            Shallow::Done(false)
+        }
+    }
+}
+
+/// Structural equality, as derived: floats compare as `f64`, variants never equal across
+/// types, `Dict`s compare keys and values in key order. Recursive for [`RECURSION_LIMIT`]
+/// levels, iterative below, so any depth is fine; nothing is allocated above that depth.
+impl PartialEq for Value {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match shallow_eq(self, other) {
+            Shallow::Done(equal) => equal,
+            Shallow::Elements(pairs) => elements_eq_within(pairs, RECURSION_LIMIT),
+        }
+    }
+}
+
+/// Whether all element pairs are equal, recursing at most `levels` deeper, then continuing
+/// with [`elements_eq`].
+fn elements_eq_within(pairs: ElementPairs<'_>, levels: u32) -> bool {
+    let Some(levels) = levels.checked_sub(1) else {
+        return elements_eq(pairs);
+    };
+    let eq = |a, b| match shallow_eq(a, b) {
+        Shallow::Done(equal) => equal,
+        Shallow::Elements(inner) => elements_eq_within(inner, levels),
+    };
+    match pairs {
+        ElementPairs::List(a, b) => a.zip(b).all(|(x, y)| eq(x, y)),
+        ElementPairs::Dict(a, b) => a.zip(b).all(|((ka, x), (kb, y))| ka == kb && eq(x, y)),
+    }
+}
+
+/// Whether all element pairs are equal, depth first in order, with an explicit stack of the
+/// enclosing containers' remaining pairs (past [`RECURSION_LIMIT`]).
+#[inline(never)]
+fn elements_eq(pairs: ElementPairs<'_>) -> bool {
+    let mut stack = Vec::new();
+    let mut current = pairs;
+    loop {
+        let next = match &mut current {
+            ElementPairs::List(a, b) => a.next().zip(b.next()),
+            ElementPairs::Dict(a, b) => match a.next().zip(b.next()) {
+                Some(((ka, _), (kb, _))) if ka != kb => return false,
+                pair => pair.map(|((_, va), (_, vb))| (va, vb)),
+            },
+        };
+        match next {
+            Some((a, b)) => match shallow_eq(a, b) {
+                Shallow::Done(true) => {}
+                Shallow::Done(false) => return false,
+                Shallow::Elements(inner) => stack.push(std::mem::replace(&mut current, inner)),
+            },
+            None => match stack.pop() {
+                Some(outer) => current = outer,
+                None => return true,
+            },
+        }
+    }
+}
+
+/// The derived format (`Int(3)`, `List([Str("a")])`, `Dict({"k": Null})`, and with `{:#?}` the
+/// same pretty-printed), except that a non-empty `List` or `Dict` nested inside 256 containers
+/// is printed as `List(…)` or `Dict(…)`, which bounds the recursion (type docs, "Deep
+/// nesting").
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_at(self, 0, f)
+    }
+}
+
+/// A value to `Debug`-format inside `depth` containers.
+struct DebugAt<'a>(&'a Value, usize);
+
+impl fmt::Debug for DebugAt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_at(self.0, self.1, f)
+    }
+}
+
+/// The elements of a `List` inside `depth` containers (counting the list).
+struct DebugList<'a>(&'a [Value], usize);
+
+impl fmt::Debug for DebugList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|v| DebugAt(v, self.1)))
+            .finish()
+    }
+}
+
+/// The entries of a `Dict` inside `depth` containers (counting the dict).
+struct DebugDict<'a>(&'a BTreeMap<String, Value>, usize);
+
+impl fmt::Debug for DebugDict<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| (k, DebugAt(v, self.1))))
+            .finish()
+    }
+}
+
+/// `Debug` of `v` inside `depth` containers.
+fn debug_at(v: &Value, depth: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match v {
+        Value::Null => f.write_str("Null"),
+        Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+        Value::Int(i) => f.debug_tuple("Int").field(i).finish(),
+        Value::Float(x) => f.debug_tuple("Float").field(x).finish(),
+        Value::Str(s) => f.debug_tuple("Str").field(s).finish(),
+        Value::Bytes(b) => f.debug_tuple("Bytes").field(b).finish(),
+        Value::List(items) if depth >= DEBUG_DEPTH && !items.is_empty() => f.write_str("List(…)"),
+        Value::Dict(map) if depth >= DEBUG_DEPTH && !map.is_empty() => f.write_str("Dict(…)"),
+        Value::List(items) => f
+            .debug_tuple("List")
+            .field(&DebugList(items, depth + 1))
+            .finish(),
+        Value::Dict(map) => f
+            .debug_tuple("Dict")
+            .field(&DebugDict(map, depth + 1))
+            .finish(),
+    }
+}
+
 #[cfg(feature = "serde")]
 mod serde_impl {
     use super::Value;
-    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-    use serde::ser::{Serialize, Serializer};
+    use serde::de::{
+        self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
+    };
+    use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
     use std::collections::BTreeMap;
     use std::fmt;
+    use std::marker::PhantomData;
+
+    /// How many levels of nesting `Serialize` and `Deserialize` accept within one `Value` (type
+    /// docs, "Deep nesting").
+    pub(super) const SERDE_DEPTH: usize = 128;
+
+    /// The error message of a value nested deeper than [`SERDE_DEPTH`].
+    struct TooDeep;
+
+    impl fmt::Display for TooDeep {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "Value nested more than {SERDE_DEPTH} levels deep")
+        }
+    }
+
+    /// The depth inside one more level than `depth`, or `None` past [`SERDE_DEPTH`].
+    fn enter(depth: usize) -> Option<usize> {
+        (depth < SERDE_DEPTH).then_some(depth + 1)
+    }
 
     impl Serialize for Value {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            match self {
+            SerializeAt(self, 0).serialize(s)
+        }
+    }
+
+    /// A value to serialize inside `depth` lists/dicts.
+    struct SerializeAt<'a>(&'a Value, usize);
+
+    impl Serialize for SerializeAt<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let SerializeAt(value, depth) = *self;
+            match value {
                 Value::Null => s.serialize_unit(),
                 Value::Bool(b) => s.serialize_bool(*b),
                 Value::Int(i) => s.serialize_i64(*i),
                 Value::Float(x) => s.serialize_f64(*x),
                 Value::Str(v) => s.serialize_str(v),
                 Value::Bytes(b) => s.serialize_bytes(b),
-                Value::List(l) => s.collect_seq(l),
-                Value::Dict(d) => s.collect_map(d),
+                // What `collect_seq`/`collect_map` would do, with the depth passed down.
+                Value::List(l) => {
+                    let depth = enter(depth).ok_or_else(|| ser::Error::custom(TooDeep))?;
+                    let mut seq = s.serialize_seq(Some(l.len()))?;
+                    for item in l {
+                        seq.serialize_element(&SerializeAt(item, depth))?;
+                    }
+                    seq.end()
+                }
+                Value::Dict(d) => {
+                    let depth = enter(depth).ok_or_else(|| ser::Error::custom(TooDeep))?;
+                    let mut map = s.serialize_map(Some(d.len()))?;
+                    for (k, v) in d {
+                        map.serialize_entry(k, &SerializeAt(v, depth))?;
+                    }
+                    map.end()
+                }
             }
         }
     }
 
     impl<'de> Deserialize<'de> for Value {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(ValueVisitor)
+            d.deserialize_any(ValueVisitor { depth: 0 })
         }
     }
 
-    #[derive(Debug)]
-    struct ValueVisitor;
+    /// Visits (and as a seed, deserializes) a value inside `depth` levels of sequences, maps,
+    /// options or newtypes.
+    #[derive(Debug, Clone, Copy)]
+    struct ValueVisitor {
+        depth: usize,
+    }
+
+    impl ValueVisitor {
+        /// The visitor one level further down, or the depth error.
+        fn enter<E: de::Error>(self) -> Result<Self, E> {
+            enter(self.depth)
+                .map(|depth| ValueVisitor { depth })
+                .ok_or_else(|| E::custom(TooDeep))
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for ValueVisitor {
+        type Value = Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
 
     fn out_of_range<E: de::Error>(v: impl fmt::Display) -> E {
         E::custom(format_args!("integer out of range for Value::Int: {v}"))
@@ -471,26 +1007,29 @@ mod serde_impl {
             Ok(Value::Null)
         }
 
+        // Options and newtypes count as a level too: a format could nest them without end.
         fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            Value::deserialize(d)
+            d.deserialize_any(self.enter()?)
         }
 
         fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-            Value::deserialize(d)
+            d.deserialize_any(self.enter()?)
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let inner = self.enter()?;
             // Cap the preallocation: the hint comes from untrusted input.
             let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-            while let Some(item) = seq.next_element()? {
+            while let Some(item) = seq.next_element_seed(inner)? {
                 list.push(item);
             }
             Ok(Value::List(list))
         }
 
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let inner = self.enter()?;
             let mut dict = BTreeMap::new();
-            while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            while let Some((k, v)) = map.next_entry_seed(PhantomData::<String>, inner)? {
                 dict.insert(k, v);
             }
             Ok(Value::Dict(dict))
@@ -715,6 +1254,283 @@ mod tests {
         }
     }
 
+    /// How deep the deep-value tests nest.
+    const DEEP: usize = 100_000;
+
+    /// Runs `f` on a thread with 2 MiB of stack (what `std::thread::spawn` gives by default),
+    /// set explicitly so that `RUST_MIN_STACK` cannot hide a recursive implementation.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+
+    /// `[[...[leaf]...]]`, `depth` lists.
+    fn deep_list(depth: usize, leaf: Value) -> Value {
+        (0..depth).fold(leaf, |v, _| Value::List(vec![v]))
+    }
+
+    /// `{"k": {"k": ... leaf}}`, `depth` dicts.
+    fn deep_dict(depth: usize, leaf: Value) -> Value {
+        (0..depth).fold(leaf, |v, _| dict([("k", v)]))
+    }
+
+    /// Lists and dicts alternating, with scalar and empty-container siblings, `depth` levels.
+    fn deep_mixed(depth: usize, leaf: Value) -> Value {
+        (0..depth).fold(leaf, |v, i| {
+            if i % 2 == 0 {
+                dict([
+                    ("a", Value::List(vec![])),
+                    ("b", v),
+                    ("c", Value::Float(0.5)),
+                ])
+            } else {
+                Value::List(vec![Value::from("s"), v, Value::Dict(BTreeMap::new())])
+            }
+        })
+    }
+
+    /// `Value` with derived impls: the reference the hand-written ones must match.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Derived {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(String),
+        Bytes(Vec<u8>),
+        List(Vec<Derived>),
+        Dict(BTreeMap<String, Derived>),
+    }
+
+    /// `v` as a [`Derived`] (recursive: for shallow values only).
+    fn derived(v: &Value) -> Derived {
+        match v {
+            Value::Null => Derived::Null,
+            Value::Bool(b) => Derived::Bool(*b),
+            Value::Int(i) => Derived::Int(*i),
+            Value::Float(x) => Derived::Float(*x),
+            Value::Str(s) => Derived::Str(s.clone()),
+            Value::Bytes(b) => Derived::Bytes(b.clone()),
+            Value::List(l) => Derived::List(l.iter().map(derived).collect()),
+            Value::Dict(d) => {
+                Derived::Dict(d.iter().map(|(k, v)| (k.clone(), derived(v))).collect())
+            }
+        }
+    }
+
+    /// Checks `Clone`, `PartialEq` and `Debug` of `a` (and against `b`) against the derived ones.
+    fn check_against_derived(a: &Value, b: &Value) {
+        let (da, db) = (derived(a), derived(b));
+        // Through `Debug`, which (unlike `==`) shows a NaN equal to itself.
+        assert_eq!(
+            format!("{:?}", derived(&a.clone())),
+            format!("{da:?}"),
+            "clone"
+        );
+        assert_eq!(*a == a.clone(), da == da.clone(), "{a:?} == its clone");
+        assert_eq!(a == b, da == db, "{a:?} == {b:?}");
+        assert_eq!(a != b, da != db, "{a:?} != {b:?}");
+        let debug = format!("{a:?}");
+        assert_eq!(debug, format!("{da:?}"));
+        // Pretty-printing is quadratic in the depth (indentation) and slow unoptimized.
+        if debug.len() < 2_000 {
+            assert_eq!(format!("{a:#?}"), format!("{da:#?}"));
+            assert_eq!(format!("{a:x?}"), format!("{da:x?}"));
+        }
+    }
+
+    #[test]
+    fn impls_match_derived_ones() {
+        let nan = Value::Float(f64::NAN);
+        let mut values = samples();
+        values.extend([
+            nan.clone(),
+            Value::Float(-0.0),
+            Value::Float(0.0),
+            Value::List(vec![nan.clone(), Value::Int(1)]),
+            Value::List(vec![Value::Int(1), Value::List(vec![])]),
+            Value::List(vec![Value::Int(1), Value::List(vec![Value::Int(2)])]),
+            Value::List(vec![Value::Int(1), Value::List(vec![Value::Int(3)])]),
+            dict([("k", Value::Null), ("l", ints(&[1, 2]))]),
+            dict([("k", Value::Null), ("m", ints(&[1, 2]))]),
+            dict([("k", Value::Null), ("l", ints(&[1, 2, 3]))]),
+            dict([("k", Value::Int(0)), ("l", ints(&[1, 2]))]),
+            dict([("k", dict([("x", nan)]))]),
+            deep_mixed(9, Value::Int(1)),
+            deep_mixed(9, Value::Int(2)),
+            deep_mixed(8, Value::Int(1)),
+            deep_list(5, Value::Bytes(vec![0, 255])),
+            deep_dict(5, Value::Str("é\n".into())),
+            deep_dict(5, Value::Str("é\t".into())),
+        ]);
+        for a in &values {
+            for b in &values {
+                check_against_derived(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn impls_match_derived_ones_around_the_recursion_limit() {
+        let limit = RECURSION_LIMIT as usize;
+        let depth = || RECURSION.with(Cell::get);
+        for n in [limit - 1, limit, limit + 1, 2 * limit + 1] {
+            let shapes = [
+                deep_list(n, Value::Int(1)),
+                deep_dict(n, Value::Int(1)),
+                deep_mixed(n, Value::Int(1)),
+                deep_mixed(n, Value::Int(2)),
+                deep_mixed(n + 1, Value::Int(1)),
+                deep_mixed(n, Value::Float(f64::NAN)),
+                // A side branch crossing the limit at every level.
+                (0..n).fold(Value::Int(1), |v, i| {
+                    Value::List(vec![
+                        v,
+                        ints(&[i as i64]),
+                        deep_mixed(limit + 3, Value::Null),
+                    ])
+                }),
+            ];
+            // Each against itself and the next (the three `deep_mixed` differ only at the bottom).
+            for (i, a) in shapes[..6].iter().enumerate() {
+                check_against_derived(a, a);
+                check_against_derived(a, &shapes[(i + 1) % 6]);
+            }
+            let wide = &shapes[6];
+            let copy = wide.clone();
+            assert!(copy == *wide);
+            assert_eq!(format!("{copy}"), format!("{wide}"));
+            drop(copy);
+            assert_eq!(depth(), 0, "the recursion count is back to 0");
+            drop(shapes);
+            assert_eq!(depth(), 0);
+        }
+    }
+
+    #[test]
+    fn clone_keeps_structure_and_capacity() {
+        let v = deep_mixed(20, Value::Bytes(vec![1, 2, 3]));
+        let c = v.clone();
+        assert_eq!(derived(&c), derived(&v));
+        let mut inner = &c;
+        while let Some(next) = match inner {
+            Value::List(l) => {
+                assert_eq!(l.capacity(), l.len());
+                l.get(1)
+            }
+            Value::Dict(d) => d.get("b"),
+            _ => None,
+        } {
+            inner = next;
+        }
+        assert_eq!(*inner, Value::Bytes(vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn deep_values_clone_compare_format_and_drop_on_a_small_stack() {
+        type Build = fn(usize, Value) -> Value;
+        for (name, build) in [
+            ("list", deep_list as Build),
+            ("dict", deep_dict),
+            ("mixed", deep_mixed),
+        ] {
+            on_small_stack(move || {
+                let v = build(DEEP, Value::Int(1));
+                let c = v.clone();
+                assert!(c == v, "{name}");
+                assert!(v == build(DEEP, Value::Int(1)), "{name}");
+                assert!(v != build(DEEP, Value::Int(2)), "{name}");
+                assert!(v != build(DEEP, Value::Float(1.0)), "{name}");
+                assert!(v != build(DEEP + 1, Value::Int(1)), "{name}");
+                assert!(v != build(DEEP - 1, Value::Int(1)), "{name}");
+                // NaN at the bottom: not equal to itself, as derived.
+                let nan = build(DEEP, Value::Float(f64::NAN));
+                assert!(nan != nan.clone(), "{name}");
+                let debug = format!("{v:?}");
+                let pretty = format!("{v:#?}");
+                assert!(debug.contains("(…)") && pretty.contains("(…)"), "{name}");
+                assert!(debug.len() < 100_000 && pretty.len() < 10_000_000, "{name}");
+                let display = v.to_string();
+                assert!(display.len() > 2 * DEEP, "{name}");
+                let head = if v.as_list().is_some() {
+                    "List(["
+                } else {
+                    "Dict({"
+                };
+                assert!(debug.starts_with(head), "{name}: {}", &debug[..20]);
+                drop((v, c, nan));
+            });
+        }
+    }
+
+    #[test]
+    fn display_is_complete_at_any_depth() {
+        let text = on_small_stack(|| deep_list(DEEP, Value::Int(0)).to_string());
+        assert!(text == format!("{}0{}", "[".repeat(DEEP), "]".repeat(DEEP)));
+        let text = on_small_stack(|| deep_dict(DEEP, Value::Null).to_string());
+        assert!(text == format!("{}null{}", r#"{"k": "#.repeat(DEEP), "}".repeat(DEEP)));
+        let mixed = deep_mixed(3, Value::Bool(true));
+        let want = r#"{"a": [], "b": ["s", {"a": [], "b": true, "c": 0.5}, {}], "c": 0.5}"#;
+        assert_eq!(mixed.to_string(), want);
+    }
+
+    #[test]
+    fn debug_cuts_off_at_its_depth() {
+        // 256 nested lists print in full; the 257th prints as `List(…)`.
+        let full = deep_list(DEBUG_DEPTH, Value::Int(0));
+        let want = format!(
+            "{}Int(0){}",
+            "List([".repeat(DEBUG_DEPTH),
+            "])".repeat(DEBUG_DEPTH)
+        );
+        assert_eq!(format!("{full:?}"), want);
+        assert_eq!(format!("{full:?}"), format!("{:?}", derived(&full)));
+        // Empty containers print in full at any depth: they do not nest any further.
+        let empty = deep_list(DEBUG_DEPTH, Value::Dict(BTreeMap::new()));
+        assert_eq!(format!("{empty:?}"), format!("{:?}", derived(&empty)));
+        let cut = deep_list(DEBUG_DEPTH + 1, Value::Int(0));
+        let want = format!(
+            "{}List(…){}",
+            "List([".repeat(DEBUG_DEPTH),
+            "])".repeat(DEBUG_DEPTH)
+        );
+        assert_eq!(format!("{cut:?}"), want);
+        let cut = deep_dict(DEBUG_DEPTH + 5, Value::Int(0));
+        let want = format!(
+            "{}Dict(…){}",
+            r#"Dict({"k": "#.repeat(DEBUG_DEPTH),
+            "})".repeat(DEBUG_DEPTH)
+        );
+        assert_eq!(format!("{cut:?}"), want);
+        // The deepest printing, pretty or not, fits a small stack (unoptimized builds too).
+        let (flat, pretty) = on_small_stack(|| {
+            let v = deep_mixed(DEEP, Value::Int(0));
+            (format!("{v:?}"), format!("{v:#?}"))
+        });
+        assert!(flat.ends_with("])") && pretty.ends_with(")"));
+        assert_eq!(flat.matches('…').count(), 1);
+        assert_eq!(pretty.matches('…').count(), 1);
+    }
+
+    #[test]
+    fn drop_of_wide_and_deep_values() {
+        on_small_stack(|| {
+            // Many deep branches side by side, and deep values in the middle of flat ones.
+            let wide = Value::List((0..64).map(|i| deep_mixed(2_000, Value::Int(i))).collect());
+            let copy = wide.clone();
+            assert!(copy == wide);
+            drop(wide);
+            let mut flat: Vec<Value> = (0..100).map(Value::Int).collect();
+            flat[50] = deep_list(DEEP, Value::Null);
+            drop(Value::List(flat));
+            drop(copy);
+        });
+    }
+
     #[cfg(feature = "serde")]
     mod serde_tests {
         use super::*;
@@ -852,6 +1668,170 @@ mod tests {
             fn json_round_trip(v in arb_value()) {
                 prop_assert_eq!(round_trip(&v), v);
             }
+
+            #[test]
+            fn clone_eq_and_debug_match_derived(a in arb_value(), b in arb_value()) {
+                check_against_derived(&a, &b);
+                check_against_derived(&a, &a.clone());
+            }
+        }
+
+        use crate::value::serde_impl::SERDE_DEPTH;
+
+        const TOO_DEEP: &str = "Value nested more than 128 levels deep";
+
+        #[test]
+        fn serialize_stops_at_the_depth_limit() {
+            assert_eq!(SERDE_DEPTH, 128, "the docs name 128");
+            on_small_stack(|| {
+                let at_limit = deep_list(SERDE_DEPTH, Value::Int(0));
+                let json = serde_json::to_string(&at_limit).unwrap();
+                assert_eq!(json, format!("{}0{}", "[".repeat(128), "]".repeat(128)));
+                let d = serde_json::to_string(&deep_dict(SERDE_DEPTH, Value::Null)).unwrap();
+                assert_eq!(
+                    d,
+                    format!("{}null{}", r#"{"k":"#.repeat(128), "}".repeat(128))
+                );
+                for v in [
+                    deep_list(SERDE_DEPTH + 1, Value::Int(0)),
+                    deep_dict(SERDE_DEPTH + 1, Value::Null),
+                    deep_list(1_000, Value::Int(0)),
+                    deep_mixed(1_000, Value::Int(0)),
+                    deep_mixed(DEEP, Value::Int(0)),
+                ] {
+                    let err = serde_json::to_string(&v).unwrap_err().to_string();
+                    assert!(err.contains(TOO_DEEP), "{err}");
+                    let err = serde_json::to_value(&v).unwrap_err().to_string();
+                    assert!(err.contains(TOO_DEEP), "{err}");
+                }
+            });
+        }
+
+        #[test]
+        fn json_reading_deep_input_fails_cleanly() {
+            on_small_stack(|| {
+                let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+                // serde_json's own limit (127 nested arrays) stops it first.
+                assert_eq!(
+                    from_json(&deep(127)).unwrap(),
+                    deep_list(126, Value::List(vec![]))
+                );
+                assert!(from_json(&deep(128)).is_err());
+                assert!(from_json(&deep(10_000)).is_err());
+                let objects = format!("{}1{}", r#"{"k":"#.repeat(10_000), "}".repeat(10_000));
+                assert!(from_json(&objects).is_err());
+                // serde_json::Value has no limit: ours applies, and 128 levels round-trip
+                // (`deep_mixed(127, _)` is 128 deep: its innermost dict holds an empty list).
+                let at_limit = deep_mixed(SERDE_DEPTH - 1, Value::Int(0));
+                let tree = serde_json::to_value(&at_limit).unwrap();
+                assert_eq!(
+                    serde_json::from_value::<Value>(tree.clone()).unwrap(),
+                    at_limit
+                );
+                let over = serde_json::Value::Array(vec![tree]);
+                let err = serde_json::from_value::<Value>(over)
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(TOO_DEEP), "{err}");
+            });
+        }
+
+        /// What [`Nested`] nests.
+        #[derive(Debug, Clone, Copy)]
+        enum Level {
+            Seq,
+            Map,
+            Some,
+            Newtype,
+        }
+
+        /// A deserializer of `levels` nested one-element sequences, maps, options or
+        /// newtypes around the integer 0: any depth, with no recursion limit of its own.
+        #[derive(Debug, Clone, Copy)]
+        struct Nested {
+            level: Level,
+            levels: usize,
+        }
+
+        impl<'de> serde::Deserializer<'de> for Nested {
+            type Error = DeError;
+
+            fn deserialize_any<V: serde::de::Visitor<'de>>(
+                self,
+                v: V,
+            ) -> Result<V::Value, DeError> {
+                let inner = Nested {
+                    levels: self.levels.wrapping_sub(1),
+                    ..self
+                };
+                match (self.levels, self.level) {
+                    (0, _) => v.visit_i64(0),
+                    (_, Level::Seq) => v.visit_seq(One(Some(inner))),
+                    (_, Level::Map) => v.visit_map(One(Some(inner))),
+                    (_, Level::Some) => v.visit_some(inner),
+                    (_, Level::Newtype) => v.visit_newtype_struct(inner),
+                }
+            }
+
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map struct enum identifier ignored_any
+            }
+        }
+
+        /// One element (or one `"k"` entry) holding the inner [`Nested`].
+        struct One(Option<Nested>);
+
+        impl<'de> serde::de::SeqAccess<'de> for One {
+            type Error = DeError;
+
+            fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: T,
+            ) -> Result<Option<T::Value>, DeError> {
+                self.0.take().map(|d| seed.deserialize(d)).transpose()
+            }
+        }
+
+        impl<'de> serde::de::MapAccess<'de> for One {
+            type Error = DeError;
+
+            fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: K,
+            ) -> Result<Option<K::Value>, DeError> {
+                match self.0 {
+                    Some(_) => seed.deserialize("k".into_deserializer()).map(Some),
+                    None => Ok(None),
+                }
+            }
+
+            fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+                &mut self,
+                seed: V,
+            ) -> Result<V::Value, DeError> {
+                seed.deserialize(self.0.take().expect("a key first"))
+            }
+        }
+
+        #[test]
+        fn deserialize_stops_at_the_depth_limit_in_any_format() {
+            on_small_stack(|| {
+                for level in [Level::Seq, Level::Map, Level::Some, Level::Newtype] {
+                    let read = |levels| Value::deserialize(Nested { level, levels });
+                    let want = match level {
+                        Level::Seq => deep_list(SERDE_DEPTH, Value::Int(0)),
+                        Level::Map => deep_dict(SERDE_DEPTH, Value::Int(0)),
+                        Level::Some | Level::Newtype => Value::Int(0),
+                    };
+                    assert_eq!(read(SERDE_DEPTH).unwrap(), want, "{level:?}");
+                    for levels in [SERDE_DEPTH + 1, 10_000, 10_000_000] {
+                        let err = read(levels).unwrap_err().to_string();
+                        assert_eq!(err, TOO_DEEP, "{level:?} {levels}");
+                    }
+                }
+            });
         }
     }
 }

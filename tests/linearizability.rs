@@ -56,7 +56,7 @@ impl V {
     fn from_value(v: Value) -> V {
         match v {
             Value::Int(n) => V::Int(n),
-            Value::Str(s) if s == "s" => V::Str,
+            Value::Str(ref s) if s == "s" => V::Str,
             other => panic!("the store returned {other:?}, which no test wrote"),
         }
     }

@@ -205,7 +205,7 @@ fn three_threads_on_two_keys() {
     assert_eq!(s.get("b"), Some(Value::Int(total)), "lost an increment");
     match s.get("a") {
         None | Some(Value::Int(_)) | Some(Value::Dict(_)) => {}
-        Some(Value::Str(v)) => assert_eq!(v, "short"),
+        Some(Value::Str(ref v)) => assert_eq!(v, "short"),
         Some(other) => panic!("a holds {other:?}, which nobody wrote"),
     }
     clock.advance(secs(1));
