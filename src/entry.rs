@@ -190,6 +190,15 @@ pub(crate) struct Slot {
     cell: AtomicU64,
 }
 
+/// A slot's value is dropped without deep recursion ([`Value::dispose`]), wherever the slot is
+/// freed or recycled: crossbeam-epoch may drop a retired value on any thread, and a value nested
+/// tens of thousands of levels deep would overflow its stack with the ordinary drop glue.
+impl Drop for Slot {
+    fn drop(&mut self) {
+        std::mem::take(&mut self.value).dispose();
+    }
+}
+
 /// Whether `n` can live in a counter cell (63 bits, two's complement).
 #[inline]
 fn fits_cell(n: i64) -> bool {
@@ -377,7 +386,6 @@ unsafe fn retire(guard: &Guard, old: Shared<'_, Slot>) {
 #[cfg(not(scriptling_kv_loom))]
 mod spares {
     use super::{Slot, SPARES_MAX};
-    use crate::value::Value;
     use std::cell::RefCell;
 
     thread_local! {
@@ -398,7 +406,7 @@ mod spares {
     /// Drops the slot's value now and keeps the allocation if there is room (else frees it).
     pub(super) fn give(mut slot: Box<Slot>) {
         // The value goes now, when it would have been freed without recycling.
-        slot.value = Value::Null;
+        std::mem::take(&mut slot.value).dispose();
         // If the stack is full, borrowed, or already destroyed (thread exit), `slot` is freed
         // here or when the closure is dropped uncalled.
         let _ = SPARES.try_with(move |s| {

@@ -61,13 +61,20 @@ use std::slice;
 ///
 /// A value can be nested arbitrarily deep (a `List` in a `List` in ... 100,000
 /// levels down, `Dict`s alike, or both mixed) and still be stored, read back,
-/// cloned, compared, displayed and dropped on any thread, including a spawned
-/// thread's 2 MiB stack. `Display` is iterative (an explicit stack on the
-/// heap). `Clone`, `PartialEq` and `Drop` recurse like derived impls, and as
-/// fast, through the first 64 levels of nesting, and continue iteratively
-/// below that, so ordinary documents never pay for deep ones; scalars are a
-/// plain match. Dropping matters most: the store drops a replaced value later,
-/// through crossbeam-epoch, on whatever thread collects it.
+/// cloned, compared and displayed on any thread, including a spawned thread's
+/// 2 MiB stack. `Display` is iterative (an explicit stack on the heap).
+/// `Clone` and `PartialEq` recurse like derived impls, and as fast, through
+/// the first 64 levels of nesting, and continue iteratively below that, so
+/// ordinary documents never pay for deep ones; scalars are a plain match.
+///
+/// Dropping: the store drops every value it held (a replaced value, later,
+/// through crossbeam-epoch, on whatever thread collects it; a removed or
+/// expired one; the whole store) with [`Value::dispose`], which works the
+/// same way. `Value` itself has no `Drop` impl, so that its fields can be
+/// moved out in a `match`; Rust's drop glue for a value you own recurses
+/// level by level, and a value nested tens of thousands of levels deep that
+/// your code drops can overflow a 2 MiB stack. Drop such a value with
+/// [`Value::dispose`].
 ///
 /// Two things are bounded instead:
 ///
@@ -454,17 +461,16 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
 /// nesting".
 const DEBUG_DEPTH: usize = 256;
 
-/// How many container levels `Clone`, `Drop` and `PartialEq` handle by plain recursion (as the
+/// How many container levels `Clone`, `dispose` and `PartialEq` handle by plain recursion (as the
 /// derived impls do, and as fast) before they go on with an explicit stack on the heap. Small
 /// enough for any thread's stack, also unoptimized; deep enough for ordinary documents never to
 /// leave the fast path.
 const RECURSION_LIMIT: u32 = 64;
 
 std::thread_local! {
-    /// How many `List`/`Dict` clones or drops are in progress on this thread's stack, each
-    /// inside the previous one: what keeps `Clone` and `Drop` (whose recursion goes through
-    /// `Vec`'s and `BTreeMap`'s own impls, which cannot pass a depth along) within
-    /// [`RECURSION_LIMIT`].
+    /// How many `List`/`Dict` clones are in progress on this thread's stack, each inside the
+    /// previous one: what keeps `Clone` (whose recursion goes through `Vec`'s and `BTreeMap`'s
+    /// own impls, which cannot pass a depth along) within [`RECURSION_LIMIT`].
     static RECURSION: Cell<u32> = const { Cell::new(0) };
 }
 
@@ -498,7 +504,7 @@ impl Drop for Level {
 
 impl Value {
     /// Whether this is a `List` or `Dict` with at least one element: the values that the deep
-    /// `Clone` and `Drop` below walk with an explicit stack past [`RECURSION_LIMIT`].
+    /// `Clone` and `dispose` below walk with an explicit stack past [`RECURSION_LIMIT`].
     #[inline]
     fn has_children(&self) -> bool {
         match self {
@@ -628,28 +634,54 @@ fn clone_nested(root: &Value) -> Value {
     }
 }
 
-/// Drops recursively like the derived drop glue for [`RECURSION_LIMIT`] levels and with an
-/// explicit stack below that, so that no depth overflows the stack (also where crossbeam-epoch
-/// runs the drop of a retired value, on whatever thread). Scalars are a plain match.
-impl Drop for Value {
-    #[inline]
-    fn drop(&mut self) {
-        match self {
-            Value::List(items) if !items.is_empty() => match Level::enter() {
-                // Dropped now, one level deeper, rather than by the drop glue after this returns.
-                Some(_level) => drop(std::mem::take(items)),
-                None => drop_nested(self),
-            },
-            Value::Dict(map) if !map.is_empty() => match Level::enter() {
-                Some(_level) => drop(std::mem::take(map)),
-                None => drop_nested(self),
-            },
-            _ => {}
-        }
+impl Value {
+    /// Drops this value without deep recursion: like the drop glue (and as fast) through the
+    /// first 64 levels of nesting, then with an explicit stack on the heap, so a value nested
+    /// any depth can be dropped on any thread. `Value` has no `Drop` impl of its own (that would
+    /// forbid moving its fields out in a `match`), so an ordinary drop of a value nested tens of
+    /// thousands of levels deep recurses as deep and can overflow a thread's stack; the store
+    /// drops every value it held this way, and so can you:
+    ///
+    /// ```
+    /// use scriptling_kv::Value;
+    ///
+    /// let mut deep = Value::Null;
+    /// for _ in 0..100_000 {
+    ///     deep = Value::List(vec![deep]);
+    /// }
+    /// deep.dispose();
+    /// ```
+    pub fn dispose(self) {
+        drop_within(self, RECURSION_LIMIT);
     }
 }
 
-/// `Drop` past [`RECURSION_LIMIT`]: empties `root` of its nested containers, then of theirs and
+/// [`Value::dispose`]: recursion with a budget of `levels`, then [`drop_nested`].
+pub(crate) fn drop_within(mut v: Value, levels: u32) {
+    if levels == 0 {
+        drop_nested(&mut v);
+        return;
+    }
+    match &mut v {
+        Value::List(items) => {
+            for child in std::mem::take(items) {
+                if child.has_children() {
+                    drop_within(child, levels - 1);
+                }
+            }
+        }
+        Value::Dict(map) => {
+            for child in std::mem::take(map).into_values() {
+                if child.has_children() {
+                    drop_within(child, levels - 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Dropping past [`RECURSION_LIMIT`]: empties `root` of its nested containers, then of theirs and
 /// so on, with an explicit stack: each container is detached from its parent (replaced by
 /// `Null`) before the parent is dropped, so every drop that actually runs is of a value with no
 /// nested containers.
@@ -1439,17 +1471,23 @@ mod tests {
             ("mixed", deep_mixed),
         ] {
             on_small_stack(move || {
+                // `Value` has no `Drop` impl: deep values are dropped with `dispose`.
+                let eq = |a: &Value, b: Value| {
+                    let same = *a == b;
+                    b.dispose();
+                    same
+                };
                 let v = build(DEEP, Value::Int(1));
                 let c = v.clone();
                 assert!(c == v, "{name}");
-                assert!(v == build(DEEP, Value::Int(1)), "{name}");
-                assert!(v != build(DEEP, Value::Int(2)), "{name}");
-                assert!(v != build(DEEP, Value::Float(1.0)), "{name}");
-                assert!(v != build(DEEP + 1, Value::Int(1)), "{name}");
-                assert!(v != build(DEEP - 1, Value::Int(1)), "{name}");
+                assert!(eq(&v, build(DEEP, Value::Int(1))), "{name}");
+                assert!(!eq(&v, build(DEEP, Value::Int(2))), "{name}");
+                assert!(!eq(&v, build(DEEP, Value::Float(1.0))), "{name}");
+                assert!(!eq(&v, build(DEEP + 1, Value::Int(1))), "{name}");
+                assert!(!eq(&v, build(DEEP - 1, Value::Int(1))), "{name}");
                 // NaN at the bottom: not equal to itself, as derived.
                 let nan = build(DEEP, Value::Float(f64::NAN));
-                assert!(nan != nan.clone(), "{name}");
+                assert!(!eq(&nan, nan.clone()), "{name}");
                 let debug = format!("{v:?}");
                 let pretty = format!("{v:#?}");
                 assert!(debug.contains("(…)") && pretty.contains("(…)"), "{name}");
@@ -1462,16 +1500,23 @@ mod tests {
                     "Dict({"
                 };
                 assert!(debug.starts_with(head), "{name}: {}", &debug[..20]);
-                drop((v, c, nan));
+                for deep in [v, c, nan] {
+                    deep.dispose();
+                }
             });
         }
     }
 
     #[test]
     fn display_is_complete_at_any_depth() {
-        let text = on_small_stack(|| deep_list(DEEP, Value::Int(0)).to_string());
+        let shown = |v: Value| {
+            let text = v.to_string();
+            v.dispose();
+            text
+        };
+        let text = on_small_stack(move || shown(deep_list(DEEP, Value::Int(0))));
         assert!(text == format!("{}0{}", "[".repeat(DEEP), "]".repeat(DEEP)));
-        let text = on_small_stack(|| deep_dict(DEEP, Value::Null).to_string());
+        let text = on_small_stack(move || shown(deep_dict(DEEP, Value::Null)));
         assert!(text == format!("{}null{}", r#"{"k": "#.repeat(DEEP), "}".repeat(DEEP)));
         let mixed = deep_mixed(3, Value::Bool(true));
         let want = r#"{"a": [], "b": ["s", {"a": [], "b": true, "c": 0.5}, {}], "c": 0.5}"#;
@@ -1509,7 +1554,9 @@ mod tests {
         // The deepest printing, pretty or not, fits a small stack (unoptimized builds too).
         let (flat, pretty) = on_small_stack(|| {
             let v = deep_mixed(DEEP, Value::Int(0));
-            (format!("{v:?}"), format!("{v:#?}"))
+            let shown = (format!("{v:?}"), format!("{v:#?}"));
+            v.dispose();
+            shown
         });
         assert!(flat.ends_with("])") && pretty.ends_with(")"));
         assert_eq!(flat.matches('…').count(), 1);
@@ -1517,17 +1564,37 @@ mod tests {
     }
 
     #[test]
-    fn drop_of_wide_and_deep_values() {
+    fn dispose_of_wide_and_deep_values() {
         on_small_stack(|| {
             // Many deep branches side by side, and deep values in the middle of flat ones.
             let wide = Value::List((0..64).map(|i| deep_mixed(2_000, Value::Int(i))).collect());
             let copy = wide.clone();
             assert!(copy == wide);
-            drop(wide);
+            wide.dispose();
             let mut flat: Vec<Value> = (0..100).map(Value::Int).collect();
             flat[50] = deep_list(DEEP, Value::Null);
-            drop(Value::List(flat));
-            drop(copy);
+            Value::List(flat).dispose();
+            copy.dispose();
+            // Shallow values and scalars too.
+            deep_mixed(3, Value::Int(0)).dispose();
+            Value::Int(1).dispose();
+        });
+    }
+
+    #[test]
+    fn the_store_disposes_of_the_deep_values_it_held() {
+        on_small_stack(|| {
+            let store = crate::Store::builder().background_cleanup(false).build();
+            let deep = deep_list(DEEP, Value::Int(1));
+            store.set("k", deep.clone());
+            store.set("k", 1); // the deep value is retired, dropped later by crossbeam-epoch
+            store.set("j", deep.clone());
+            assert!(store.delete("j"));
+            store.set("m", deep);
+            for _ in 0..256 {
+                crossbeam_epoch::pin().flush();
+            }
+            drop(store); // with a deep value in it
         });
     }
 
@@ -1703,6 +1770,7 @@ mod tests {
                     assert!(err.contains(TOO_DEEP), "{err}");
                     let err = serde_json::to_value(&v).unwrap_err().to_string();
                     assert!(err.contains(TOO_DEEP), "{err}");
+                    v.dispose();
                 }
             });
         }

@@ -5,8 +5,10 @@
 //!
 //! Every check runs on a thread with 2 MiB of stack (what `std::thread::spawn` gives by
 //! default), set explicitly so a `RUST_MIN_STACK` in the environment cannot hide a recursive
-//! implementation: with the derived (recursive) `Clone`, `PartialEq`, `Debug` and drop glue these
-//! tests die of a stack overflow.
+//! implementation: with the derived (recursive) `Clone`, `PartialEq`, `Debug`, or a store that
+//! drops the values it held with the ordinary drop glue, these tests die of a stack overflow.
+//! `Value` has no `Drop` impl (so its fields can be moved out in a `match`): the values the tests
+//! own are dropped with [`Value::dispose`], as the type's docs ask for deep values.
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -65,22 +67,28 @@ const SHAPES: [(&str, Builder); 3] = [
     ("mixed", deep_mixed),
 ];
 
+/// Whether `a == b`, disposing of `b`.
+fn eq(a: &Value, b: Value) -> bool {
+    let same = *a == b;
+    assert_eq!(same, !(*a != b), "== and != agree");
+    b.dispose();
+    same
+}
+
 /// Clone, equality (equal, and unequal only at the bottom), `Debug`, `Display`, drop.
 fn clone_compare_format_drop(build: Builder) {
     let v = build(DEPTH, Value::Int(7));
     let copy = v.clone();
-    assert!(copy == v, "a clone is equal");
+    assert!(eq(&v, copy), "a clone is equal");
     assert!(
-        v == build(DEPTH, Value::Int(7)),
+        eq(&v, build(DEPTH, Value::Int(7))),
         "an identical rebuild is equal"
     );
     // Unequal only at the very bottom: another int, another type, another length.
-    assert!(v != build(DEPTH, Value::Int(8)));
-    assert!(v != build(DEPTH, Value::Float(7.0)));
-    assert!(v != build(DEPTH, Value::List(vec![Value::Int(7)])));
-    assert!(v != build(DEPTH - 1, Value::Int(7)));
-    assert!(!(v != copy));
-    drop(copy);
+    assert!(!eq(&v, build(DEPTH, Value::Int(8))));
+    assert!(!eq(&v, build(DEPTH, Value::Float(7.0))));
+    assert!(!eq(&v, build(DEPTH, Value::List(vec![Value::Int(7)]))));
+    assert!(!eq(&v, build(DEPTH - 1, Value::Int(7))));
 
     // Debug stops at a depth and prints `…` below it; Display prints everything.
     let debug = format!("{v:?}");
@@ -105,7 +113,7 @@ fn clone_compare_format_drop(build: Builder) {
         }
         _ => unreachable!(),
     }
-    drop(v);
+    v.dispose();
 }
 
 #[test]
@@ -125,7 +133,12 @@ fn deep_mixed_clone_compare_format_drop() {
 
 #[test]
 fn deep_list_display_is_exact() {
-    let text = on_spawned_thread(|| deep_list(DEPTH, Value::Int(0)).to_string());
+    let text = on_spawned_thread(|| {
+        let v = deep_list(DEPTH, Value::Int(0));
+        let text = v.to_string();
+        v.dispose();
+        text
+    });
     let want = format!("{}0{}", "[".repeat(DEPTH), "]".repeat(DEPTH));
     assert!(text == want, "Display of a deep list");
     let text = on_spawned_thread(|| deep_dict(3, Value::from("s")).to_string());
@@ -142,12 +155,13 @@ fn deep_values_in_the_store() {
             let v = build(DEPTH, Value::Int(1));
             store.set("k", v.clone());
             let got = store.get("k").expect("just set");
-            assert!(got == v, "{name}: read back equal");
+            assert!(eq(&v, got), "{name}: read back equal");
             assert!(store.get_with("k", |stored| *stored == v).unwrap());
-            drop(got);
             // Overwrite: the deep value is retired.
             store.set("k", build(DEPTH, Value::Int(2)));
-            assert!(store.get("k").unwrap() == build(DEPTH, Value::Int(2)));
+            let want = build(DEPTH, Value::Int(2));
+            assert!(eq(&want, store.get("k").unwrap()));
+            want.dispose();
             assert!(store.delete("k"), "{name}: deleted");
             assert!(store.get("k").is_none());
             store.set("k", v);
@@ -213,8 +227,8 @@ fn deep_values_overwritten_from_four_threads() {
     // Dropping the store and the originals also happens on a 2 MiB thread.
     on_spawned_thread(move || {
         drop(store);
-        drop(list);
-        drop(mixed);
+        std::sync::Arc::try_unwrap(list).unwrap().dispose();
+        std::sync::Arc::try_unwrap(mixed).unwrap().dispose();
         for _ in 0..4 {
             crossbeam_epoch::pin().flush();
         }
