@@ -872,12 +872,13 @@ mod process {
             );
         }
 
-        /// Sends SIGTERM (with `kill`, as a process manager would).
+        /// Sends SIGTERM, as a process manager would: with the shell's `kill` builtin (no
+        /// `libc` dependency, and `sh` is there even where the `kill` binary (procps) is not).
         fn terminate(&self) {
-            let status = Command::new("kill")
-                .args(["-TERM", &self.child.id().to_string()])
+            let status = Command::new("sh")
+                .args(["-c", &format!("kill -TERM {}", self.child.id())])
                 .status()
-                .expect("cannot run kill");
+                .expect("cannot run sh");
             assert!(status.success(), "kill -TERM failed: {status}");
         }
 
