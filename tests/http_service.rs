@@ -1,8 +1,12 @@
 //! End-to-end tests of `examples/http_service.rs`: the service runs in-process on an ephemeral
 //! loopback port, over a store on a test clock (so windows and TTLs are advanced by hand, never
-//! slept on), and is driven by a real HTTP client (ureq).
+//! slept on), and is driven by a real HTTP client (ureq). Every reply is checked whole: status,
+//! content type, and the exact body (the texts of README's curl session among them).
 //!
-//! The example is included as a module so the test and the binary serve the same code.
+//! The example is included as a module so the test and the binary serve the same code. What only
+//! the binary does (its request log on stderr, SIGTERM) is tested on the built binary as a child
+//! process (module `process`, Unix only): `cargo test` builds it into `target/<profile>/examples/`;
+//! `cargo test --test http_service` alone does not, and then those tests fail saying so.
 
 #[allow(dead_code)] // `main` and the signal handling are the binary's, not used here.
 #[path = "../examples/http_service.rs"]
@@ -98,6 +102,11 @@ struct Reply {
     body: String,
 }
 
+/// The content type of every JSON reply (axum's `Json`).
+const JSON: &str = "application/json";
+/// The content type of the plain-text reply of `GET /` (a `String` body).
+const TEXT: &str = "text/plain; charset=utf-8";
+
 impl Reply {
     fn json(&self) -> Json {
         serde_json::from_str(&self.body)
@@ -110,20 +119,71 @@ impl Reply {
             .map(|v| v.to_str().expect("ASCII header"))
     }
 
-    /// Asserts the reply is `status` with a JSON body `{"error": "<non-empty>"}`.
-    fn assert_json_error(&self, status: u16) {
-        assert_eq!(self.status, status, "{self:?}");
-        assert!(
-            self.header("content-type")
-                .is_some_and(|ct| ct.starts_with("application/json")),
+    /// Asserts the reply is `status` with a JSON content type, and returns its body as JSON.
+    fn assert_json_status(&self, status: u16) -> Json {
+        assert_eq!(
+            (self.status, self.header("content-type")),
+            (status, Some(JSON)),
             "{self:?}"
         );
-        let body = self.json();
+        self.json()
+    }
+
+    /// Asserts the reply is `status` with a JSON content type and exactly the body `body`.
+    fn assert_json(&self, status: u16, body: &str) {
+        assert_eq!(
+            (self.status, self.header("content-type"), self.body.as_str()),
+            (status, Some(JSON), body),
+            "{self:?}"
+        );
+    }
+
+    /// Asserts the reply is `status` with the JSON body `{"error":"<message>"}`, byte for byte.
+    fn assert_error(&self, status: u16, message: &str) {
+        self.assert_json(status, &json!({ "error": message }).to_string());
+    }
+
+    /// Asserts the reply is `status` with a JSON body `{"error":"<message>"}` whose message
+    /// starts with `prefix` (for axum's rejection texts, which end with serde_json's).
+    fn assert_error_starting(&self, status: u16, prefix: &str) {
+        let body = self.assert_json_status(status);
         let message = body["error"].as_str().unwrap_or_default();
-        assert!(!message.is_empty(), "{self:?}");
+        assert!(message.starts_with(prefix), "{self:?}");
         assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{self:?}");
     }
+
+    /// Asserts the reply is `status` with a plain-text content type and exactly the body `body`.
+    fn assert_text(&self, status: u16, body: &str) {
+        assert_eq!(
+            (self.status, self.header("content-type"), self.body.as_str()),
+            (status, Some(TEXT), body),
+            "{self:?}"
+        );
+    }
+
+    /// Asserts the reply is the `401` of an unusable token: `WWW-Authenticate: Bearer` and the
+    /// JSON error `message`.
+    fn assert_unauthorized(&self, message: &str) {
+        self.assert_error(401, message);
+        assert_eq!(self.header("www-authenticate"), Some("Bearer"), "{self:?}");
+    }
 }
+
+/// The reply of `GET /` to the request that is number `n` of the window, out of `limit`.
+fn hello(n: usize, limit: usize) -> String {
+    format!("hello, you are request {n} of {limit} in this window\n")
+}
+
+/// The error texts of the service (README's session shows the first three).
+const RATE_LIMITED: &str = "rate limit exceeded";
+const BAD_SESSION: &str = "invalid or expired session";
+const USER_NOT_A_STRING: &str = "user must be a string";
+const USER_EMPTY: &str = "user must not be empty";
+const NO_USER_FIELD: &str = "expected a JSON object with a \"user\" field";
+const NO_BEARER: &str = "expected Authorization: Bearer TOKEN";
+/// axum's rejection texts, passed on by `POST /login`.
+const NOT_JSON: &str = "Failed to parse the request body as JSON: ";
+const NOT_JSON_CONTENT_TYPE: &str = "Expected request with `Content-Type: application/json`";
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -173,20 +233,44 @@ fn from(client: &str) -> [(&'static str, &str); 1] {
     [("X-Forwarded-For", client)]
 }
 
-fn login(agent: &ureq::Agent, server: &Server, user: &str) -> String {
-    let body = json!({ "user": user }).to_string();
-    let reply = post(
-        agent,
-        &server.url("/login"),
-        Some("application/json"),
-        &body,
-        &[],
-    );
-    assert_eq!(reply.status, 200, "{reply:?}");
-    reply.json()["token"]
+/// Checks the reply to a successful `POST /login`, `{"token":"<32 lowercase hex digits>"}` byte
+/// for byte, and returns the token.
+fn token_of(reply: &Reply) -> String {
+    let token = reply.assert_json_status(200)["token"]
         .as_str()
         .expect("token is a string")
-        .to_owned()
+        .to_owned();
+    assert_eq!(token.len(), 2 * service::TOKEN_BYTES, "{reply:?}");
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{reply:?}"
+    );
+    reply.assert_json(200, &format!(r#"{{"token":"{token}"}}"#));
+    token
+}
+
+/// Logs `user` in on the service at `base` and returns the session token.
+fn login(agent: &ureq::Agent, base: &str, user: &str) -> String {
+    let body = json!({ "user": user }).to_string();
+    let url = format!("{base}/login");
+    token_of(&post(agent, &url, Some("application/json"), &body, &[]))
+}
+
+/// Checks a reply of `GET /cached/{name}`: `200`, JSON, `X-Cache: <cache>`, and exactly the body
+/// `{"computed_at":T,"name":"<name>","value":"expensive result for <name>"}`. Returns `T`.
+fn assert_cached(reply: &Reply, name: &str, cache: &str) -> i64 {
+    let at = reply.assert_json_status(200)["computed_at"]
+        .as_i64()
+        .expect("computed_at is an integer");
+    assert!(at > 0, "{reply:?}");
+    assert_eq!(reply.header("x-cache"), Some(cache), "{reply:?}");
+    reply.assert_json(
+        200,
+        &format!(r#"{{"computed_at":{at},"name":"{name}","value":"expensive result for {name}"}}"#),
+    );
+    at
 }
 
 fn retry_after(reply: &Reply) -> u64 {
@@ -197,46 +281,105 @@ fn retry_after(reply: &Reply) -> u64 {
         .expect("Retry-After is whole seconds")
 }
 
+/// A request as the service's log line shows it: method, path, status, client.
+type Logged = (&'static str, &'static str, u16, &'static str);
+
+/// README's curl session ("The main job"), replayed against the service at `base`, which must
+/// run with `--rate-limit 2` over an empty store, from 127.0.0.1 and without a proxy. Every
+/// reply must be what README shows: status, content type, the headers shown, and the body byte
+/// for byte (README adds a newline after JSON bodies; the service does not send one). Returns
+/// the requests in the order sent, as the log shows them.
+fn readme_session(base: &str) -> Vec<Logged> {
+    const LOCAL: &str = "127.0.0.1";
+    let agent = agent();
+    let url = |path: &str| format!("{base}{path}");
+    get(&agent, &url("/"), &[]).assert_text(200, "hello, you are request 1 of 2 in this window\n");
+    get(&agent, &url("/"), &[]).assert_text(200, "hello, you are request 2 of 2 in this window\n");
+    let limited = get(&agent, &url("/"), &[]);
+    limited.assert_json(429, r#"{"error":"rate limit exceeded"}"#);
+    assert_eq!(limited.header("retry-after"), Some("60"), "{limited:?}");
+    get(&agent, &url("/"), &from("203.0.113.5"))
+        .assert_text(200, "hello, you are request 1 of 2 in this window\n");
+    let json_ct = Some("application/json");
+    let token = token_of(&post(
+        &agent,
+        &url("/login"),
+        json_ct,
+        r#"{"user": "bob"}"#,
+        &[],
+    ));
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+    get(&agent, &url("/me"), &auth).assert_json(200, r#"{"user":"bob"}"#);
+    post(&agent, &url("/logout"), None, "", &auth).assert_json(200, r#"{"ok":true}"#);
+    let me = get(&agent, &url("/me"), &auth);
+    me.assert_json(401, r#"{"error":"invalid or expired session"}"#);
+    assert_eq!(me.header("www-authenticate"), Some("Bearer"), "{me:?}");
+    post(&agent, &url("/login"), json_ct, r#"{"user": 5}"#, &[])
+        .assert_json(400, r#"{"error":"user must be a string"}"#);
+    let computed_at = assert_cached(&get(&agent, &url("/cached/report"), &[]), "report", "MISS");
+    let hit = get(&agent, &url("/cached/report"), &[]);
+    assert_eq!(assert_cached(&hit, "report", "HIT"), computed_at);
+    // README shows `{"cache":1,"keys":4,"rate":2,"session":1}` here, but the session it shows
+    // ended its only session with /logout: two rate windows and one cached value are left.
+    get(&agent, &url("/stats"), &[])
+        .assert_json(200, r#"{"cache":1,"keys":3,"rate":2,"session":0}"#);
+    vec![
+        ("GET", "/", 200, LOCAL),
+        ("GET", "/", 200, LOCAL),
+        ("GET", "/", 429, LOCAL),
+        ("GET", "/", 200, "203.0.113.5"),
+        ("POST", "/login", 200, LOCAL),
+        ("GET", "/me", 200, LOCAL),
+        ("POST", "/logout", 200, LOCAL),
+        ("GET", "/me", 401, LOCAL),
+        ("POST", "/login", 400, LOCAL),
+        ("GET", "/cached/report", 200, LOCAL),
+        ("GET", "/cached/report", 200, LOCAL),
+        ("GET", "/stats", 200, LOCAL),
+    ]
+}
+
+#[test]
+fn readme_session_gets_the_replies_readme_shows() {
+    let server = Server::start(2);
+    readme_session(&server.base);
+    assert_eq!(
+        server.store.keys("*").unwrap(),
+        ["cache:report", "rate:127.0.0.1", "rate:203.0.113.5"]
+    );
+}
+
 #[test]
 fn limit_triggers_at_n_plus_one_per_client_and_resets_with_the_window() {
     let server = Server::start(5);
     let agent = agent();
     let root = server.url("/");
     for i in 1..=5 {
-        let reply = get(&agent, &root, &from("10.0.0.1"));
-        assert_eq!(reply.status, 200, "{reply:?}");
-        assert_eq!(
-            reply.body,
-            format!("hello, you are request {i} of 5 in this window\n")
-        );
+        get(&agent, &root, &from("10.0.0.1")).assert_text(200, &hello(i, 5));
     }
     let limited = get(&agent, &root, &from("10.0.0.1"));
-    limited.assert_json_error(429);
-    assert_eq!(limited.json(), json!({ "error": "rate limit exceeded" }));
+    limited.assert_error(429, RATE_LIMITED);
     // The clock has not moved since the window opened: the whole window remains.
     assert_eq!(retry_after(&limited), 60);
 
     // Another client has its own window.
-    let other = get(&agent, &root, &from("10.0.0.2"));
-    assert_eq!(other.status, 200, "{other:?}");
-    assert_eq!(other.body, "hello, you are request 1 of 5 in this window\n");
-    assert_eq!(get(&agent, &root, &from("10.0.0.1")).status, 429);
+    get(&agent, &root, &from("10.0.0.2")).assert_text(200, &hello(1, 5));
+    get(&agent, &root, &from("10.0.0.1")).assert_error(429, RATE_LIMITED);
 
     // The window is fixed: 45 s in, 15 s remain, and refused requests do not extend it.
     server.clock.advance(Duration::from_secs(45));
     let limited = get(&agent, &root, &from("10.0.0.1"));
-    limited.assert_json_error(429);
+    limited.assert_error(429, RATE_LIMITED);
     assert_eq!(retry_after(&limited), 15);
     server.clock.advance(Duration::from_secs(14));
     let limited = get(&agent, &root, &from("10.0.0.1"));
+    limited.assert_error(429, RATE_LIMITED);
     assert_eq!(retry_after(&limited), 1);
-    assert!((1..=60).contains(&retry_after(&limited)));
 
     // A new window opens once the old one is over.
     server.clock.advance(Duration::from_secs(1));
-    let reply = get(&agent, &root, &from("10.0.0.1"));
-    assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(reply.body, "hello, you are request 1 of 5 in this window\n");
+    get(&agent, &root, &from("10.0.0.1")).assert_text(200, &hello(1, 5));
     assert_eq!(
         server.store.ttl("rate:10.0.0.1"),
         Ttl::Expires(Duration::from_secs(60))
@@ -256,15 +399,16 @@ fn concurrent_requests_from_one_client_get_exactly_n_successes() {
             std::thread::spawn(move || {
                 let agent = agent();
                 let root = server.url("/");
+                let limited = json!({ "error": RATE_LIMITED }).to_string();
                 while remaining
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
                     .is_ok()
                 {
                     let reply = get(&agent, &root, &from("192.0.2.7"));
                     let mut seen = seen.lock().unwrap();
-                    match reply.status {
-                        200 => seen.0.push(reply.body),
-                        429 => seen.1 += 1,
+                    match (reply.status, reply.header("content-type")) {
+                        (200, Some(TEXT)) => seen.0.push(reply.body),
+                        (429, Some(JSON)) if reply.body == limited => seen.1 += 1,
                         _ => seen.2.push(reply),
                     }
                 }
@@ -285,9 +429,7 @@ fn concurrent_requests_from_one_client_get_exactly_n_successes() {
             .and_then(|n| n.parse::<usize>().ok())
             .expect("a count in the body")
     });
-    let expected: Vec<String> = (1..=N)
-        .map(|i| format!("hello, you are request {i} of {N} in this window\n"))
-        .collect();
+    let expected: Vec<String> = (1..=N).map(|i| hello(i, N)).collect();
     assert_eq!(*successes, expected);
     // Every request was counted, and the window has exactly one TTL, the full window.
     assert_eq!(
@@ -305,13 +447,10 @@ fn client_is_first_forwarded_address_else_the_peer() {
     let server = Server::start(100);
     let agent = agent();
     let root = server.url("/");
-    assert_eq!(
-        get(&agent, &root, &from(" 203.0.113.9 , 10.0.0.1")).status,
-        200
-    );
-    assert_eq!(get(&agent, &root, &[]).status, 200);
+    get(&agent, &root, &from(" 203.0.113.9 , 10.0.0.1")).assert_text(200, &hello(1, 100));
+    get(&agent, &root, &[]).assert_text(200, &hello(1, 100));
     // An unusable first entry falls back to the peer address.
-    assert_eq!(get(&agent, &root, &from(" , 10.0.0.1")).status, 200);
+    get(&agent, &root, &from(" , 10.0.0.1")).assert_text(200, &hello(2, 100));
     assert_eq!(
         server.store.keys("rate:*").unwrap(),
         ["rate:127.0.0.1", "rate:203.0.113.9"]
@@ -327,19 +466,18 @@ fn counter_without_ttl_is_repaired_so_no_client_is_locked_out_forever() {
     // A counter past the limit whose `expire` was lost.
     server.store.set("rate:198.51.100.1", 1000);
     let limited = get(&agent, &root, &from("198.51.100.1"));
-    limited.assert_json_error(429);
+    limited.assert_error(429, RATE_LIMITED);
     assert_eq!(retry_after(&limited), 60);
     assert_eq!(
         server.store.ttl("rate:198.51.100.1"),
         Ttl::Expires(Duration::from_secs(60))
     );
     server.clock.advance(Duration::from_secs(60));
-    assert_eq!(get(&agent, &root, &from("198.51.100.1")).status, 200);
+    get(&agent, &root, &from("198.51.100.1")).assert_text(200, &hello(1, 3));
 
     // One under the limit: served, and given a window too.
     server.store.set("rate:198.51.100.2", 1);
-    let reply = get(&agent, &root, &from("198.51.100.2"));
-    assert_eq!(reply.body, "hello, you are request 2 of 3 in this window\n");
+    get(&agent, &root, &from("198.51.100.2")).assert_text(200, &hello(2, 3));
     assert_eq!(
         server.store.ttl("rate:198.51.100.2"),
         Ttl::Expires(Duration::from_secs(60))
@@ -347,20 +485,19 @@ fn counter_without_ttl_is_repaired_so_no_client_is_locked_out_forever() {
 
     // A counter clobbered with a non-integer starts a new window instead of failing forever.
     server.store.set("rate:198.51.100.3", "garbage");
-    let reply = get(&agent, &root, &from("198.51.100.3"));
-    assert_eq!(reply.body, "hello, you are request 1 of 3 in this window\n");
+    get(&agent, &root, &from("198.51.100.3")).assert_text(200, &hello(1, 3));
 }
 
 #[test]
 fn session_lifecycle() {
     let server = Server::start(100);
     let agent = agent();
-    let token = login(&agent, &server, "bob");
-    assert_eq!(token.len(), 2 * service::TOKEN_BYTES);
-    assert!(token
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-    assert_ne!(login(&agent, &server, "bob"), token, "tokens are random");
+    let token = login(&agent, &server.base, "bob");
+    assert_ne!(
+        login(&agent, &server.base, "bob"),
+        token,
+        "tokens are random"
+    );
 
     let key = format!("session:{token}");
     assert_eq!(
@@ -374,23 +511,19 @@ fn session_lifecycle() {
 
     let bearer = format!("Bearer {token}");
     let auth = [("Authorization", bearer.as_str())];
-    let me = get(&agent, &server.url("/me"), &auth);
-    assert_eq!((me.status, me.json()), (200, json!({ "user": "bob" })));
-    let out = post(&agent, &server.url("/logout"), None, "", &auth);
-    assert_eq!((out.status, out.json()), (200, json!({ "ok": true })));
+    get(&agent, &server.url("/me"), &auth).assert_json(200, r#"{"user":"bob"}"#);
+    post(&agent, &server.url("/logout"), None, "", &auth).assert_json(200, r#"{"ok":true}"#);
     assert!(!server.store.exists(&key));
-    let me = get(&agent, &server.url("/me"), &auth);
-    me.assert_json_error(401);
-    assert_eq!(me.header("www-authenticate"), Some("Bearer"));
-    post(&agent, &server.url("/logout"), None, "", &auth).assert_json_error(401);
+    get(&agent, &server.url("/me"), &auth).assert_unauthorized(BAD_SESSION);
+    post(&agent, &server.url("/logout"), None, "", &auth).assert_unauthorized(BAD_SESSION);
 
     // Sessions end with their TTL.
-    let token = login(&agent, &server, "alice");
+    let token = login(&agent, &server.base, "alice");
     let bearer = format!("bearer {token}"); // the scheme is case-insensitive
     let auth = [("Authorization", bearer.as_str())];
-    assert_eq!(get(&agent, &server.url("/me"), &auth).status, 200);
+    get(&agent, &server.url("/me"), &auth).assert_json(200, r#"{"user":"alice"}"#);
     server.clock.advance(Duration::from_secs(86_400));
-    get(&agent, &server.url("/me"), &auth).assert_json_error(401);
+    get(&agent, &server.url("/me"), &auth).assert_unauthorized(BAD_SESSION);
 }
 
 #[test]
@@ -399,24 +532,32 @@ fn login_rejects_bad_input_with_a_json_400() {
     let agent = agent();
     let url = server.url("/login");
     let json_ct = Some("application/json");
-    let cases: [(Option<&str>, &str); 9] = [
-        (json_ct, "{not json"),
-        (json_ct, ""),
-        (json_ct, "{}"),
-        (json_ct, r#"{"name": "bob"}"#),
-        (json_ct, r#"{"user": 5}"#),
-        (json_ct, r#"{"user": null}"#),
-        (json_ct, r#"{"user": ""}"#),
-        (json_ct, r#"["bob"]"#),
-        (Some("text/plain"), r#"{"user": "bob"}"#),
+    // (content type, body, the error message or, for axum's parse errors, how it starts)
+    let cases: [(Option<&str>, &str, &str); 10] = [
+        (json_ct, "{not json", NOT_JSON),
+        (json_ct, "", NOT_JSON),
+        (json_ct, "{}", NO_USER_FIELD),
+        (json_ct, r#"{"name": "bob"}"#, NO_USER_FIELD),
+        (json_ct, r#"{"user": 5}"#, USER_NOT_A_STRING),
+        (json_ct, r#"{"user": null}"#, USER_NOT_A_STRING),
+        (json_ct, r#"{"user": ""}"#, USER_EMPTY),
+        (json_ct, r#"["bob"]"#, NO_USER_FIELD),
+        (
+            Some("text/plain"),
+            r#"{"user": "bob"}"#,
+            NOT_JSON_CONTENT_TYPE,
+        ),
+        (None, r#"{"user": "bob"}"#, NOT_JSON_CONTENT_TYPE),
     ];
-    for (content_type, body) in cases {
+    for (content_type, body, message) in cases {
+        eprintln!("case: {content_type:?} {body:?}"); // shown if the test fails
         let reply = post(&agent, &url, content_type, body, &[]);
-        assert_eq!(reply.status, 400, "{content_type:?} {body:?}: {reply:?}");
-        reply.assert_json_error(400);
+        if message == NOT_JSON {
+            reply.assert_error_starting(400, message);
+        } else {
+            reply.assert_error(400, message);
+        }
     }
-    // No content type at all.
-    post(&agent, &url, None, r#"{"user": "bob"}"#, &[]).assert_json_error(400);
     assert_eq!(
         server.store.keys("session:*").unwrap(),
         Vec::<String>::new()
@@ -427,25 +568,24 @@ fn login_rejects_bad_input_with_a_json_400() {
 fn me_and_logout_reject_missing_malformed_and_unknown_tokens_with_a_json_401() {
     let server = Server::start(100);
     let agent = agent();
-    let token = login(&agent, &server, "carol");
+    let token = login(&agent, &server.base, "carol");
     let unknown = format!("Bearer {}", "0".repeat(2 * service::TOKEN_BYTES));
     let upper = format!("Bearer {}", token.to_uppercase());
     let basic = format!("Basic {token}");
     let glued = format!("Bearer{token}");
-    let headers: [&[(&str, &str)]; 7] = [
-        &[],
-        &[("Authorization", "Bearer")],
-        &[("Authorization", "Bearer not-a-token")],
-        &[("Authorization", &basic)],
-        &[("Authorization", &glued)],
-        &[("Authorization", &upper)],
-        &[("Authorization", &unknown)],
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (&[], NO_BEARER),
+        (&[("Authorization", "Bearer")], NO_BEARER),
+        (&[("Authorization", "Bearer not-a-token")], NO_BEARER),
+        (&[("Authorization", &basic)], NO_BEARER),
+        (&[("Authorization", &glued)], NO_BEARER),
+        (&[("Authorization", &upper)], NO_BEARER),
+        (&[("Authorization", &unknown)], BAD_SESSION),
     ];
-    for h in headers {
-        let me = get(&agent, &server.url("/me"), h);
-        me.assert_json_error(401);
-        assert_eq!(me.header("www-authenticate"), Some("Bearer"), "{h:?}");
-        post(&agent, &server.url("/logout"), None, "", h).assert_json_error(401);
+    for (h, message) in cases {
+        eprintln!("case: {h:?}"); // shown if the test fails
+        get(&agent, &server.url("/me"), h).assert_unauthorized(message);
+        post(&agent, &server.url("/logout"), None, "", h).assert_unauthorized(message);
     }
     // The real session survived all of that.
     assert!(server.store.exists(&format!("session:{token}")));
@@ -455,46 +595,31 @@ fn me_and_logout_reject_missing_malformed_and_unknown_tokens_with_a_json_401() {
 fn cache_misses_then_hits_until_the_ttl_ends() {
     let server = Server::start(100);
     let agent = agent();
-    let first = get(&agent, &server.url("/cached/x"), &[]);
-    assert_eq!((first.status, first.header("x-cache")), (200, Some("MISS")));
-    assert_eq!(first.json()["value"], "expensive result for x");
-    let second = get(&agent, &server.url("/cached/x"), &[]);
-    assert_eq!(second.header("x-cache"), Some("HIT"));
-    assert_eq!(second.json(), first.json(), "served the cached value");
-    assert_eq!(
-        get(&agent, &server.url("/cached/y"), &[]).header("x-cache"),
-        Some("MISS")
-    );
+    let first = assert_cached(&get(&agent, &server.url("/cached/x"), &[]), "x", "MISS");
+    let second = assert_cached(&get(&agent, &server.url("/cached/x"), &[]), "x", "HIT");
+    assert_eq!(second, first, "served the cached value");
+    assert_cached(&get(&agent, &server.url("/cached/y"), &[]), "y", "MISS");
     assert_eq!(
         server.store.ttl("cache:x"),
         Ttl::Expires(Duration::from_secs(300))
     );
     server.clock.advance(Duration::from_secs(300));
-    assert_eq!(
-        get(&agent, &server.url("/cached/x"), &[]).header("x-cache"),
-        Some("MISS")
-    );
+    assert_cached(&get(&agent, &server.url("/cached/x"), &[]), "x", "MISS");
 }
 
 #[test]
 fn stats_count_live_keys_by_prefix() {
     let server = Server::start(100);
     let agent = agent();
-    let stats = || get(&agent, &server.url("/stats"), &[]).json();
-    assert_eq!(
-        stats(),
-        json!({ "keys": 0, "rate": 0, "session": 0, "cache": 0 })
-    );
-    get(&agent, &server.url("/"), &from("10.1.0.1"));
-    get(&agent, &server.url("/"), &from("10.1.0.2"));
-    get(&agent, &server.url("/"), &from("10.1.0.2"));
-    let token = login(&agent, &server, "dave");
-    get(&agent, &server.url("/cached/a"), &[]);
+    let stats = |body: &str| get(&agent, &server.url("/stats"), &[]).assert_json(200, body);
+    stats(r#"{"cache":0,"keys":0,"rate":0,"session":0}"#);
+    get(&agent, &server.url("/"), &from("10.1.0.1")).assert_text(200, &hello(1, 100));
+    get(&agent, &server.url("/"), &from("10.1.0.2")).assert_text(200, &hello(1, 100));
+    get(&agent, &server.url("/"), &from("10.1.0.2")).assert_text(200, &hello(2, 100));
+    let token = login(&agent, &server.base, "dave");
+    assert_cached(&get(&agent, &server.url("/cached/a"), &[]), "a", "MISS");
     server.store.set("other", 1);
-    assert_eq!(
-        stats(),
-        json!({ "keys": 5, "rate": 2, "session": 1, "cache": 1 })
-    );
+    stats(r#"{"cache":1,"keys":5,"rate":2,"session":1}"#);
     let bearer = format!("Bearer {token}");
     post(
         &agent,
@@ -502,22 +627,20 @@ fn stats_count_live_keys_by_prefix() {
         None,
         "",
         &[("Authorization", &bearer)],
-    );
+    )
+    .assert_json(200, r#"{"ok":true}"#);
     // Expired keys are not counted, whether or not they have been purged.
     server.clock.advance(Duration::from_secs(60));
-    assert_eq!(
-        stats(),
-        json!({ "keys": 2, "rate": 0, "session": 0, "cache": 1 })
-    );
+    stats(r#"{"cache":1,"keys":2,"rate":0,"session":0}"#);
 }
 
 #[test]
 fn unknown_routes_and_methods_get_json_errors() {
     let server = Server::start(100);
     let agent = agent();
-    get(&agent, &server.url("/nope"), &[]).assert_json_error(404);
-    post(&agent, &server.url("/"), None, "", &[]).assert_json_error(405);
-    get(&agent, &server.url("/login"), &[]).assert_json_error(405);
+    get(&agent, &server.url("/nope"), &[]).assert_error(404, "not found");
+    post(&agent, &server.url("/"), None, "", &[]).assert_error(405, "method not allowed");
+    get(&agent, &server.url("/login"), &[]).assert_error(405, "method not allowed");
 }
 
 #[test]
@@ -525,7 +648,8 @@ fn shutdown_returns_despite_an_idle_keep_alive_connection() {
     let server = Server::start(100);
     let agent = agent();
     let url = server.url("/");
-    assert_eq!(get(&agent, &url, &[]).status, 200); // leaves a pooled connection open
+    // Leaves a pooled connection open.
+    get(&agent, &url, &[]).assert_text(200, &hello(1, 100));
     server
         .shutdown(service::GRACE / 2)
         .expect("serve() returned an error");
@@ -576,4 +700,440 @@ fn command_line() {
         assert!(args(bad).is_err(), "{bad:?} accepted");
     }
     assert!(service::USAGE.contains("--rate-limit"));
+}
+
+/// The example as a process: the built binary, its stdout and stderr, and its signals.
+#[cfg(unix)]
+mod process {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{IpAddr, SocketAddr, TcpStream};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, ExitStatus, Stdio};
+    use std::sync::{mpsc, Arc, Condvar, Mutex};
+    use std::thread;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::{readme_session, service, Logged};
+
+    /// How long any one wait on the child may take (a hang guard, not a timing assertion:
+    /// generous for a loaded 2-core machine).
+    const WAIT: Duration = Duration::from_secs(30);
+
+    const SHUTDOWN_LINE: &str = "shutdown signal received, finishing requests in flight";
+    const STOPPED_LINE: &str = "stopped";
+
+    /// The example binary: `cargo test` builds the examples into `target/<profile>/examples/`,
+    /// beside `target/<profile>/deps/`, where this test binary is. Fails if it is missing or
+    /// older than a source it is built from (it would test stale code).
+    fn example_binary() -> PathBuf {
+        let exe = std::env::current_exe().expect("the path of the test binary");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps", exe.display()));
+        let name = format!("http_service{}", std::env::consts::EXE_SUFFIX);
+        let binary = profile_dir.join("examples").join(name);
+        let built = match std::fs::metadata(&binary).and_then(|m| m.modified()) {
+            Ok(built) => built,
+            Err(e) => panic!(
+                "the example binary {} is missing ({e}). Plain `cargo test` builds it along with \
+                 the tests; `cargo test --test http_service` alone does not: run `cargo build \
+                 --example http_service` first.",
+                binary.display()
+            ),
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = vec![root.join("examples").join("http_service.rs")];
+        rust_files(&root.join("src"), &mut sources);
+        for source in sources {
+            let modified = std::fs::metadata(&source)
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            assert!(
+                modified <= built,
+                "the example binary {} is older than {}: run `cargo build --example \
+                 http_service` (or plain `cargo test`) to rebuild it",
+                binary.display(),
+                source.display()
+            );
+        }
+        binary
+    }
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// What the child has written to stderr so far, line by line, and whether it has closed it.
+    #[derive(Default)]
+    struct Stderr {
+        lines: Vec<String>,
+        closed: bool,
+    }
+
+    /// The example binary running as a child process on an ephemeral loopback port. Killed
+    /// when dropped, if it is still running (a failing test leaves no process behind).
+    struct Service {
+        child: Child,
+        addr: SocketAddr,
+        base: String,
+        stderr: Arc<(Mutex<Stderr>, Condvar)>,
+    }
+
+    impl Service {
+        /// Starts the binary with `--addr 127.0.0.1:0` and `args`, and waits for the line
+        /// `listening on http://127.0.0.1:PORT` on its stdout.
+        fn start(args: &[&str]) -> Service {
+            let mut child = Command::new(example_binary())
+                .args(["--addr", "127.0.0.1:0"])
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("cannot start the example binary");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let (first_line, listening) = mpsc::channel();
+            thread::spawn(move || {
+                let mut lines = BufReader::new(stdout).lines();
+                let _ = first_line.send(lines.next());
+                // Nothing else is expected on stdout; keep the pipe drained anyway.
+                for _ in lines {}
+            });
+            let stderr = Arc::new((Mutex::new(Stderr::default()), Condvar::new()));
+            let pipe = child.stderr.take().expect("piped stderr");
+            let shared = stderr.clone();
+            thread::spawn(move || {
+                let (state, changed) = &*shared;
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    state.lock().unwrap().lines.push(line);
+                    changed.notify_all();
+                }
+                state.lock().unwrap().closed = true;
+                changed.notify_all();
+            });
+            let mut service = Service {
+                child,
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                base: String::new(),
+                stderr,
+            };
+            let line = match listening.recv_timeout(WAIT) {
+                Ok(Some(Ok(line))) => line,
+                other => panic!(
+                    "no first line on stdout within {WAIT:?} ({other:?}); stderr: {:?}",
+                    service.stderr_lines()
+                ),
+            };
+            let base = line
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("first stdout line: {line:?}"));
+            let addr: SocketAddr = base
+                .strip_prefix("http://")
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("not `listening on http://HOST:PORT`: {line:?}"));
+            assert_eq!(addr.ip(), IpAddr::from([127, 0, 0, 1]), "{line:?}");
+            assert_ne!(
+                addr.port(),
+                0,
+                "the real port, not the one asked for: {line:?}"
+            );
+            service.addr = addr;
+            service.base = base.to_owned();
+            service
+        }
+
+        fn stderr_lines(&self) -> Vec<String> {
+            self.stderr.0.lock().unwrap().lines.clone()
+        }
+
+        /// Waits until the child has written `line` to stderr.
+        fn wait_for_stderr_line(&self, line: &str) {
+            let (state, changed) = &*self.stderr;
+            let (state, timeout) = changed
+                .wait_timeout_while(state.lock().unwrap(), WAIT, |s| {
+                    !s.closed && !s.lines.iter().any(|l| l == line)
+                })
+                .unwrap();
+            assert!(
+                !timeout.timed_out() && state.lines.iter().any(|l| l == line),
+                "no {line:?} on stderr within {WAIT:?}: {:?}",
+                state.lines
+            );
+        }
+
+        /// Sends SIGTERM, as a process manager would: with the shell's `kill` builtin (no
+        /// `libc` dependency, and `sh` is there even where the `kill` binary (procps) is not).
+        fn terminate(&self) {
+            let status = Command::new("sh")
+                .args(["-c", &format!("kill -TERM {}", self.child.id())])
+                .status()
+                .expect("cannot run sh");
+            assert!(status.success(), "kill -TERM failed: {status}");
+        }
+
+        /// Waits for the child to exit, then for the end of its stderr; returns its exit status
+        /// and every line it wrote to stderr.
+        fn finish(mut self) -> (ExitStatus, Vec<String>) {
+            let since = Instant::now();
+            let status = loop {
+                if let Some(status) = self.child.try_wait().expect("try_wait") {
+                    break status;
+                }
+                assert!(
+                    since.elapsed() < WAIT,
+                    "the process did not exit within {WAIT:?}; stderr: {:?}",
+                    self.stderr_lines()
+                );
+                thread::sleep(Duration::from_millis(10));
+            };
+            let (state, changed) = &*self.stderr;
+            let (state, _) = changed
+                .wait_timeout_while(state.lock().unwrap(), WAIT, |s| !s.closed)
+                .unwrap();
+            assert!(state.closed, "stderr still open {WAIT:?} after the exit");
+            (status, state.lines.clone())
+        }
+    }
+
+    impl Drop for Service {
+        fn drop(&mut self) {
+            if let Ok(None) = self.child.try_wait() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+
+    /// A request log line, `METHOD PATH STATUS ELAPSEDus CLIENT` (e.g.
+    /// `GET / 200 38us 127.0.0.1`), parsed by hand: `None` unless it has exactly that shape.
+    fn parse_log_line(line: &str) -> Option<(Logged, u64)> {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let [method, path, status, elapsed, client] = fields[..] else {
+            return None;
+        };
+        let method = ["GET", "POST"].into_iter().find(|&m| m == method)?;
+        if !path.starts_with('/') || path.bytes().any(|b| !b.is_ascii_graphic()) {
+            return None;
+        }
+        if status.len() != 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let status: u16 = status.parse().ok()?;
+        let micros = elapsed.strip_suffix("us")?;
+        if micros.is_empty() || !micros.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let micros: u64 = micros.parse().ok()?;
+        client.parse::<IpAddr>().ok()?;
+        // Leaked to give the `'static` strs of `Logged`: a few bytes per line, in a test.
+        let path: &'static str = Box::leak(path.to_owned().into_boxed_str());
+        let client: &'static str = Box::leak(client.to_owned().into_boxed_str());
+        Some(((method, path, status, client), micros))
+    }
+
+    fn parse_or_fail(line: &str) -> (Logged, u64) {
+        parse_log_line(line).unwrap_or_else(|| {
+            panic!("not a request log line `METHOD PATH STATUS ELAPSEDus CLIENT`: {line:?}")
+        })
+    }
+
+    #[test]
+    fn log_line_parser_accepts_only_the_log_shape() {
+        assert_eq!(
+            parse_log_line("GET / 200 38us 127.0.0.1"),
+            Some((("GET", "/", 200, "127.0.0.1"), 38))
+        );
+        assert_eq!(
+            parse_log_line("POST /login 400 0us ::1"),
+            Some((("POST", "/login", 400, "::1"), 0))
+        );
+        for bad in [
+            "GET / 200 38 127.0.0.1",
+            "GET / 200 us 127.0.0.1",
+            "GET / 200 38us",
+            "GET / 200 38us 127.0.0.1 extra",
+            "GET  / 200 38us 127.0.0.1",
+            "get / 200 38us 127.0.0.1",
+            "GET x 200 38us 127.0.0.1",
+            "GET / 20 38us 127.0.0.1",
+            "GET / 200 38µs 127.0.0.1",
+            "GET / 200 38us localhost",
+            SHUTDOWN_LINE,
+            STOPPED_LINE,
+        ] {
+            assert_eq!(parse_log_line(bad), None, "{bad:?}");
+        }
+    }
+
+    /// The binary serves README's session with the replies README shows, writes one log line per
+    /// request to stderr in the order they were served, and on SIGTERM says so, stops, and exits
+    /// with status 0.
+    #[test]
+    fn binary_serves_logs_each_request_and_stops_on_sigterm() {
+        let service = Service::start(&["--rate-limit", "2"]);
+        let sent = readme_session(&service.base);
+        service.terminate();
+        let (status, stderr) = service.finish();
+        assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:#?}");
+        assert_eq!(
+            stderr.len(),
+            sent.len() + 2,
+            "one line per request, then the shutdown lines: {stderr:#?}"
+        );
+        let (requests, end) = stderr.split_at(sent.len());
+        let logged: Vec<(Logged, u64)> = requests.iter().map(|l| parse_or_fail(l)).collect();
+        assert_eq!(
+            logged.iter().map(|&(l, _)| l).collect::<Vec<_>>(),
+            sent,
+            "{stderr:#?}"
+        );
+        // The time taken is measured: the cache miss waited for the upstream call.
+        let miss = logged
+            .iter()
+            .find(|((_, path, _, _), _)| *path == "/cached/report")
+            .expect("the cache miss is logged");
+        let upstream = service::UPSTREAM_DELAY.as_micros() as u64;
+        assert!(miss.1 >= upstream, "{miss:?}: under {upstream}us");
+        assert_eq!(end, [SHUTDOWN_LINE, STOPPED_LINE], "{stderr:#?}");
+    }
+
+    /// SIGTERM as soon as the service has said where it listens (a supervisor stopping a
+    /// service it has just started, or a script that waits for that line) stops it the same
+    /// graceful way: exit status 0, the shutdown line, then `stopped`.
+    ///
+    /// Known bug, so ignored until the example is fixed: its SIGTERM handler is installed only
+    /// when the task awaiting `shutdown_signal()` is first polled, which happens after `main`
+    /// has printed `listening on ...`; a SIGTERM in between gets the default action and kills
+    /// the process (exit by signal 15, nothing on stderr); in one measurement, 31 of 40 runs
+    /// that sent `kill -TERM` right after the line. Installing the handlers (`signal(...)`)
+    /// before the line is printed would fix it. Run with `cargo test --test http_service -- --ignored`.
+    #[test]
+    #[ignore = "known bug in examples/http_service.rs: SIGTERM right after `listening on` kills \
+                the process (signal handler installed lazily)"]
+    fn sigterm_right_after_listening_stops_gracefully() {
+        for _ in 0..20 {
+            let service = Service::start(&[]);
+            service.terminate();
+            let (status, stderr) = service.finish();
+            assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:?}");
+            assert_eq!(stderr, [SHUTDOWN_LINE, STOPPED_LINE]);
+        }
+    }
+
+    /// Reads from `conn` up to and including the first `\r\n\r\n` (the end of a head).
+    fn read_head(conn: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match conn.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                other => panic!(
+                    "connection ended or timed out ({other:?}) after {:?}",
+                    String::from_utf8_lossy(&head)
+                ),
+            }
+        }
+        String::from_utf8(head).expect("an ASCII head")
+    }
+
+    /// A request in flight when SIGTERM arrives is served to the end: the service stops
+    /// accepting connections, finishes the request (200 and the full body), then exits with
+    /// status 0, its stderr saying so in that order.
+    ///
+    /// The request is held in flight deterministically, with no sleeps: it is a `POST /login`
+    /// sent with `Expect: 100-continue` and no body; the server answers `100 Continue` only once
+    /// the handler starts reading the body, so from then on the request is inside the service.
+    /// Only after the service has reported the signal and closed its listener is the body sent.
+    /// (The signal is sent once a request has reached a handler: by then the service has long
+    /// installed its SIGTERM handler; see `sigterm_right_after_listening_stops_gracefully`.)
+    #[test]
+    fn sigterm_lets_the_request_in_flight_finish() {
+        let service = Service::start(&[]);
+        let addr = service.addr;
+        let body = r#"{"user": "erin"}"#;
+        let mut conn = TcpStream::connect(addr).expect("connect");
+        conn.set_read_timeout(Some(WAIT)).unwrap();
+        write!(
+            conn,
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            body.len()
+        )
+        .expect("send the head");
+        assert_eq!(read_head(&mut conn), "HTTP/1.1 100 Continue\r\n\r\n");
+
+        service.terminate();
+        service.wait_for_stderr_line(SHUTDOWN_LINE);
+        // New connections are refused once the listener is closed (soon after that line).
+        let since = Instant::now();
+        while TcpStream::connect(addr).is_ok() {
+            assert!(
+                since.elapsed() < WAIT,
+                "still accepting connections {WAIT:?} after the shutdown signal"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            service.stderr_lines(),
+            [SHUTDOWN_LINE],
+            "nothing finished or stopped yet"
+        );
+
+        conn.write_all(body.as_bytes()).expect("send the body");
+        let head = read_head(&mut conn);
+        let mut lines = head.trim_end().split("\r\n");
+        assert_eq!(lines.next(), Some("HTTP/1.1 200 OK"), "{head:?}");
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (name, value) = l.split_once(':').expect("a header line");
+                (name.to_ascii_lowercase(), value.trim().to_owned())
+            })
+            .collect();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("content-type"), Some(super::JSON), "{head:?}");
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .expect("a Content-Length");
+        let mut reply = vec![0u8; length];
+        conn.read_exact(&mut reply).expect("the full body");
+        let reply = String::from_utf8(reply).expect("a UTF-8 body");
+        let token = reply
+            .strip_prefix(r#"{"token":""#)
+            .and_then(|r| r.strip_suffix(r#""}"#))
+            .unwrap_or_else(|| panic!("not a token reply: {reply:?}"));
+        assert_eq!(token.len(), 2 * service::TOKEN_BYTES, "{reply:?}");
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{reply:?}"
+        );
+
+        let (status, stderr) = service.finish();
+        assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:#?}");
+        assert_eq!(stderr.len(), 3, "{stderr:#?}");
+        assert_eq!(stderr[0], SHUTDOWN_LINE, "{stderr:#?}");
+        assert_eq!(
+            parse_or_fail(&stderr[1]).0,
+            ("POST", "/login", 200, "127.0.0.1"),
+            "{stderr:#?}"
+        );
+        assert_eq!(stderr[2], STOPPED_LINE, "{stderr:#?}");
+    }
 }
