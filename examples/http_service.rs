@@ -187,33 +187,43 @@ pub(crate) async fn serve(
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM. If a signal cannot be watched, that one never fires (rather
-/// than shutting the service down at once).
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed by this call, before it returns
+/// (so a signal that arrives right after the service printed its address is not lost); call it
+/// inside the runtime. If a signal cannot be watched, that one never fires (rather than shutting
+/// the service down at once).
+fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let (mut terminate, mut interrupt) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(terminate.take()) => {}
+                () = wait(interrupt.take()) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+        log_line(format_args!(
+            "shutdown signal received, finishing requests in flight\n"
+        ));
     }
-    log_line(format_args!(
-        "shutdown signal received, finishing requests in flight\n"
-    ));
 }
 
 fn main() -> ExitCode {
@@ -240,9 +250,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let listener = TcpListener::bind(addr).await?;
+        let shutdown = shutdown_signal();
         // Printed after the bind, with the real port, so `--addr 127.0.0.1:0` is usable.
         println!("listening on http://{}", listener.local_addr()?);
-        serve(listener, Store::new(), limit, shutdown_signal()).await
+        serve(listener, Store::new(), limit, shutdown).await
     });
     match result {
         Ok(()) => {

@@ -1012,15 +1012,10 @@ mod process {
     /// service it has just started, or a script that waits for that line) stops it the same
     /// graceful way: exit status 0, the shutdown line, then `stopped`.
     ///
-    /// Known bug, so ignored until the example is fixed: its SIGTERM handler is installed only
-    /// when the task awaiting `shutdown_signal()` is first polled, which happens after `main`
-    /// has printed `listening on ...`; a SIGTERM in between gets the default action and kills
-    /// the process (exit by signal 15, nothing on stderr); in one measurement, 31 of 40 runs
-    /// that sent `kill -TERM` right after the line. Installing the handlers (`signal(...)`)
-    /// before the line is printed would fix it. Run with `cargo test --test http_service -- --ignored`.
+    /// A regression test: the handlers used to be installed only when the task awaiting the
+    /// shutdown signal was first polled, after `listening on ...` was printed, and a SIGTERM in
+    /// between killed the process (31 of 40 runs).
     #[test]
-    #[ignore = "known bug in examples/http_service.rs: SIGTERM right after `listening on` kills \
-                the process (signal handler installed lazily)"]
     fn sigterm_right_after_listening_stops_gracefully() {
         for _ in 0..20 {
             let service = Service::start(&[]);
