@@ -110,8 +110,9 @@ pub(crate) struct Expiry {
     wasted: CachePadded<AtomicUsize>,
     /// Compact when `wasted` exceeds this (recomputed after each check).
     compact_at: AtomicUsize,
-    /// Compactions run so far (tests of the threshold).
+    /// Compactions run so far, and how many times one was considered (tests of the threshold).
     compactions: AtomicUsize,
+    checks: AtomicUsize,
 }
 
 /// The least number of wasted records worth a compaction.
@@ -175,6 +176,7 @@ impl Expiry {
             wasted: CachePadded::new(AtomicUsize::new(0)),
             compact_at: AtomicUsize::new(COMPACT_MIN),
             compactions: AtomicUsize::new(0),
+            checks: AtomicUsize::new(0),
         }
     }
 
@@ -215,6 +217,7 @@ impl Expiry {
     /// (buffered ones included). Each compaction costs `O(records)` and removes at least half of
     /// them, so its cost is amortized over the wasted records that made it due.
     fn maybe_compact(&self, wheel: &mut Wheel<Arc<Entry>>, table: &Table) {
+        self.checks.fetch_add(1, Ordering::Relaxed);
         let buffered: usize = self.shards.iter().map(|s| lock(s).len()).sum();
         let total = wheel.len() + buffered;
         let wasted = self.wasted.load(Ordering::Relaxed);
@@ -264,9 +267,21 @@ impl Expiry {
         buffered + lock(&self.wheel).len()
     }
 
-    /// Compactions run so far (tests).
-    pub(crate) fn compactions(&self) -> usize {
-        self.compactions.load(Ordering::Relaxed)
+    /// (compactions run, compactions considered) so far (tests).
+    pub(crate) fn compactions(&self) -> (usize, usize) {
+        (
+            self.compactions.load(Ordering::Relaxed),
+            self.checks.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Takes every lock of the engine and holds them until the result is dropped (tests that
+    /// readers never wait for them).
+    #[cfg(not(scriptling_kv_loom))]
+    pub(crate) fn hold_locks(&self) -> impl Sized + '_ {
+        let wheel = lock(&self.wheel);
+        let shards: Vec<_> = self.shards.iter().map(|s| lock(s)).collect();
+        (wheel, shards)
     }
 
     /// One purge step; returns how many keys it removed. `removed` is called for each, after the

@@ -24,26 +24,45 @@
 //! # Design
 //!
 //! A [`flurry`](https://docs.rs/flurry) concurrent hash map (hasher `ahash`) holds one entry per
-//! key. An entry's value and expiry are one immutable version, swapped by a compare-and-swap and
-//! reclaimed through `crossbeam-epoch`; `incr` is a CAS retry loop. A hierarchical timing wheel
-//! tells the cleaner which keys may have expired, so a cleanup costs what expired, not what is
-//! stored. The modules `entry`, `table`, `expiry` and `wheel` open with the state machine, the
-//! races, and the reclamation argument.
+//! key. An entry points to a slot holding the key's value, its deadline and (for a small
+//! integer) a counter cell; a new value is a new slot swapped in by a compare-and-swap and the old
+//! one reclaimed through `crossbeam-epoch`, while `expire`/`persist` move the deadline in place
+//! and `incr` adds to the counter in place, each by a CAS. A hierarchical timing wheel tells the
+//! cleaner which keys may have expired, so a cleanup costs what expired, not what is stored. The
+//! modules `entry`, `write`, `table`, `expiry` and `wheel` open with the state machine, the races,
+//! and the reclamation argument.
 //!
 //! # Consistency
 //!
+//! Each claim names what checks it (`VERIFICATION.md` has the commands, the mutants that show
+//! each check can fail, and what each can and cannot show).
+//!
 //! - Every single-key operation is linearizable: it takes effect at one instant between its call
 //!   and its return. `incr` never loses an update. No reader ever sees a value with another
-//!   write's TTL.
+//!   write's TTL. (loom models in `loom-tests/`, with a linearizability checker; checked histories
+//!   of the real store with the clock moving during rounds, `tests/linearizability.rs`; a
+//!   sequential model, `tests/model.rs` and the fuzz target `ops`.)
 //! - An expired key is absent for every operation from the instant it expires, whether or not the
 //!   cleaner has removed it yet. The cleaner never removes a key whose TTL was extended or
-//!   removed, or that was set again, after it expired. (Each operation reads the clock once, after
-//!   loading the key's state, and judges expiry at that reading.)
-//! - [`Store::keys`] and [`Store::clear`] are not snapshots: `keys` returns every matching key
-//!   that was live for the whole call and none that was absent for the whole call; `clear` removes
-//!   every key that existed when it began, unless it is set again concurrently.
-//! - Readers never block: `get`, `get_with`, `exists`, `ttl` and `keys` take no lock.
+//!   removed, or that was set again, after it expired. (loom: `readers`, `time`, `cleaner`;
+//!   `tests/regressions.rs`; `tests/expiry.rs`.)
 //!
+//!   How: whether a key is live is decided in one place (`Entry::observe` in `entry.rs`): the
+//!   key's slot and deadline are loaded, the clock is read after them, once, and the key is live
+//!   iff its deadline is after that reading. An operation that sees a key expired marks its slot
+//!   before acting on it, so a write that judged the key live at an earlier reading (an `expire`
+//!   a moment before the deadline) fails its compare-and-swap and judges again, instead of
+//!   bringing back a key somebody already saw gone. `set_with_ttl`'s TTL counts from one clock
+//!   reading taken during the call, before its write.
+//! - [`Store::keys`] and [`Store::clear`] are not snapshots: `keys` returns every matching key
+//!   that was live for the whole call and none that was absent for the whole call (it judges each
+//!   key against a clock reading taken after the walk loaded it); `clear` removes every key that
+//!   existed when it began, unless it is set again concurrently. (loom: `time`, `clear`;
+//!   `tests/concurrency.rs`; `tests/regressions.rs`.)
+//! - Readers never block: `get`, `get_with`, `exists`, `ttl` and `keys` take no lock and never
+//!   wait, whatever other threads hold (`tests/concurrency.rs`,
+//!   `readers_finish_while_every_lock_of_the_store_is_held`).
+
 //! # Departures from the original, on purpose
 //!
 //! | original `scriptling.kv` | here |

@@ -138,6 +138,7 @@ impl StoreBuilder {
             clock,
             shutdown: std_only::Arc::new(Shutdown::default()),
             config: (self.background_cleanup, self.cleanup_interval),
+            purges: std::sync::atomic::AtomicU64::new(0),
         });
         #[cfg(not(scriptling_kv_loom))]
         if self.background_cleanup {
@@ -163,6 +164,8 @@ pub(crate) struct Inner {
     shutdown: std_only::Arc<Shutdown>,
     /// (background cleanup, interval), for `Debug`.
     config: (bool, Duration),
+    /// Purge steps run (tests).
+    purges: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Inner {
@@ -173,6 +176,8 @@ impl Drop for Inner {
 
 impl Inner {
     fn purge(&self) -> usize {
+        self.purges
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.expiry.purge(&self.table, &self.clock, &mut |_| {})
     }
 
@@ -644,9 +649,24 @@ impl Store {
         self.inner.expiry.pending()
     }
 
-    /// Compactions of the expiry engine so far (for tests of their threshold).
+    /// Compactions of the expiry engine so far, and how many times one was considered (each
+    /// consideration takes every schedule buffer's lock), for tests of their threshold.
     #[doc(hidden)]
-    pub fn __expiry_compactions(&self) -> usize {
+    pub fn __expiry_compactions(&self) -> (usize, usize) {
         self.inner.expiry.compactions()
+    }
+
+    /// Purge steps run so far, by the cleaner or `purge_expired` (for tests of the interval).
+    #[doc(hidden)]
+    pub fn __purges(&self) -> u64 {
+        self.inner.purges.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Holds every lock of the store's own (the expiry engine's wheel and buffers) until the
+    /// result is dropped: for tests that readers never wait for a lock.
+    #[doc(hidden)]
+    #[cfg(not(scriptling_kv_loom))]
+    pub fn __hold_locks(&self) -> impl Sized + '_ {
+        self.inner.expiry.hold_locks()
     }
 }

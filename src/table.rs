@@ -23,12 +23,12 @@
 //! [`Pin`] holds both guards a reader needs: the table's (flurry's seize guard, which keeps table
 //! nodes and entries alive) and crossbeam-epoch's (which keeps slots alive). The table is also
 //! the door to crossbeam-epoch ([`Table::pin`], [`Table::epoch`]): outside loom it pins the global
-//! collector; under loom it pins a collector owned by the table, registering a fresh participant
-//! per pin, so the crate never creates crossbeam-epoch's thread-local handle there. That handle
-//! would be finalized when loom tears its threads down, which after a failing model happens
-//! outside any execution, where touching a loom atomic panics again and aborts the test binary.
-//! With the collector in the table, everything is torn down when the store is dropped, inside
-//! the execution, and a failing model (ours or a user's) fails as an ordinary panic.
+//! collector. Under loom it pins a collector of its own (one per execution, a loom lazy static)
+//! through a per-thread handle (a loom thread-local), both wrapped so that they are leaked
+//! instead of dropped while the thread is panicking. crossbeam-epoch's own default collector and
+//! handle are dropped when loom tears an execution down, and after a failing model that happens
+//! outside any execution, where touching a loom atomic panics again and aborts the test binary:
+//! with the wrapper, a failing model (ours or a user's) fails as an ordinary panic.
 //!
 //! The table gets its own seize collector with epoch tracking off. seize 0.3's epochs only
 //! protect memory against a thread that stalls *while holding a guard*: with them on, every
@@ -176,13 +176,33 @@ mod model {
     use std::marker::PhantomData;
 
     /// A loom-visible stand-in: a mutex-protected list of entries. Only the table is simplified;
-    /// the entry protocol on top of it is the real one. It owns the crossbeam-epoch collector
-    /// slots are reclaimed through (module docs); the entries are dropped first (field order),
-    /// then the collector, which runs every deferred reclamation.
+    /// the entry protocol on top of it is the real one.
     #[derive(Debug)]
     pub(crate) struct Table {
         entries: Mutex<Vec<Arc<Entry>>>,
-        collector: crossbeam_epoch::Collector,
+    }
+
+    /// A value dropped normally, except while its thread is panicking, when it is leaked: loom
+    /// may then be tearing the execution down, and dropping a crossbeam-epoch collector or
+    /// handle would touch loom atomics outside of it (module docs).
+    struct LeakOnPanic<T>(Option<T>);
+
+    impl<T> Drop for LeakOnPanic<T> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                std::mem::forget(self.0.take());
+            }
+        }
+    }
+
+    loom::lazy_static! {
+        static ref COLLECTOR: LeakOnPanic<crossbeam_epoch::Collector> =
+            LeakOnPanic(Some(crossbeam_epoch::Collector::new()));
+    }
+
+    loom::thread_local! {
+        static HANDLE: LeakOnPanic<crossbeam_epoch::LocalHandle> =
+            LeakOnPanic(COLLECTOR.0.as_ref().map(crossbeam_epoch::Collector::register));
     }
 
     /// Both guards of one operation (the stand-in table needs none of its own).
@@ -210,7 +230,6 @@ mod model {
         pub(crate) fn with_capacity(capacity: usize) -> Self {
             Table {
                 entries: Mutex::new(Vec::with_capacity(capacity.min(16))),
-                collector: crossbeam_epoch::Collector::new(),
             }
         }
 
@@ -221,10 +240,9 @@ mod model {
             }
         }
 
-        /// A guard of the table's own collector: a fresh participant, finalized when the guard
-        /// is dropped (module docs).
+        /// A guard of the loom collector (module docs).
         pub(crate) fn epoch(&self) -> EpochGuard {
-            self.collector.register().pin()
+            HANDLE.with(|h| h.0.as_ref().expect("set at creation").pin())
         }
 
         pub(crate) fn get<'g>(&'g self, key: &str, _pin: &'g Pin<'_>) -> Option<EntryRef<'g>> {

@@ -1,7 +1,7 @@
 //! Multi-threaded invariant tests on the real store (real table, real expiry engine).
 //!
 //! Each test is built so that its check has no false positives: it asserts only what every
-//! linearizable execution satisfies (SPEC.md and the crate docs, "Consistency").
+//! linearizable execution satisfies (the crate docs, "Consistency").
 //!
 //! And each check can fail: a race checked on a run in which the threads happened to take turns
 //! checks nothing, so every test measures how much of its work really overlapped the writes it

@@ -1,5 +1,5 @@
 //! Differential test: random operation sequences applied to a `Store` on a `TestClock` and to a
-//! plain sequential model of the contract (`SPEC.md`), compared after every step.
+//! plain sequential model of the contract (the crate docs), compared after every step.
 //!
 //! The model is written here from the contract, not from the crate: a `BTreeMap` from key to
 //! `(value, deadline)` plus its own clock in nanoseconds, and its own glob matcher. It also tracks

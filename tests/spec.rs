@@ -1,6 +1,8 @@
-//! The contract of `/work/shared/SPEC.md`, row by row: every `Store` method and its stated
-//! semantics, the departures from the original `scriptling.kv` (one named test each), and the
-//! original library's own documented cases (`seed_*`).
+//! The contract, row by row, as the crate documents it (the crate docs' "Consistency" and
+//! "Departures from the original", and each `Store` method's docs; README's "Semantics in
+//! brief"): every method and its stated semantics, the departures from the original
+//! `scriptling.kv` (one named test each), and the original library's own documented cases
+//! (`seed_*`).
 //!
 //! TTL behaviour runs on a [`TestClock`] (time advanced by hand, no sleeping), except
 //! `real_clock_short_ttl_expires`, which uses the monotonic clock with a few-ms TTL.
@@ -889,8 +891,9 @@ fn ttl_as_secs_rounds_up_and_a_live_key_never_reports_zero() {
     while elapsed < secs(3) {
         let remaining = secs(3) - elapsed;
         let want = remaining.as_secs() as i64 + i64::from(remaining.subsec_nanos() > 0);
-        assert_eq!(s.ttl("k").as_secs(), want, "at {elapsed:?}");
-        assert!(want >= 1);
+        let reported = s.ttl("k").as_secs();
+        assert_eq!(reported, want, "at {elapsed:?}");
+        assert!(reported >= 1, "a live key never reports 0 (at {elapsed:?})");
         clock.advance(step);
         elapsed += step;
     }

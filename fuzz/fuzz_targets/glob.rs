@@ -3,7 +3,7 @@
 //!
 //! The reference works on the raw pattern text (no compile step, no token list): a memoised
 //! recursion over (pattern position, key position), with bracket classes parsed where they are
-//! met. It also decides validity on its own, with the rules of SPEC.md and the edge-case
+//! met. It also decides validity on its own, with the rules of the crate docs (`Store::keys`) and the edge-case
 //! decisions documented at the top of `src/glob.rs`:
 //!
 //! - `*` any run (including none), `?` one char, `\x` literal `x` (inside classes too);

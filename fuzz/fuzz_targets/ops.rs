@@ -150,7 +150,7 @@ enum Op {
 /// A held key in the model: its value and deadline (nanoseconds since the origin), if any.
 type Held = (Value, Option<u128>);
 
-/// The sequential model of SPEC.md.
+/// The sequential model of the documented contract.
 #[derive(Debug, Default)]
 struct Model {
     now: u128,

@@ -5,7 +5,7 @@
 mod common;
 use common::{check, int, scenario, Op::*};
 
-/// SPEC "incr never loses an update" (and every single-key operation is linearizable): two
+/// "incr never loses an update" (crate docs, "Consistency") (and every single-key operation is linearizable): two
 /// threads increment one existing counter (one of them twice); the results must be distinct, and the final value
 /// their sum. Mutant `incr_cas_as_store` (the slot CAS becomes a load-compare-store) fails it.
 #[test]

@@ -1,6 +1,6 @@
 //! Shared harness of the loom models: run a small concurrent history against a real `Store` under
 //! loom, then check that the history is **linearizable** against a sequential specification of
-//! the store written from SPEC.md (`Spec` below).
+//! the store written from the crate's documented contract (`Spec` below).
 //!
 //! # How a model is checked
 //!
@@ -19,7 +19,7 @@
 //! which the specification returns exactly the observed results. If none exists, the model fails
 //! with the whole history.
 //!
-//! Two operations are not single-key and are specified per key, as SPEC.md states them:
+//! Two operations are not single-key and are specified per key, as the crate docs state them:
 //!
 //! - `clear` is "not a snapshot": it is checked as one independent "remove this key" step per
 //!   key, each placed anywhere inside the call's interval;
@@ -277,9 +277,9 @@ pub fn report_executions(name: &str, n: u64) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The sequential specification (SPEC.md, `Store` table).
+// The sequential specification (the crate docs: `Store` and "Consistency").
 
-/// The store as SPEC.md describes it: time, and the entries held (live or expired-but-unpurged).
+/// The store as its docs describe it: time, and the entries held (live or expired-but-unpurged).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Spec {
     now: u64,
