@@ -30,6 +30,34 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A backend server could not do the operation (connection lost or refused, timeout,
+    /// authentication, a reply that is not what the protocol says). Never returned by
+    /// [`Store`](crate::Store) itself.
+    Backend {
+        /// Which backend (for example `"redis"`).
+        backend: String,
+        /// What went wrong, in the backend's words.
+        reason: String,
+    },
+    /// A snapshot file could not be read or written.
+    Io {
+        /// The file (or directory) the operation was on.
+        path: String,
+        /// What was being done (`"create"`, `"write"`, `"rename"`, ...).
+        op: String,
+        /// The operating system's error.
+        reason: String,
+    },
+    /// A snapshot file that is not a valid, complete snapshot: truncated, corrupted, foreign, or
+    /// of a format version this crate cannot read. Nothing was loaded from it.
+    Corrupt {
+        /// The file.
+        path: String,
+        /// Byte offset in the file where the problem was found.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -40,6 +68,16 @@ impl fmt::Display for Error {
             Error::InvalidPattern { pattern, reason } => {
                 write!(f, "invalid pattern '{pattern}': {reason}")
             }
+            Error::Backend { backend, reason } => write!(f, "{backend} backend: {reason}"),
+            Error::Io { path, op, reason } => write!(f, "{op} {path}: {reason}"),
+            Error::Corrupt {
+                path,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "{path} is not a valid snapshot (at byte {offset}): {reason}"
+            ),
         }
     }
 }
@@ -65,5 +103,28 @@ mod tests {
             reason: "unclosed '['".into(),
         };
         assert_eq!(e.to_string(), "invalid pattern '[ab': unclosed '['");
+        let e = Error::Backend {
+            backend: "redis".into(),
+            reason: "connection refused".into(),
+        };
+        assert_eq!(e.to_string(), "redis backend: connection refused");
+        let e = Error::Io {
+            path: "/x/y".into(),
+            op: "rename".into(),
+            reason: "No such file or directory (os error 2)".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "rename /x/y: No such file or directory (os error 2)"
+        );
+        let e = Error::Corrupt {
+            path: "s.kv".into(),
+            offset: 12,
+            reason: "checksum mismatch".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "s.kv is not a valid snapshot (at byte 12): checksum mismatch"
+        );
     }
 }

@@ -81,8 +81,10 @@
 //! - `test-util`: `TestClock` and `StoreBuilder::test_clock`, time that tests advance by hand.
 #![doc(test(attr(deny(warnings))))]
 
+mod backend;
 mod cleaner;
 mod clock;
+mod conditional;
 mod entry;
 mod error;
 mod expiry;
@@ -95,8 +97,10 @@ mod value;
 mod wheel;
 mod write;
 
+pub use backend::AsyncKv;
 #[cfg(any(feature = "test-util", test))]
 pub use clock::TestClock;
+pub use conditional::{Compute, Current};
 pub use error::{Error, Result};
 pub use store::{Store, StoreBuilder, Ttl};
 pub use value::{Value, ValueOutOfRange};

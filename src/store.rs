@@ -410,11 +410,12 @@ impl Store {
     /// assert_eq!(store.incr("max", 1), Err(Error::Overflow));
     /// ```
     pub fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        self.incr_creating(key, delta, NEVER)
+        self.incr_creating(key, delta, Duration::ZERO)
     }
 
-    /// `incr`, giving a key this call creates the deadline `created` ([`NEVER`] for none).
-    pub(crate) fn incr_creating(&self, key: &str, delta: i64, created: u64) -> Result<i64> {
+    /// `incr`, giving a key this call creates a TTL of `ttl` (`Duration::ZERO`: none), counted
+    /// from the reading at which the key was found not live.
+    pub(crate) fn incr_creating(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
         // Fast path: a live counter takes the add in place, one CAS and no allocation
         // (entry.rs, "Counters"). Anything else (missing, expired, sealed, not a counter, a sum
         // outside the cell, overflow) goes through the write engine.
@@ -428,9 +429,9 @@ impl Store {
                 return Ok(n);
             }
         }
-        self.inner.write(key, |cur, _, _| match cur {
+        self.inner.write(key, |cur, now, _| match cur {
             None => (
-                Write::Put(Value::Int(delta), Deadline::At(created)),
+                Write::Put(Value::Int(delta), Deadline::At(now.deadline_after(ttl))),
                 Ok(delta),
             ),
             Some(view) => match *view.value() {

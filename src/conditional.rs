@@ -1,0 +1,268 @@
+//! Conditional writes: one linearizable read-modify-write step on one key.
+//!
+//! Every method here is one step of the write engine (`write.rs`): it observes the key with the
+//! one liveness rule, decides, and commits with one CAS that expects exactly what it observed, so
+//! the decision and the write are atomic, and time passing between them cannot bring back a key
+//! that somebody saw expire (`entry.rs`, "The liveness rule"). [`Store::compute`] is the general
+//! primitive; the named methods are built on the same step (and, where they need less, skip work
+//! it would do: `set_if_absent` on a live key never reads its value, so a live counter is left
+//! able to take in-place increments).
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::clock::NEVER;
+use crate::error::Result;
+use crate::store::Store;
+use crate::value::Value;
+use crate::write::{Deadline, Write};
+
+/// What [`Store::compute`] does to the key (the first element of what its closure returns).
+///
+/// A TTL of `Duration::ZERO` means no expiry, as everywhere in the crate.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Compute {
+    /// Leave the key as it is.
+    Keep,
+    /// Store this value and keep the key's TTL (a key that was not live gets none).
+    Put(Value),
+    /// Store this value with this TTL.
+    PutWithTtl(Value, Duration),
+    /// Change only the TTL of the live key, leaving its value untouched (in place, whatever its
+    /// size); nothing if the key is not live.
+    Expire(Duration),
+    /// Remove the key (nothing if it is not live).
+    Delete,
+}
+
+/// The live key as [`Store::compute`]'s closure sees it: its value and its time to live.
+#[derive(Debug)]
+pub struct Current<'a> {
+    value: Cow<'a, Value>,
+    ttl: Option<Duration>,
+}
+
+impl Current<'_> {
+    /// The key's value (borrowed in place; a counter's integer is read once, final for this
+    /// attempt).
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The key's time to live as of this attempt; `None` if it has no TTL.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.ttl
+    }
+}
+
+impl Store {
+    /// The general read-modify-write: one linearizable step on `key`. `f` sees the live key (or
+    /// `None` if it is missing or expired) and returns what to do with it ([`Compute`]) and what
+    /// to return. The decision is atomic with the write: if the key changed between the look and
+    /// the write, or expired in between, `f` runs again on what is there now, so **`f` may run
+    /// more than once** and must not have side effects; only the last run's decision is applied
+    /// and only its result is returned.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::{Compute, Store, Value};
+    ///
+    /// let store = Store::new();
+    /// let token = Value::from("owner-42");
+    /// store.set_if_absent("lock:job", token.clone(), Duration::from_secs(30));
+    /// // Extend my lock, but only if it still holds my token.
+    /// let extended = store.compute("lock:job", |cur| match cur {
+    ///     Some(cur) if *cur.value() == token => (Compute::Expire(Duration::from_secs(60)), true),
+    ///     _ => (Compute::Keep, false),
+    /// });
+    /// assert!(extended);
+    /// assert_eq!(store.ttl("lock:job").as_secs(), 60);
+    /// ```
+    pub fn compute<R>(
+        &self,
+        key: &str,
+        mut f: impl FnMut(Option<Current<'_>>) -> (Compute, R),
+    ) -> R {
+        self.inner.write(key, |cur, now, _| {
+            let current = cur.map(|view| Current {
+                value: view.value(),
+                ttl: (view.deadline() != NEVER)
+                    .then(|| Duration::from_nanos(view.deadline().saturating_sub(now.get()))),
+            });
+            let (op, result) = f(current);
+            let write = match op {
+                Compute::Keep => Write::None,
+                Compute::Put(value) => Write::Put(value, Deadline::Keep),
+                Compute::PutWithTtl(value, ttl) => {
+                    Write::Put(value, Deadline::At(now.deadline_after(ttl)))
+                }
+                Compute::Expire(ttl) => Write::Expire(Deadline::At(now.deadline_after(ttl))),
+                Compute::Delete => Write::Delete,
+            };
+            (write, result)
+        })
+    }
+
+    /// Stores `value` with `ttl` only if the key is not live (missing or expired); `true` if this
+    /// call stored it. Redis `SET key value NX PX ttl`: take a lock, claim an idempotency key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// assert!(store.set_if_absent("lock:job", "worker-1", Duration::from_secs(30)));
+    /// assert!(!store.set_if_absent("lock:job", "worker-2", Duration::from_secs(30)));
+    /// assert_eq!(store.get("lock:job"), Some("worker-1".into()));
+    /// ```
+    pub fn set_if_absent(&self, key: &str, value: impl Into<Value>, ttl: Duration) -> bool {
+        let mut value = Some(value.into());
+        self.inner.write(key, |cur, now, back| {
+            if let Some(v) = back.take() {
+                value = Some(v);
+            }
+            match (cur, value.take()) {
+                (None, Some(v)) => (Write::Put(v, Deadline::At(now.deadline_after(ttl))), true),
+                (_, v) => {
+                    value = v;
+                    (Write::None, false)
+                }
+            }
+        })
+    }
+
+    /// Stores `value` with `ttl` as [`set_with_ttl`](Store::set_with_ttl) does, and returns the
+    /// value it replaced, if that was live. Redis `SET key value PX ttl GET`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// assert_eq!(store.swap("k", 1, Duration::ZERO), None);
+    /// assert_eq!(store.swap("k", 2, Duration::ZERO), Some(1.into()));
+    /// ```
+    pub fn swap(&self, key: &str, value: impl Into<Value>, ttl: Duration) -> Option<Value> {
+        let mut value = Some(value.into());
+        self.inner.write(key, |cur, now, back| {
+            let v = back
+                .take()
+                .or_else(|| value.take())
+                .expect("kept between attempts");
+            let old = cur.map(|view| view.value().into_owned());
+            (Write::Put(v, Deadline::At(now.deadline_after(ttl))), old)
+        })
+    }
+
+    /// Removes a live key and returns its value. Redis `GETDEL`: consume a one-time token.
+    ///
+    /// ```
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// store.set("token:abc", "user-7");
+    /// assert_eq!(store.take("token:abc"), Some("user-7".into()));
+    /// assert_eq!(store.take("token:abc"), None);
+    /// ```
+    pub fn take(&self, key: &str) -> Option<Value> {
+        self.inner.write(key, |cur, _, _| match cur {
+            Some(view) => (Write::Delete, Some(view.value().into_owned())),
+            None => (Write::None, None),
+        })
+    }
+
+    /// Replaces the value only if the key is live and its value `== expected` (`Value`'s
+    /// `PartialEq`: floats as `f64`, so a `NaN` never matches); the TTL is kept. `true` if it
+    /// replaced it.
+    ///
+    /// ```
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// store.set("state", "pending");
+    /// assert!(store.compare_and_set("state", &"pending".into(), "running"));
+    /// assert!(!store.compare_and_set("state", &"pending".into(), "running"));
+    /// ```
+    pub fn compare_and_set(&self, key: &str, expected: &Value, new: impl Into<Value>) -> bool {
+        let mut new = Some(new.into());
+        self.inner.write(key, |cur, _, back| {
+            if let Some(v) = back.take() {
+                new = Some(v);
+            }
+            match cur {
+                Some(view) if *view.value() == *expected => (
+                    Write::Put(new.take().expect("kept between attempts"), Deadline::Keep),
+                    true,
+                ),
+                _ => (Write::None, false),
+            }
+        })
+    }
+
+    /// Deletes the key only if it is live and its value `== expected`: release a lock only if it
+    /// is still yours. `true` if it deleted it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// store.set_if_absent("lock", "me", Duration::from_secs(10));
+    /// assert!(!store.compare_and_delete("lock", &"someone else".into()));
+    /// assert!(store.compare_and_delete("lock", &"me".into()));
+    /// ```
+    pub fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        self.inner.write(key, |cur, _, _| match cur {
+            Some(view) if *view.value() == *expected => (Write::Delete, true),
+            _ => (Write::None, false),
+        })
+    }
+
+    /// [`incr`](Store::incr), and a key this call creates (it was missing or expired) gets
+    /// `ttl`; a live key keeps its TTL or its lack of one. A fixed-window rate limit in one call:
+    /// the first request of a window creates the counter with the window's length, later ones
+    /// only count, and there is no moment at which the counter exists without its TTL.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// let window = Duration::from_secs(60);
+    /// assert_eq!(store.incr_with_ttl("rate:1.2.3.4", 1, window), Ok(1));
+    /// assert_eq!(store.incr_with_ttl("rate:1.2.3.4", 1, window), Ok(2));
+    /// assert_eq!(store.ttl("rate:1.2.3.4").as_secs(), 60);
+    /// ```
+    pub fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
+        self.incr_creating(key, delta, ttl)
+    }
+
+    /// If the key is live, replaces its value by `f(current)` atomically, keeping its TTL, and
+    /// returns the new value; if not, returns `None` without calling `f`. `f` may run more than
+    /// once under contention (only the last run's result is stored), so it must not have side
+    /// effects.
+    ///
+    /// ```
+    /// use scriptling_kv::{Store, Value};
+    ///
+    /// let store = Store::new();
+    /// store.set("tags", vec!["a"]);
+    /// let tags = store.update("tags", |v| {
+    ///     let mut list = v.as_list().unwrap_or_default().to_vec();
+    ///     list.push("b".into());
+    ///     Value::List(list)
+    /// });
+    /// assert_eq!(tags, Some(Value::from(vec!["a", "b"])));
+    /// assert_eq!(store.update("missing", |v| v.clone()), None);
+    /// ```
+    pub fn update(&self, key: &str, mut f: impl FnMut(&Value) -> Value) -> Option<Value> {
+        self.inner.write(key, |cur, _, _| match cur {
+            Some(view) => {
+                let new = f(&view.value());
+                (Write::Put(new.clone(), Deadline::Keep), Some(new))
+            }
+            None => (Write::None, None),
+        })
+    }
+}
