@@ -130,7 +130,8 @@ pub trait AsyncKv: Send + Sync {
 /// The in-process store: every future is ready at once and never fails.
 impl AsyncKv for Store {
     fn set(&self, key: &str, value: impl Into<Value>) -> impl Future<Output = Result<()>> + Send {
-        ready(Ok(Store::set(self, key, value)))
+        Store::set(self, key, value);
+        ready(Ok(()))
     }
 
     fn set_with_ttl(
@@ -139,7 +140,8 @@ impl AsyncKv for Store {
         value: impl Into<Value>,
         ttl: Duration,
     ) -> impl Future<Output = Result<()>> + Send {
-        ready(Ok(Store::set_with_ttl(self, key, value, ttl)))
+        Store::set_with_ttl(self, key, value, ttl);
+        ready(Ok(()))
     }
 
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Value>>> + Send {
@@ -183,7 +185,8 @@ impl AsyncKv for Store {
     }
 
     fn clear(&self) -> impl Future<Output = Result<()>> + Send {
-        ready(Ok(Store::clear(self)))
+        Store::clear(self);
+        ready(Ok(()))
     }
 
     fn len(&self) -> impl Future<Output = Result<usize>> + Send {
