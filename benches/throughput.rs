@@ -501,6 +501,13 @@ fn profile_set(store: &scriptling_kv::Store, keys: &[String], vals: &[Value], n:
 }
 
 #[inline(never)]
+fn profile_expire(store: &scriptling_kv::Store, keys: &[String], n: usize) {
+    for i in 0..n {
+        sink(store.expire(&keys[(i * 7919) % keys.len()], TTL));
+    }
+}
+
+#[inline(never)]
 fn profile_incr(store: &scriptling_kv::Store, keys: &[String], n: usize) {
     for i in 0..n {
         sink(
@@ -523,7 +530,7 @@ fn profile_keys(store: &scriptling_kv::Store, calls: usize) -> usize {
         .sum()
 }
 
-/// `BENCH_PROFILE=get|set|incr` runs that loop `BENCH_PROFILE_OPS` times (default 200,000) on a
+/// `BENCH_PROFILE=get|set|incr|expire` runs that loop `BENCH_PROFILE_OPS` times (default 200,000) on a
 /// store of 10k keys (half with a TTL) and 1k counters; `purge` purges `BENCH_PROFILE_OPS`
 /// expired keys (written with a 1 ms TTL, never purged before); `keys` calls `keys("g07:*")`
 /// over a store of 100k keys (1% match) `BENCH_PROFILE_OPS / 100,000` times; anything else
@@ -585,7 +592,7 @@ fn profile() {
     for k in &counters {
         store.incr(k, 0).expect("fresh counter");
     }
-    let all = !matches!(which.as_str(), "get" | "set" | "incr");
+    let all = !matches!(which.as_str(), "get" | "set" | "incr" | "expire");
     let start = Instant::now();
     if all || which == "get" {
         profile_get(&store, &keys, n);
@@ -595,6 +602,9 @@ fn profile() {
     }
     if all || which == "incr" {
         profile_incr(&store, &counters, n);
+    }
+    if all || which == "expire" {
+        profile_expire(&store, &keys, n);
     }
     println!("profile {which}: {n} ops per loop in {:?}", start.elapsed());
 }

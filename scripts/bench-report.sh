@@ -52,7 +52,7 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
         print(m["executable"])')"
-    for op in get set incr purge keys; do
+    for op in get set incr expire purge keys; do
         case "$op" in
             purge) ops=100000; [ -n "$quick" ] && ops=10000 ;;  # expired keys removed
             keys) ops=1000000; [ -n "$quick" ] && ops=100000 ;; # stored keys scanned

@@ -42,6 +42,10 @@ if ! grep -q '^miri' <<<"$installed" || ! grep -q '^rust-src' <<<"$installed"; t
 fi
 
 flags="${MIRIFLAGS:--Zmiri-tree-borrows -Zmiri-permissive-provenance}"
+if [[ "$flags" == *ignore-leaks* ]]; then
+    echo "miri.sh: MIRIFLAGS contains -Zmiri-ignore-leaks, which would make the leak check vacuous" >&2
+    exit 2
+fi
 seeds="${MIRI_SEEDS:-2}"
 [[ $seeds =~ ^[0-9]+$ && $seeds -ge 1 ]] || {
     echo "miri.sh: MIRI_SEEDS must be a positive integer" >&2

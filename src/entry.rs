@@ -227,7 +227,7 @@ impl Slot {
     pub(crate) fn boxed(value: Value, deadline: u64) -> Owned<Slot> {
         let slot = Slot::new(value, deadline);
         #[cfg(not(scriptling_kv_loom))]
-        if let Some(mut spare) = spares::take() {
+        if let Some(mut spare) = mutant::recycle().then(spares::take).flatten() {
             *spare = slot;
             return Owned::from(spare);
         }
@@ -392,15 +392,26 @@ mod spares {
         // The boxes are the point: each is a slot allocation kept for reuse.
         #[allow(clippy::vec_box)]
         static SPARES: RefCell<Vec<Box<Slot>>> = const { RefCell::new(Vec::new()) };
+        /// Spares this thread has reused (tests).
+        static REUSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     }
 
     /// A spare allocation (its contents are a dead slot holding `Null`), if this thread has one.
     #[inline]
     pub(super) fn take() -> Option<Box<Slot>> {
-        SPARES
+        let spare = SPARES
             .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
             .ok()
-            .flatten()
+            .flatten();
+        if spare.is_some() {
+            let _ = REUSED.try_with(|r| r.set(r.get() + 1));
+        }
+        spare
+    }
+
+    /// How many spares this thread has reused so far (tests).
+    pub(crate) fn reused() -> u64 {
+        REUSED.try_with(|r| r.get()).unwrap_or(0)
     }
 
     /// Drops the slot's value now and keeps the allocation if there is room (else frees it).
@@ -424,10 +435,10 @@ mod spares {
     }
 }
 
-/// How many spare slot allocations the calling thread holds (tests).
+/// How many spare slot allocations the calling thread holds, and how many it has reused (tests).
 #[cfg(not(scriptling_kv_loom))]
-pub(crate) fn spares_held() -> usize {
-    spares::len()
+pub(crate) fn spares_held() -> (usize, u64) {
+    (spares::len(), spares::reused())
 }
 
 /// A slot pointer as loaded from an entry: null means the entry is dead; the tag
@@ -632,7 +643,11 @@ impl Entry {
         old.seal(deadline_sealed);
         match mutant::replace(&self.slot, cur.0, new, guard) {
             Ok(()) => {
-                if mutant::retire_replaced() {
+                if mutant::free_now() {
+                    // SAFETY: none, on purpose (mutant `free_now`): frees a slot that pinned
+                    // readers may still hold, to show the reclamation model and miri catch it.
+                    drop(unsafe { cur.0.with_tag(0).into_owned() });
+                } else if mutant::retire_replaced() {
                     // SAFETY: reclamation argument of the module docs: the CAS unlinked `cur`
                     // from the only place it was reachable, and readers hold it only under guards.
                     unsafe { retire(guard, cur.0) };
@@ -792,6 +807,12 @@ mod mutant {
             .map_err(|e| e.new)
     }
 
+    /// Mutant `free_now`: a replaced slot is freed at once instead of retired.
+    #[inline]
+    pub(super) fn free_now() -> bool {
+        cfg!(scriptling_kv_mutant = "free_now")
+    }
+
     /// Whether a replaced slot is retired. Mutant `leak_replaced`: never.
     #[inline]
     pub(super) fn retire_replaced() -> bool {
@@ -799,6 +820,14 @@ mod mutant {
             scriptling_kv_mutant = "leak_replaced",
             scriptling_kv_mutant = "incr_cas_as_store"
         ))
+    }
+
+    /// Whether a retired slot's allocation is reused. Mutant `no_recycle`: never (a spare taken
+    /// is freed instead).
+    #[cfg(not(scriptling_kv_loom))]
+    #[inline]
+    pub(super) fn recycle() -> bool {
+        !cfg!(scriptling_kv_mutant = "no_recycle")
     }
 
     /// Whether `kill_any` is a load and a store. Mutant `double_retire`.

@@ -334,8 +334,7 @@ impl Expiry {
     ) -> Option<&'g Slot> {
         // If this is the active record, the entry is ours to re-schedule; if not, another record
         // covers it and this one is stale. Either way the slot check below is what decides.
-        // (MUTANT `reset_after_load`, loom-tests/mutants: this release happens after the load.)
-        let early_release = !cfg!(scriptling_kv_mutant = "reset_after_load");
+        let early_release = !mutant::release_after_load();
         let release = || {
             let _ = entry.scheduled.compare_exchange(
                 tick,
@@ -357,14 +356,14 @@ impl Expiry {
             if deadline == NEVER {
                 return None;
             }
-            if deadline > now && !cfg!(scriptling_kv_mutant = "skip_recheck") {
+            if deadline > now && !mutant::skip_recheck() {
                 self.schedule(entry, deadline, table);
                 return None;
             }
             // Expired at `now` (a reading taken after the record came due, and the clock only
             // moves forward). Seal the deadline so it cannot move any more, check it is the one
             // judged, then kill from the exact slot inspected.
-            if slot.seal_deadline() != deadline && !cfg!(scriptling_kv_mutant = "skip_recheck") {
+            if slot.seal_deadline() != deadline && !mutant::skip_recheck() {
                 continue;
             }
             if entry.kill(cur, true, guard) {
@@ -373,5 +372,22 @@ impl Expiry {
             }
             // The slot changed under us: look again.
         }
+    }
+}
+
+/// The mutation hooks of `loom-tests/mutants` in the visitor (see `entry.rs`, `mod mutant`).
+mod mutant {
+    /// Mutant `reset_after_load`: the visitor releases the entry's schedule claim after reading
+    /// its slot instead of before.
+    #[inline]
+    pub(super) fn release_after_load() -> bool {
+        cfg!(scriptling_kv_mutant = "reset_after_load")
+    }
+
+    /// Mutant `skip_recheck`: the visitor kills whatever slot is there, without checking that
+    /// its deadline has passed (or did not move).
+    #[inline]
+    pub(super) fn skip_recheck() -> bool {
+        cfg!(scriptling_kv_mutant = "skip_recheck")
     }
 }

@@ -88,8 +88,10 @@ mod conditional;
 mod entry;
 mod error;
 mod expiry;
+mod flight;
 mod glob;
 mod key;
+mod stats;
 mod store;
 mod sync;
 mod table;
@@ -102,6 +104,8 @@ pub use backend::AsyncKv;
 pub use clock::TestClock;
 pub use conditional::{Compute, Current};
 pub use error::{Error, Result};
+pub use flight::{Loaded, Source};
+pub use stats::Stats;
 pub use store::{Store, StoreBuilder, Ttl};
 pub use value::{Value, ValueOutOfRange};
 
@@ -114,11 +118,12 @@ pub const __SLOT_LAYOUT: (usize, usize) = (
     std::mem::align_of::<entry::Slot>(),
 );
 
-/// How many spare slot allocations the calling thread holds (for the miri test that checks
-/// retired slots are reused; see `entry.rs`, "Recycling slot allocations").
+/// How many spare slot allocations the calling thread holds, and how many it has reused so far
+/// (for the tests that check retired slots are reused; see `entry.rs`, "Recycling slot
+/// allocations").
 #[cfg(not(scriptling_kv_loom))]
 #[doc(hidden)]
-pub fn __spare_slots_held() -> usize {
+pub fn __spare_slots() -> (usize, u64) {
     entry::spares_held()
 }
 

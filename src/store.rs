@@ -18,7 +18,9 @@ use crate::clock::{Clock, NEVER};
 use crate::entry::{Observed, Slot};
 use crate::error::{Error, Result};
 use crate::expiry::{Expiry, BATCH};
+use crate::flight::Flights;
 use crate::glob::Pattern;
+use crate::stats::{Counters, Stats};
 use crate::sync::std_only;
 use crate::table::{Pin, Table};
 use crate::value::Value;
@@ -82,6 +84,7 @@ pub struct StoreBuilder {
     cleanup_interval: Duration,
     background_cleanup: bool,
     initial_capacity: usize,
+    record_stats: bool,
     clock: Option<Clock>,
 }
 
@@ -91,6 +94,7 @@ impl Default for StoreBuilder {
             cleanup_interval: Duration::from_secs(60),
             background_cleanup: true,
             initial_capacity: 0,
+            record_stats: false,
             clock: None,
         }
     }
@@ -119,6 +123,14 @@ impl StoreBuilder {
         self
     }
 
+    /// Whether to count hits and misses ([`Store::stats`]). Default: `false`. Counting costs a
+    /// relaxed add on a per-thread, cache-padded counter per read (`expired` and `evicted` are
+    /// counted either way).
+    pub fn record_stats(mut self, enabled: bool) -> Self {
+        self.record_stats = enabled;
+        self
+    }
+
     /// Runs the store on a hand-advanced clock instead of the monotonic one (feature
     /// `test-util`). See [`TestClock`](crate::TestClock).
     #[cfg(any(feature = "test-util", test))]
@@ -139,6 +151,8 @@ impl StoreBuilder {
             shutdown: std_only::Arc::new(Shutdown::default()),
             config: (self.background_cleanup, self.cleanup_interval),
             purges: std::sync::atomic::AtomicU64::new(0),
+            flights: Flights::new(),
+            counters: Counters::new(self.record_stats),
         });
         #[cfg(not(scriptling_kv_loom))]
         if self.background_cleanup {
@@ -166,6 +180,10 @@ pub(crate) struct Inner {
     config: (bool, Duration),
     /// Purge steps run (tests).
     purges: std::sync::atomic::AtomicU64,
+    /// Single-flight loads in flight (`flight.rs`).
+    pub(crate) flights: Flights,
+    /// Statistics (`stats.rs`).
+    pub(crate) counters: Counters,
 }
 
 impl Drop for Inner {
@@ -178,7 +196,11 @@ impl Inner {
     fn purge(&self) -> usize {
         self.purges
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.expiry.purge(&self.table, &self.clock, &mut |_| {})
+        let removed = self.expiry.purge(&self.table, &self.clock, &mut |_| {});
+        self.counters
+            .expired
+            .fetch_add(removed as u64, crate::sync::Ordering::Relaxed);
+        removed
     }
 
     /// The key's live slot under `pin`: the slot, its deadline, and the clock reading liveness
@@ -202,6 +224,16 @@ impl Inner {
 /// request handler, task and thread. Reads ([`get`](Store::get), [`get_with`](Store::get_with),
 /// [`exists`](Store::exists), [`ttl`](Store::ttl), [`keys`](Store::keys)) take no lock; every
 /// single-key operation is linearizable (see the crate docs, "Consistency").
+///
+/// # Thread-local destructors
+///
+/// The table keeps a little per-thread state in thread-locals (flurry's collector, seize). A
+/// thread-local's destructor may use a store if the thread had already used the store before
+/// that thread-local was first touched: thread-locals are destroyed in the reverse order of
+/// their first use, so the table's state is still there. In the other order the table's state
+/// may be gone when the destructor runs, and the operation panics, which inside a thread-local
+/// destructor aborts the process. (Checked by `tests/claims.rs`,
+/// `a_thread_local_destructor_can_use_a_store_the_thread_used_first`.)
 ///
 /// ```
 /// use std::time::Duration;
@@ -309,7 +341,7 @@ impl Store {
 
     /// The blind store of `set` and `set_with_ttl`.
     fn put(&self, key: &str, value: Value, deadline: u64) {
-        if cfg!(scriptling_kv_mutant = "split_ttl") {
+        if mutant::split_ttl() {
             return self.put_in_two_writes(key, value, deadline);
         }
         self.inner.put(key, value, deadline);
@@ -343,6 +375,26 @@ impl Store {
         self.get_with(key, Value::clone)
     }
 
+    /// `get` without counting a hit or a miss (for the crate's own lookups).
+    pub(crate) fn peek(&self, key: &str) -> Option<Value> {
+        let pin = self.inner.table.pin();
+        let (slot, _, _) = self.inner.read(key, &pin)?;
+        Some(slot.value().into_owned())
+    }
+
+    /// Counts one read in the stats (if recorded).
+    #[inline]
+    pub(crate) fn count_lookup(&self, hit: bool) {
+        self.inner.counters.lookup(hit);
+    }
+
+    /// The store's counters: hits and misses (with
+    /// [`record_stats(true)`](StoreBuilder::record_stats)), keys expired and evicted. See
+    /// [`Stats`].
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.sum()
+    }
+
     /// The value, or `default` if the key is missing or expired.
     ///
     /// ```
@@ -373,9 +425,14 @@ impl Store {
     /// ```
     pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
         let pin = self.inner.table.pin();
-        self.inner
-            .read(key, &pin)
-            .map(|(slot, _, _)| f(&slot.value()))
+        let found = self.inner.read(key, &pin);
+        self.count_lookup(found.is_some());
+        let (slot, _, _) = found?;
+        if mutant::early_unpin() {
+            let slot: *const Slot = slot;
+            return Some(mutant::read_after_unpin(pin, slot, f));
+        }
+        Some(f(&slot.value()))
     }
 
     /// Removes the key. Returns `true` if a live (unexpired) key was removed.
@@ -473,9 +530,7 @@ impl Store {
         let table = &self.inner.table;
         // (key, deadline as loaded); judged after the walk against a later clock reading.
         let mut seen: Vec<(String, u64)> = Vec::new();
-        // MUTANT `keys_early_reading` (loom-tests/mutants): the reading is taken before the walk.
-        let early =
-            cfg!(scriptling_kv_mutant = "keys_early_reading").then(|| self.inner.clock.now());
+        let early = mutant::keys_early_reading().then(|| self.inner.clock.now());
         let mut epoch = table.epoch();
         let mut visited = 0usize;
         table.for_each(|key, entry| {
@@ -541,17 +596,8 @@ impl Store {
             Some((_, NEVER, _)) => Ttl::Persistent,
             Some((slot, deadline, now)) => {
                 let now = now.expect("a deadline is judged at a reading");
-                // MUTANT `ttl_double_load` (loom-tests/mutants): the deadline comes from a second
-                // load of the key's slot, not the one liveness was judged on.
-                let deadline = if cfg!(scriptling_kv_mutant = "ttl_double_load") {
-                    let again = self.inner.table.get(key, &pin);
-                    again
-                        .and_then(|e| e.load(&pin.epoch).slot().map(|s| s.deadline()))
-                        .unwrap_or(deadline)
-                } else {
-                    let _ = slot;
-                    deadline
-                };
+                let _ = slot;
+                let deadline = mutant::ttl_deadline(&self.inner.table, key, &pin, deadline);
                 Ttl::Expires(Duration::from_nanos(deadline.saturating_sub(now)))
             }
         }
@@ -600,20 +646,13 @@ impl Store {
             if visited % BATCH == 0 {
                 pin = table.pin();
             }
-            if cfg!(scriptling_kv_mutant = "clear_cas_once") {
-                // MUTANT (loom-tests/mutants): kills by one CAS from the slot it loaded and gives
-                // up if that slot changed meanwhile, instead of retrying until the entry is dead.
-                let cur = entry.load(&pin.epoch);
-                if cur.slot().is_some() && !entry.kill(cur, false, &pin.epoch) {
-                    return;
-                }
-                table.remove_if_same(entry, &pin);
-                return;
-            }
-            if entry.kill_any(&pin.epoch) {
+            let (killed, dead) = mutant::clear_kill(entry, &pin.epoch);
+            if killed {
                 self.inner.expiry.note_killed(entry, table);
             }
-            table.remove_if_same(entry, &pin);
+            if dead {
+                table.remove_if_same(entry, &pin);
+            }
         });
     }
 
@@ -669,5 +708,75 @@ impl Store {
     #[cfg(not(scriptling_kv_loom))]
     pub fn __hold_locks(&self) -> impl Sized + '_ {
         self.inner.expiry.hold_locks()
+    }
+}
+
+/// The mutation hooks of `loom-tests/mutants` in the store's own methods (see `entry.rs`,
+/// `mod mutant`): each is the correct code unless its mutant is compiled in.
+mod mutant {
+    use crossbeam_epoch::Guard;
+
+    use crate::entry::Entry;
+    use crate::table::{Pin, Table};
+
+    /// Mutant `split_ttl`: `set`/`set_with_ttl` install the value, then the deadline, in two
+    /// writes.
+    #[inline]
+    pub(super) fn split_ttl() -> bool {
+        cfg!(scriptling_kv_mutant = "split_ttl")
+    }
+
+    /// Mutant `keys_early_reading`: `keys` judges its walk against a reading taken before it.
+    #[inline]
+    pub(super) fn keys_early_reading() -> bool {
+        cfg!(scriptling_kv_mutant = "keys_early_reading")
+    }
+
+    /// `ttl`'s deadline: the one liveness was judged on. Mutant `ttl_double_load`: a second load
+    /// of the key's slot.
+    #[inline]
+    pub(super) fn ttl_deadline(table: &Table, key: &str, pin: &Pin<'_>, judged: u64) -> u64 {
+        if !cfg!(scriptling_kv_mutant = "ttl_double_load") {
+            return judged;
+        }
+        table
+            .get(key, pin)
+            .and_then(|e| e.load(&pin.epoch).slot().map(|s| s.deadline()))
+            .unwrap_or(judged)
+    }
+
+    /// Mutant `early_unpin`: `get_with` lets go of its guards before calling `f` on the value.
+    #[inline]
+    pub(super) fn early_unpin() -> bool {
+        cfg!(scriptling_kv_mutant = "early_unpin")
+    }
+
+    /// The mutant `early_unpin`'s read: `slot` is used after the guard it was loaded under is
+    /// dropped, so a concurrent replacement may free (or recycle) it meanwhile.
+    pub(super) fn read_after_unpin<R>(
+        pin: Pin<'_>,
+        slot: *const crate::entry::Slot,
+        f: impl FnOnce(&crate::value::Value) -> R,
+    ) -> R {
+        drop(pin);
+        // SAFETY: none, on purpose: this mutant reads a slot without the guard that kept it
+        // alive, to show the miri test and the recycling test catch it.
+        f(&unsafe { &*slot }.value())
+    }
+
+    /// `clear`'s kill of one entry, whatever its slot holds (a CAS loop): (whether this call
+    /// killed a live or expired entry, whether the entry is dead now). Mutant `clear_cas_once`:
+    /// one CAS from the slot it loaded, giving up if that slot changed meanwhile.
+    #[inline]
+    pub(super) fn clear_kill(entry: &Entry, guard: &Guard) -> (bool, bool) {
+        if !cfg!(scriptling_kv_mutant = "clear_cas_once") {
+            return (entry.kill_any(guard), true);
+        }
+        let cur = entry.load(guard);
+        if cur.slot().is_none() {
+            return (false, true);
+        }
+        let killed = entry.kill(cur, false, guard);
+        (killed, killed)
     }
 }

@@ -10,13 +10,13 @@
 #[cfg(scriptling_kv_loom)]
 pub(crate) use loom::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
+    Arc, Condvar, Mutex, MutexGuard,
 };
 
 #[cfg(not(scriptling_kv_loom))]
 pub(crate) use std::sync::{
     atomic::{AtomicU64, AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
+    Arc, Condvar, Mutex, MutexGuard,
 };
 
 /// Locks `m`, ignoring poisoning.

@@ -516,7 +516,7 @@ impl Value {
 }
 
 /// A deep copy, exactly as derived. Scalars are a plain match; containers recurse like the
-/// derived impl for [`RECURSION_LIMIT`] levels and are copied with an explicit stack below
+/// derived impl for the first 64 levels and are copied with an explicit stack below
 /// that, so any depth is fine.
 impl Clone for Value {
     #[inline]
@@ -756,7 +756,7 @@ fn shallow_eq<'a>(a: &'a Value, b: &'a Value) -> Shallow<'a> {
 }
 
 /// Structural equality, as derived: floats compare as `f64`, variants never equal across
-/// types, `Dict`s compare keys and values in key order. Recursive for [`RECURSION_LIMIT`]
+/// types, `Dict`s compare keys and values in key order. Recursive for 64
 /// levels, iterative below, so any depth is fine; nothing is allocated above that depth.
 impl PartialEq for Value {
     #[inline]

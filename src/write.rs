@@ -47,7 +47,7 @@ use std::cell::Cell;
 use crossbeam_epoch::Owned;
 
 use crate::clock::{Clock, NEVER};
-use crate::entry::{deadline_of, Entry, Observed, Slot};
+use crate::entry::{deadline_of, Current, Entry, Observed, Slot};
 use crate::key::Key;
 use crate::store::Inner;
 use crate::sync::Arc;
@@ -212,8 +212,7 @@ impl Inner {
                     match write {
                         Write::None | Write::Expire(_) => return result,
                         Write::Delete => {
-                            if entry.kill(cur, false, &pin.epoch) {
-                                self.killed(&entry, &pin);
+                            if self.delete_entry(&entry, cur, &pin) {
                                 return result;
                             }
                         }
@@ -303,13 +302,7 @@ impl Inner {
                     }
                 }
                 Write::Delete => {
-                    if mutant::no_tombstone() {
-                        // MUTANT `no_tombstone`: unlink without killing first.
-                        table.remove_if_same(&entry, &pin);
-                        return result;
-                    }
-                    if entry.kill(cur, false, &pin.epoch) {
-                        self.killed(&entry, &pin);
+                    if self.delete_entry(&entry, cur, &pin) {
                         return result;
                     }
                 }
@@ -352,6 +345,21 @@ impl Inner {
                 Err(back) => slot = back,
             }
         }
+    }
+
+    /// Kills `entry` from `cur` and unlinks it; `false` if the slot changed first (the caller
+    /// observes again).
+    fn delete_entry(&self, entry: &Arc<Entry>, cur: Current<'_>, pin: &Pin<'_>) -> bool {
+        if mutant::no_tombstone() {
+            // MUTANT `no_tombstone`: unlink without killing first.
+            self.table.remove_if_same(entry, pin);
+            return true;
+        }
+        if entry.kill(cur, false, &pin.epoch) {
+            self.killed(entry, pin);
+            return true;
+        }
+        false
     }
 
     /// Bookkeeping after this thread inserted a new entry.

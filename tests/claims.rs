@@ -239,6 +239,34 @@ fn initial_capacity_saves_the_resizes() {
     );
 }
 
+/// The documented rule for thread-local destructors: a thread-local first touched after the
+/// thread used the store is destroyed before the table's per-thread state, so its destructor may
+/// use the store.
+#[test]
+fn a_thread_local_destructor_can_use_a_store_the_thread_used_first() {
+    struct WritesOnExit(std::cell::RefCell<Option<Store>>);
+    impl Drop for WritesOnExit {
+        fn drop(&mut self) {
+            if let Some(s) = self.0.borrow_mut().take() {
+                s.set("written-on-exit", 1);
+                assert_eq!(s.get("written-on-exit"), Some(Value::Int(1)));
+            }
+        }
+    }
+    thread_local! {
+        static ON_EXIT: WritesOnExit = const { WritesOnExit(std::cell::RefCell::new(None)) };
+    }
+    let store = Store::new();
+    let s = store.clone();
+    thread::spawn(move || {
+        s.set("first", 1); // the thread uses the store first...
+        ON_EXIT.with(|w| *w.0.borrow_mut() = Some(s)); // ...then touches the thread-local
+    })
+    .join()
+    .unwrap();
+    assert_eq!(store.get("written-on-exit"), Some(Value::Int(1)));
+}
+
 /// Counts the allocation calls of the thread that makes them (other tests run in parallel).
 struct Counting;
 

@@ -238,6 +238,14 @@ fn reader_outlives_replace_delete_clear_and_purge() {
                 assert_eq!(s.purge_expired(), 1);
                 s.set("k", 7);
                 s.clear();
+                // Drive crossbeam-epoch as far as it can go while the reader sits in its closure:
+                // many pins and flushes, and writes whose retired slots are recycled. A reader
+                // that had let go of its guard would now be reading freed or reused memory (miri:
+                // undefined behaviour; natively: the value it returns changes).
+                for i in 0..scaled(64, 2048) {
+                    s.set("churn", heavy(i as i64));
+                    crossbeam_epoch::pin().flush();
+                }
                 done.wait();
             })
         };
@@ -398,12 +406,17 @@ fn recycled_slots_are_reused_under_readers() {
     let clock = TestClock::new();
     let store = store_on(&clock);
     let n = scaled(40, 5000) as i64;
+    // Other tests' threads collect crossbeam-epoch's global garbage too (and then keep the
+    // spares), so the writer goes on past `n` writes until it has reused some itself.
+    let cap = scaled(400, 200_000) as i64;
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     store.set("k", heavy(0));
     let reader = {
-        let store = store.clone();
+        let (store, writing) = (store.clone(), writing.clone());
         thread::spawn(move || {
             let mut last = 0;
-            for _ in 0..n {
+            let mut reads = 0;
+            while writing.load(std::sync::atomic::Ordering::SeqCst) || reads < n {
                 let v = store.get("k").expect("the key is never deleted");
                 let i = match &v {
                     Value::Dict(d) => match d.get("list") {
@@ -415,18 +428,29 @@ fn recycled_slots_are_reused_under_readers() {
                 assert_eq!(v, heavy(i), "torn value");
                 assert!(i >= last, "went back in time: {i} after {last}");
                 last = i;
+                reads += 1;
                 crossbeam_epoch::pin().flush();
             }
         })
     };
-    for i in 1..=n {
+    // Recycling must really happen while the reader runs, or this test checks nothing about it.
+    let (_, reused_before) = scriptling_kv::__spare_slots();
+    let mut i = 0;
+    while i < n || (scriptling_kv::__spare_slots().1 == reused_before && i < cap) {
+        i += 1;
         store.set("k", heavy(i));
         if i % 4 == 0 {
             crossbeam_epoch::pin().flush();
         }
     }
+    let (_, reused_after) = scriptling_kv::__spare_slots();
+    writing.store(false, std::sync::atomic::Ordering::SeqCst);
     reader.join().unwrap();
-    assert_eq!(store.get("k"), Some(heavy(n)));
+    assert!(
+        reused_after > reused_before,
+        "no write reused a retired slot allocation in {i} writes"
+    );
+    assert_eq!(store.get("k"), Some(heavy(i)));
     drop(store);
     quiesce();
 }

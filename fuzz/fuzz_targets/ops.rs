@@ -11,7 +11,7 @@
 //! Time: durations are `mantissa << shift` nanoseconds, spread from 1 ns to about 2^58 ns (so
 //! TTLs land on every level of the timing wheel, tick boundaries included, and in its overflow
 //! list). The model clock stops advancing at 2^62 ns so nothing reaches the store's documented
-//! 584-year saturation point (the `ttl_arith` target covers that).
+//! 292-year saturation point (the `ttl_arith` target covers that).
 #![no_main]
 
 use std::collections::BTreeMap;

@@ -3,9 +3,9 @@
 //!
 //! Checked, with the model's arithmetic done in `u128` so it cannot overflow:
 //! - nothing panics, however large the durations or the clock;
-//! - the clock moves by what was advanced, saturating at `u64::MAX - 1` ns (clock.rs docs);
-//! - a TTL `d` set at `now` gives the deadline `min(now + d, u64::MAX - 1)` (deadlines saturate
-//!   at about 584 years, as documented), a zero TTL none; the key is live while `deadline > now`;
+//! - the clock moves by what was advanced, saturating at `2^63 - 2` ns, about 292 years (clock.rs docs);
+//! - a TTL `d` set at `now` gives the deadline `min(now + d, 2^63 - 2)` (deadlines saturate
+//!   at about 292 years, as documented), a zero TTL none; the key is live while `deadline > now`;
 //! - `ttl` reports exactly `deadline - now`, never more than the TTL last set, never zero;
 //!   `get`/`exists` agree with it; `incr` keeps the TTL;
 //! - `Ttl::as_secs` rounds up (`ceil(ns / 1e9)`, saturating at `i64::MAX`), on the store's
@@ -19,7 +19,7 @@ use libfuzzer_sys::fuzz_target;
 use scriptling_kv::{Store, TestClock, Ttl, Value};
 
 /// Where deadlines and the test clock saturate.
-const SATURATED: u128 = u64::MAX as u128 - 1;
+const SATURATED: u128 = (u64::MAX >> 1) as u128 - 1;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Dur {

@@ -1,0 +1,516 @@
+//! Single-flight loads: [`Store::get_or_insert_with`] and its forms. The only waiting in the crate.
+//!
+//! # What it guarantees
+//!
+//! - A live value is returned without calling `init` (a hit).
+//! - Among concurrent calls for a key that is not live, exactly one runs its `init` (the
+//!   *loader*); the others (the *waiters*) wait for it and return the value it produced, without
+//!   running theirs.
+//! - A loader whose `init` returns `Err`, panics, or (async) is dropped before it completes stores
+//!   nothing; its waiters wake up and try again, and the first of them to do so becomes the next
+//!   loader. The error goes to the loader's caller only; a panic propagates to it.
+//! - Nothing else waits: `get`, `exists`, `ttl`, `keys` and every write ignore loads in flight
+//!   (until a load completes, the key is simply not live for them).
+//!
+//! # A write racing a load
+//!
+//! The loader stores its value only if the key is still not live when `init` completes (one step
+//! of the write engine, like `set_if_absent`). If another caller wrote the key meanwhile, that
+//! newer write wins: nothing is stored, and the loader and its waiters all return the value that
+//! is live in the store then (reported as [`Source::Loaded`] for the loader, which did run
+//! `init`). A `delete` during a load does not stop it: the loaded value is stored afterwards.
+//!
+//! # How
+//!
+//! An in-flight table, `key -> Arc<Flight>`, in [`SHARDS`] mutex-protected maps; only the load
+//! methods touch it, and only on a miss. A caller that misses locks its shard: if a flight is
+//! there it waits on it, otherwise it registers one and becomes the loader. The loader looks at
+//! the key once more (a previous loader may have stored it between the miss and the
+//! registration), runs `init` without any lock held, stores the result, publishes it in the
+//! flight, removes the flight from the table and wakes everybody. Waiting is a condition variable
+//! for the blocking forms and a list of wakers for the async forms (no executor is assumed: any
+//! runtime that polls futures works, and a waiting task blocks no thread). A loader that leaves
+//! without a result (error, panic, dropped future) is seen by a guard's `Drop`, which removes the
+//! flight, marks it abandoned and wakes the waiters.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::store::Store;
+use crate::sync::{lock, Arc, Condvar, Mutex};
+use crate::value::Value;
+use crate::write::{Deadline, Write};
+
+/// Number of shards of the in-flight table (one under loom: fewer interleavings, same protocol).
+#[cfg(not(scriptling_kv_loom))]
+const SHARDS: usize = 16;
+#[cfg(scriptling_kv_loom)]
+const SHARDS: usize = 1;
+
+/// Where the value a load returned came from.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The key was live: no `init` ran.
+    Hit,
+    /// This call ran its `init` (and stored the value, unless a concurrent write won: see
+    /// [`Store::get_or_insert_with`]).
+    Loaded,
+    /// Another call's `init` was running: this call waited for it and returns its value.
+    Coalesced,
+}
+
+/// The result of a load with its [`Source`]: see [`Store::load_with`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The value.
+    pub value: Value,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// The state of one load in flight.
+enum State {
+    /// `init` is running; async waiters to wake when it ends.
+    Loading(Vec<Waker>),
+    /// The loader finished with this value.
+    Done(Value),
+    /// The loader left without a value: waiters try again.
+    Abandoned,
+}
+
+/// One load in flight.
+struct Flight {
+    state: Mutex<State>,
+    /// Blocking waiters sleep here.
+    changed: Condvar,
+}
+
+impl Flight {
+    fn new() -> Self {
+        Flight {
+            state: Mutex::new(State::Loading(Vec::new())),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Ends the flight with `state` and wakes every waiter.
+    fn end(&self, state: State) {
+        let wakers = {
+            let mut current = lock(&self.state);
+            match std::mem::replace(&mut *current, state) {
+                State::Loading(wakers) => wakers,
+                _ => Vec::new(),
+            }
+        };
+        self.changed.notify_all();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Blocks until the flight ends: `Some(value)` if it loaded one, `None` if abandoned.
+    fn wait(&self) -> Option<Value> {
+        let mut state = lock(&self.state);
+        loop {
+            match &*state {
+                State::Loading(_) => {
+                    state = wait(&self.changed, state);
+                }
+                State::Done(v) => return Some(v.clone()),
+                State::Abandoned => return None,
+            }
+        }
+    }
+
+    /// The async form of [`wait`](Self::wait): registers `cx`'s waker while loading.
+    fn poll_wait(&self, cx: &mut Context<'_>) -> Poll<Option<Value>> {
+        let mut state = lock(&self.state);
+        match &mut *state {
+            State::Loading(wakers) => {
+                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            State::Done(v) => Poll::Ready(Some(v.clone())),
+            State::Abandoned => Poll::Ready(None),
+        }
+    }
+}
+
+/// `Condvar::wait`, ignoring poisoning (as [`lock`] does).
+fn wait<'a, T>(
+    cv: &Condvar,
+    guard: crate::sync::MutexGuard<'a, T>,
+) -> crate::sync::MutexGuard<'a, T> {
+    #[cfg(scriptling_kv_loom)]
+    {
+        cv.wait(guard).unwrap()
+    }
+    #[cfg(not(scriptling_kv_loom))]
+    {
+        cv.wait(guard)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One shard of the in-flight table: key -> its load in flight.
+type Shard = Mutex<HashMap<String, Arc<Flight>>>;
+
+/// The in-flight table of a store.
+pub(crate) struct Flights {
+    shards: Box<[Shard]>,
+}
+
+impl std::fmt::Debug for Flights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flights").finish_non_exhaustive()
+    }
+}
+
+impl Flights {
+    pub(crate) fn new() -> Self {
+        Flights {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn shard(&self, key: &str) -> &Shard {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        &self.shards[(h as usize) % SHARDS]
+    }
+
+    /// Joins the flight for `key`, or starts one: `(flight, true)` if this caller is its loader.
+    fn join(&self, key: &str) -> (Arc<Flight>, bool) {
+        let mut map = lock(self.shard(key));
+        if let Some(f) = map.get(key) {
+            return (f.clone(), false);
+        }
+        let f = Arc::new(Flight::new());
+        map.insert(key.to_owned(), f.clone());
+        (f, true)
+    }
+
+    /// Removes `flight` from the table (only if it is still the one registered for `key`).
+    fn remove(&self, key: &str, flight: &Arc<Flight>) {
+        let mut map = lock(self.shard(key));
+        if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            map.remove(key);
+        }
+    }
+}
+
+/// The loader's obligation: ends its flight with a value, or (if dropped first: an error, a
+/// panic, a dropped future) abandons it so a waiter can load instead.
+struct Loader<'a> {
+    flights: &'a Flights,
+    key: &'a str,
+    flight: Arc<Flight>,
+    done: bool,
+}
+
+impl Loader<'_> {
+    fn finish(mut self, value: &Value) {
+        self.done = true;
+        self.flights.remove(self.key, &self.flight);
+        self.flight.end(State::Done(value.clone()));
+    }
+}
+
+impl Drop for Loader<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.flights.remove(self.key, &self.flight);
+            self.flight.end(State::Abandoned);
+        }
+    }
+}
+
+/// What a caller is, after a miss.
+enum Role<'a> {
+    /// It loads (the key was still not live when it became the loader).
+    Load(Loader<'a>),
+    /// Somebody stored the key meanwhile: this value, a hit after all.
+    Found(Value),
+    /// Another caller is loading: wait on this flight.
+    Wait(Arc<Flight>),
+}
+
+impl Store {
+    /// The first look of a load: counted as one hit or one miss.
+    fn stored(&self, key: &str) -> Option<Value> {
+        let value = self.peek(key);
+        self.count_lookup(value.is_some());
+        value
+    }
+
+    /// After a miss: join the key's flight or start one.
+    fn role<'a>(&'a self, key: &'a str) -> Role<'a> {
+        let flights = &self.inner.flights;
+        let (flight, leader) = flights.join(key);
+        if !leader {
+            return Role::Wait(flight);
+        }
+        let loader = Loader {
+            flights,
+            key,
+            flight,
+            done: false,
+        };
+        // A previous loader may have stored the key between our miss and our registration.
+        match self.peek(key) {
+            Some(value) => {
+                loader.finish(&value);
+                Role::Found(value)
+            }
+            None => Role::Load(loader),
+        }
+    }
+
+    /// Stores a loaded value if the key is still not live; returns what is live after that (the
+    /// loaded value, or a concurrent write's).
+    fn store_loaded(&self, key: &str, value: Value, ttl: Duration) -> Value {
+        let mut value = Some(value);
+        self.inner.write(key, |cur, now, back| {
+            if let Some(v) = back.take() {
+                value = Some(v);
+            }
+            match cur {
+                Some(view) => (Write::None, view.value().into_owned()),
+                None => {
+                    let v = value.take().expect("kept between attempts");
+                    let returned = v.clone();
+                    (
+                        Write::Put(v, Deadline::At(now.deadline_after(ttl))),
+                        returned,
+                    )
+                }
+            }
+        })
+    }
+
+    /// The live value of `key`, or the value `init` loads and this call stores with `ttl`
+    /// (`Duration::ZERO`: no expiry). Concurrent calls for a key that is not live run **one**
+    /// `init` among them; the others wait for it and return its value (the only waiting in the
+    /// crate: plain reads and writes never wait for a load). A loader that panics stores
+    /// nothing, its panic propagates to its caller, and one of its waiters loads instead.
+    ///
+    /// A write to the key while `init` runs wins: the loaded value is then not stored, and this
+    /// call (and its waiters) return the written value. [`load_with`](Store::load_with) also
+    /// tells whether the value was a hit, loaded, or coalesced with another call's load.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// let v = store.get_or_insert_with("cache:report", Duration::from_secs(300), || "expensive");
+    /// assert_eq!(v, "expensive".into());
+    /// // A hit: init is not called again.
+    /// let v = store.get_or_insert_with("cache:report", Duration::from_secs(300), || -> &str {
+    ///     unreachable!()
+    /// });
+    /// assert_eq!(v, "expensive".into());
+    /// ```
+    pub fn get_or_insert_with<V: Into<Value>>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl FnOnce() -> V,
+    ) -> Value {
+        self.load_with(key, ttl, init).value
+    }
+
+    /// [`get_or_insert_with`](Store::get_or_insert_with) with a fallible `init`: an `Err` is
+    /// returned to this caller only, nothing is stored, and one of the waiters loads instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// let r: Result<_, &str> = store.try_get_or_insert_with("k", Duration::ZERO, || Err("down"));
+    /// assert_eq!(r, Err("down"));
+    /// assert!(!store.exists("k"));
+    /// ```
+    pub fn try_get_or_insert_with<V: Into<Value>, E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl FnOnce() -> std::result::Result<V, E>,
+    ) -> std::result::Result<Value, E> {
+        self.try_load_with(key, ttl, init).map(|l| l.value)
+    }
+
+    /// [`get_or_insert_with`](Store::get_or_insert_with), also telling where the value came
+    /// from ([`Source`]): a hit, this call's load, or another call's load it waited for (an
+    /// `X-Cache: HIT`/`MISS` header, a hit-ratio metric).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::{Source, Store};
+    ///
+    /// let store = Store::new();
+    /// assert_eq!(store.load_with("k", Duration::ZERO, || 1).source, Source::Loaded);
+    /// assert_eq!(store.load_with("k", Duration::ZERO, || 2).source, Source::Hit);
+    /// ```
+    pub fn load_with<V: Into<Value>>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl FnOnce() -> V,
+    ) -> Loaded {
+        match self.try_load_with(key, ttl, || Ok::<V, std::convert::Infallible>(init())) {
+            Ok(loaded) => loaded,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`try_get_or_insert_with`](Store::try_get_or_insert_with), also telling where the value
+    /// came from ([`Source`]).
+    pub fn try_load_with<V: Into<Value>, E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl FnOnce() -> std::result::Result<V, E>,
+    ) -> std::result::Result<Loaded, E> {
+        if let Some(value) = self.stored(key) {
+            return Ok(Loaded {
+                value,
+                source: Source::Hit,
+            });
+        }
+        let mut init = Some(init);
+        loop {
+            match self.role(key) {
+                Role::Found(value) => {
+                    return Ok(Loaded {
+                        value,
+                        source: Source::Coalesced,
+                    })
+                }
+                Role::Wait(flight) => {
+                    if let Some(value) = flight.wait() {
+                        return Ok(Loaded {
+                            value,
+                            source: Source::Coalesced,
+                        });
+                    }
+                    // The loader gave up: try again (maybe as the next loader).
+                }
+                Role::Load(loader) => {
+                    let init = init.take().expect("a caller loads at most once");
+                    let value = self.store_loaded(key, init()?.into(), ttl);
+                    loader.finish(&value);
+                    return Ok(Loaded {
+                        value,
+                        source: Source::Loaded,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The async form of [`get_or_insert_with`](Store::get_or_insert_with): a waiting task
+    /// blocks no thread, and no particular runtime is needed. The future is `Send` when `init`
+    /// is. If the loader's future is dropped before `init` completes (cancelled), it stores
+    /// nothing and one of its waiters loads instead.
+    pub async fn get_or_insert_with_async<V: Into<Value>>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl Future<Output = V>,
+    ) -> Value {
+        self.load_with_async(key, ttl, init).await.value
+    }
+
+    /// The async form of [`try_get_or_insert_with`](Store::try_get_or_insert_with).
+    pub async fn try_get_or_insert_with_async<V: Into<Value>, E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl Future<Output = std::result::Result<V, E>>,
+    ) -> std::result::Result<Value, E> {
+        self.try_load_with_async(key, ttl, init)
+            .await
+            .map(|l| l.value)
+    }
+
+    /// The async form of [`load_with`](Store::load_with).
+    pub async fn load_with_async<V: Into<Value>>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl Future<Output = V>,
+    ) -> Loaded {
+        let init = async { Ok::<V, std::convert::Infallible>(init.await) };
+        match self.try_load_with_async(key, ttl, init).await {
+            Ok(loaded) => loaded,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The async form of [`try_load_with`](Store::try_load_with).
+    pub async fn try_load_with_async<V: Into<Value>, E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        init: impl Future<Output = std::result::Result<V, E>>,
+    ) -> std::result::Result<Loaded, E> {
+        if let Some(value) = self.stored(key) {
+            return Ok(Loaded {
+                value,
+                source: Source::Hit,
+            });
+        }
+        let mut init = Some(init);
+        loop {
+            match self.role(key) {
+                Role::Found(value) => {
+                    return Ok(Loaded {
+                        value,
+                        source: Source::Coalesced,
+                    })
+                }
+                Role::Wait(flight) => {
+                    if let Some(value) = (Wait { flight: &flight }).await {
+                        return Ok(Loaded {
+                            value,
+                            source: Source::Coalesced,
+                        });
+                    }
+                }
+                Role::Load(loader) => {
+                    let init = init.take().expect("a caller loads at most once");
+                    // If this future is dropped while `init` runs, `loader` is dropped with it and
+                    // abandons the flight.
+                    let value = init.await?.into();
+                    let value = self.store_loaded(key, value, ttl);
+                    loader.finish(&value);
+                    return Ok(Loaded {
+                        value,
+                        source: Source::Loaded,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Waits (asynchronously) for a flight to end.
+struct Wait<'a> {
+    flight: &'a Arc<Flight>,
+}
+
+impl Future for Wait<'_> {
+    type Output = Option<Value>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Value>> {
+        self.flight.poll_wait(cx)
+    }
+}
