@@ -117,6 +117,9 @@ impl Store {
     /// assert_eq!(store.get("lock:job"), Some("worker-1".into()));
     /// ```
     pub fn set_if_absent(&self, key: &str, value: impl Into<Value>, ttl: Duration) -> bool {
+        if mutant::two_steps() {
+            return mutant::set_if_absent(self, key, value.into(), ttl);
+        }
         let mut value = Some(value.into());
         self.inner.write(key, |cur, now, back| {
             if let Some(v) = back.take() {
@@ -166,6 +169,9 @@ impl Store {
     /// assert_eq!(store.take("token:abc"), None);
     /// ```
     pub fn take(&self, key: &str) -> Option<Value> {
+        if mutant::two_steps() {
+            return mutant::take(self, key);
+        }
         self.inner.write(key, |cur, _, _| match cur {
             Some(view) => (Write::Delete, Some(view.value().into_owned())),
             None => (Write::None, None),
@@ -213,6 +219,9 @@ impl Store {
     /// assert!(store.compare_and_delete("lock", &"me".into()));
     /// ```
     pub fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        if mutant::two_steps() {
+            return mutant::compare_and_delete(self, key, expected);
+        }
         self.inner.write(key, |cur, _, _| match cur {
             Some(view) if *view.value() == *expected => (Write::Delete, true),
             _ => (Write::None, false),
@@ -235,6 +244,9 @@ impl Store {
     /// assert_eq!(store.ttl("rate:1.2.3.4").as_secs(), 60);
     /// ```
     pub fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
+        if mutant::two_steps() {
+            return mutant::incr_with_ttl(self, key, delta, ttl);
+        }
         self.incr_creating(key, delta, ttl)
     }
 
@@ -264,5 +276,48 @@ impl Store {
             }
             None => (Write::None, None),
         })
+    }
+}
+
+/// The mutation hook of `loom-tests/mutants` for the conditional writes (see `entry.rs`, `mod
+/// mutant`). Mutant `two_steps`: each conditional write is done the way a user without them
+/// would, as a read followed by a separate write, which is not atomic.
+mod mutant {
+    use std::time::Duration;
+
+    use crate::error::Result;
+    use crate::store::Store;
+    use crate::value::Value;
+
+    #[inline]
+    pub(super) fn two_steps() -> bool {
+        cfg!(scriptling_kv_mutant = "two_steps")
+    }
+
+    pub(super) fn set_if_absent(s: &Store, key: &str, value: Value, ttl: Duration) -> bool {
+        if s.exists(key) {
+            return false;
+        }
+        s.set_with_ttl(key, value, ttl);
+        true
+    }
+
+    pub(super) fn take(s: &Store, key: &str) -> Option<Value> {
+        let value = s.get(key)?;
+        s.delete(key);
+        Some(value)
+    }
+
+    pub(super) fn compare_and_delete(s: &Store, key: &str, expected: &Value) -> bool {
+        s.get(key).as_ref() == Some(expected) && s.delete(key)
+    }
+
+    /// The rate-limit recipe without `incr_with_ttl`: `incr`, then `expire` if it created the key.
+    pub(super) fn incr_with_ttl(s: &Store, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
+        let n = s.incr(key, delta)?;
+        if n == delta {
+            s.expire(key, ttl);
+        }
+        Ok(n)
     }
 }

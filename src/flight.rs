@@ -224,7 +224,7 @@ impl Loader<'_> {
 
 impl Drop for Loader<'_> {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.done && !mutant::abandon_silently() {
             self.flights.remove(self.key, &self.flight);
             self.flight.end(State::Abandoned);
         }
@@ -252,7 +252,11 @@ impl Store {
     /// After a miss: join the key's flight or start one.
     fn role<'a>(&'a self, key: &'a str) -> Role<'a> {
         let flights = &self.inner.flights;
-        let (flight, leader) = flights.join(key);
+        let (flight, leader) = if mutant::no_flight() {
+            (Arc::new(Flight::new()), true)
+        } else {
+            flights.join(key)
+        };
         if !leader {
             return Role::Wait(flight);
         }
@@ -499,6 +503,41 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+impl Store {
+    /// Mutant `reads_wait`: a read of a key waits for its load in flight, if any.
+    #[inline]
+    pub(crate) fn mutant_reads_wait(&self, key: &str) {
+        if mutant::reads_wait() {
+            let flight = lock(self.inner.flights.shard(key)).get(key).cloned();
+            if let Some(flight) = flight {
+                flight.wait();
+            }
+        }
+    }
+}
+
+/// The mutation hooks of `loom-tests/mutants` for the loads (see `entry.rs`, `mod mutant`).
+mod mutant {
+    /// Mutant `no_flight`: every caller that misses runs its own `init` (no in-flight table).
+    #[inline]
+    pub(super) fn no_flight() -> bool {
+        cfg!(scriptling_kv_mutant = "no_flight")
+    }
+
+    /// Mutant `abandon_silently`: a loader that leaves without a value does not end its flight,
+    /// so its waiters are never told.
+    #[inline]
+    pub(super) fn abandon_silently() -> bool {
+        cfg!(scriptling_kv_mutant = "abandon_silently")
+    }
+
+    /// Mutant `reads_wait`: plain reads wait for a load of their key.
+    #[inline]
+    pub(super) fn reads_wait() -> bool {
+        cfg!(scriptling_kv_mutant = "reads_wait")
     }
 }
 

@@ -424,6 +424,7 @@ impl Store {
     /// assert_eq!(store.get_with("name", |v| v.as_str().map(str::len)), Some(Some(36)));
     /// ```
     pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
+        self.mutant_reads_wait(key);
         let pin = self.inner.table.pin();
         let found = self.inner.read(key, &pin);
         self.count_lookup(found.is_some());

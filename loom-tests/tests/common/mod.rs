@@ -91,6 +91,18 @@ pub enum Op {
     Len,
     /// `keys(pattern)`.
     Keys(&'static str),
+    /// `set_if_absent(key, value, secs)`.
+    SetIfAbsent(&'static str, Value, u64),
+    /// `swap(key, value, secs)`.
+    Swap(&'static str, Value, u64),
+    /// `take(key)`.
+    Take(&'static str),
+    /// `compare_and_set(key, expected, new)`.
+    CompareAndSet(&'static str, Value, Value),
+    /// `compare_and_delete(key, expected)`.
+    CompareAndDelete(&'static str, Value),
+    /// `incr_with_ttl(key, delta, secs)`.
+    IncrWithTtl(&'static str, i64, u64),
 }
 
 /// What an operation returned.
@@ -175,6 +187,12 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
         }
         Op::Len => Ret::Count(store.len()),
         Op::Keys(p) => Ret::Keys(store.keys(p).expect("models use valid patterns")),
+        Op::SetIfAbsent(k, v, s) => Ret::Bool(store.set_if_absent(k, v.clone(), secs(*s))),
+        Op::Swap(k, v, s) => Ret::Value(store.swap(k, v.clone(), secs(*s))),
+        Op::Take(k) => Ret::Value(store.take(k)),
+        Op::CompareAndSet(k, e, v) => Ret::Bool(store.compare_and_set(k, e, v.clone())),
+        Op::CompareAndDelete(k, e) => Ret::Bool(store.compare_and_delete(k, e)),
+        Op::IncrWithTtl(k, d, s) => Ret::Incr(store.incr_with_ttl(k, *d, secs(*s))),
     };
     let end = stamp(stamps);
     Event {
@@ -184,6 +202,10 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
         op: op.clone(),
         ret,
     }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
 }
 
 /// The store every model runs on: test clock, no cleaner thread.
@@ -309,6 +331,15 @@ impl Spec {
     /// `set_with_ttl`, whose TTL may count from any clock value since `lowest` (module docs).
     fn successors(&self, op: &Op, lowest: u64) -> Vec<(Spec, Ret)> {
         match op {
+            Op::Swap(k, v, s) => {
+                // As `set_with_ttl` (its TTL counts from a reading during the call), returning the
+                // live value it replaced.
+                let old = self.live(k).map(|(v, _)| v.clone());
+                self.successors(&Op::SetTtl(k, v.clone(), *s), lowest)
+                    .into_iter()
+                    .map(|(next, _)| (next, Ret::Value(old.clone())))
+                    .collect()
+            }
             Op::SetTtl(k, v, s) => {
                 let mut bases: Vec<u64> = self
                     .clocks
@@ -397,6 +428,51 @@ impl Spec {
                 }
                 _ => Ret::Bool(false),
             },
+            Op::SetIfAbsent(k, v, s) => {
+                if self.live(k).is_some() {
+                    Ret::Bool(false)
+                } else {
+                    let d = self.deadline(*s);
+                    self.map.insert(k, (v.clone(), d));
+                    Ret::Bool(true)
+                }
+            }
+            Op::Take(k) => {
+                let old = self.live(k).map(|(v, _)| v.clone());
+                if old.is_some() {
+                    self.map.remove(k);
+                }
+                Ret::Value(old)
+            }
+            Op::CompareAndSet(k, e, v) => match self.live(k).cloned() {
+                Some((cur, d)) if cur == *e => {
+                    self.map.insert(k, (v.clone(), d));
+                    Ret::Bool(true)
+                }
+                _ => Ret::Bool(false),
+            },
+            Op::CompareAndDelete(k, e) => match self.live(k) {
+                Some((cur, _)) if cur == e => {
+                    self.map.remove(k);
+                    Ret::Bool(true)
+                }
+                _ => Ret::Bool(false),
+            },
+            Op::IncrWithTtl(k, delta, s) => match self.live(k).cloned() {
+                None => {
+                    let d = self.deadline(*s);
+                    self.map.insert(k, (Value::Int(*delta), d));
+                    Ret::Incr(Ok(*delta))
+                }
+                Some((Value::Int(n), d)) => match n.checked_add(*delta) {
+                    Some(sum) => {
+                        self.map.insert(k, (Value::Int(sum), d));
+                        Ret::Incr(Ok(sum))
+                    }
+                    None => Ret::Incr(Err(Error::Overflow)),
+                },
+                Some(_) => Ret::Incr(Err(Error::NotAnInteger)),
+            },
             Op::PurgeAll => {
                 let expired = self.expired_keys();
                 for k in &expired {
@@ -411,6 +487,7 @@ impl Spec {
             }
             Op::Len => Ret::Count(self.map.len()),
             Op::Clear | Op::Purge | Op::Keys(_) => unreachable!("per-key operations are expanded"),
+            Op::Swap(..) => unreachable!("swap is in `successors`"),
         }
     }
 }
@@ -425,7 +502,13 @@ fn op_key(op: &Op) -> Option<&'static str> {
         | Op::Incr(k, _)
         | Op::Delete(k)
         | Op::Expire(k, _)
-        | Op::Persist(k) => Some(k),
+        | Op::Persist(k)
+        | Op::SetIfAbsent(k, _, _)
+        | Op::Swap(k, _, _)
+        | Op::Take(k)
+        | Op::CompareAndSet(k, _, _)
+        | Op::CompareAndDelete(k, _)
+        | Op::IncrWithTtl(k, _, _) => Some(k),
         _ => None,
     }
 }
