@@ -154,7 +154,7 @@ use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
 use crate::clock::{Clock, NEVER};
 use crate::key::Key;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, AtomicU8, Ordering};
 use crate::value::Value;
 
 /// The seal bit of a deadline word or a counter cell: set by anyone about to replace or kill the
@@ -528,6 +528,8 @@ pub(crate) struct Entry {
     /// Tick of the earliest expiry record pending for this entry, or [`Entry::UNSCHEDULED`].
     /// Owned by the protocol in `expiry.rs`.
     pub(crate) scheduled: AtomicU64,
+    /// Which eviction queues hold the entry (`evict.rs`; only used with `max_keys`).
+    pub(crate) queued: AtomicU8,
 }
 
 impl Entry {
@@ -543,6 +545,7 @@ impl Entry {
             key,
             slot: Atomic::from(slot),
             scheduled: AtomicU64::new(Self::UNSCHEDULED),
+            queued: AtomicU8::new(0),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::cleaner::Shutdown;
 use crate::clock::{Clock, NEVER};
 use crate::entry::{Observed, Slot};
 use crate::error::{Error, Result};
+use crate::evict::{notify, Bound, Listener, RemovalCause};
 use crate::expiry::{Expiry, BATCH};
 use crate::flight::Flights;
 use crate::glob::Pattern;
@@ -79,13 +80,28 @@ impl Ttl {
 /// store.set("k", 1);
 /// ```
 #[must_use]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreBuilder {
     cleanup_interval: Duration,
     background_cleanup: bool,
     initial_capacity: usize,
     record_stats: bool,
+    max_keys: Option<usize>,
+    listener: Option<Listener>,
     clock: Option<Clock>,
+}
+
+impl fmt::Debug for StoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreBuilder")
+            .field("cleanup_interval", &self.cleanup_interval)
+            .field("background_cleanup", &self.background_cleanup)
+            .field("initial_capacity", &self.initial_capacity)
+            .field("record_stats", &self.record_stats)
+            .field("max_keys", &self.max_keys)
+            .field("removal_listener", &self.listener.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StoreBuilder {
@@ -95,6 +111,8 @@ impl Default for StoreBuilder {
             background_cleanup: true,
             initial_capacity: 0,
             record_stats: false,
+            max_keys: None,
+            listener: None,
             clock: None,
         }
     }
@@ -131,6 +149,65 @@ impl StoreBuilder {
         self
     }
 
+    /// Caps the store at about `n` keys (at least 1): a write that creates a key beyond `n`
+    /// first removes one, expired keys and keys with a TTL before keys without one, the soonest
+    /// deadline first (sampled, as Redis `volatile-ttl`); with no key with a TTL left, the oldest
+    /// key without one goes. Writers never wait for each other; with `T` threads writing at once
+    /// the store holds at most `n + T` keys. Evicted keys are counted in
+    /// [`Stats::evicted`](crate::Stats) and reported to the
+    /// [`removal_listener`](StoreBuilder::removal_listener). Default: no cap.
+    ///
+    /// ```
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::builder().max_keys(2).build();
+    /// for k in ["a", "b", "c"] {
+    ///     store.set(k, 1);
+    /// }
+    /// assert_eq!(store.len(), 2);
+    /// assert!(!store.exists("a"), "the oldest key without a TTL went");
+    /// assert_eq!(store.stats().evicted, 1);
+    /// ```
+    pub fn max_keys(mut self, n: usize) -> Self {
+        self.max_keys = Some(n.max(1));
+        self
+    }
+
+    /// Calls `f(key, value, cause)` once for every key the store removes on its own: expired
+    /// keys removed by the cleaner or [`Store::purge_expired`] (and expired keys removed to make
+    /// room), and keys evicted to respect [`max_keys`](StoreBuilder::max_keys). It runs after the
+    /// removal, on the thread that removed the key (the cleaner thread, or a writer that made
+    /// room), never while a lock of the store is held, so it may use the store. A key the
+    /// application deletes or overwrites is not reported, even if it had expired before the
+    /// cleaner reached it (that write removed it). A panic in `f` is caught and counted in
+    /// [`Stats::listener_panics`](crate::Stats); the store and the cleaner thread go on.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use scriptling_kv::{RemovalCause, Store, TestClock};
+    ///
+    /// let clock = TestClock::new();
+    /// let removed = Arc::new(Mutex::new(Vec::new()));
+    /// let log = removed.clone();
+    /// let store = Store::builder()
+    ///     .test_clock(clock.clone())
+    ///     .background_cleanup(false)
+    ///     .removal_listener(move |key, _value, cause| log.lock().unwrap().push((key.to_string(), cause)))
+    ///     .build();
+    /// store.set_with_ttl("session:1", "bob", Duration::from_secs(60));
+    /// clock.advance(Duration::from_secs(60));
+    /// store.purge_expired();
+    /// assert_eq!(*removed.lock().unwrap(), [("session:1".to_string(), RemovalCause::Expired)]);
+    /// ```
+    pub fn removal_listener(
+        mut self,
+        f: impl Fn(&str, &Value, RemovalCause) + Send + Sync + 'static,
+    ) -> Self {
+        self.listener = Some(std::sync::Arc::new(f));
+        self
+    }
+
     /// Runs the store on a hand-advanced clock instead of the monotonic one (feature
     /// `test-util`). See [`TestClock`](crate::TestClock).
     #[cfg(any(feature = "test-util", test))]
@@ -153,6 +230,8 @@ impl StoreBuilder {
             purges: std::sync::atomic::AtomicU64::new(0),
             flights: Flights::new(),
             counters: Counters::new(self.record_stats),
+            bound: self.max_keys.map(Bound::new),
+            listener: self.listener,
         });
         #[cfg(not(scriptling_kv_loom))]
         if self.background_cleanup {
@@ -184,6 +263,10 @@ pub(crate) struct Inner {
     pub(crate) flights: Flights,
     /// Statistics (`stats.rs`).
     pub(crate) counters: Counters,
+    /// The key cap, if any (`evict.rs`).
+    pub(crate) bound: Option<Bound>,
+    /// The removal listener, if any.
+    pub(crate) listener: Option<Listener>,
 }
 
 impl Drop for Inner {
@@ -196,7 +279,19 @@ impl Inner {
     fn purge(&self) -> usize {
         self.purges
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let removed = self.expiry.purge(&self.table, &self.clock, &mut |_| {});
+        let listener = self.listener.as_ref();
+        let panics = &self.counters.listener_panics;
+        let removed = self
+            .expiry
+            .purge(&self.table, &self.clock, &mut |(entry, slot)| {
+                notify(
+                    listener,
+                    panics,
+                    entry.key.as_str(),
+                    &slot.value(),
+                    RemovalCause::Expired,
+                );
+            });
         self.counters
             .expired
             .fetch_add(removed as u64, crate::sync::Ordering::Relaxed);

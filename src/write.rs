@@ -48,6 +48,7 @@ use crossbeam_epoch::Owned;
 
 use crate::clock::{Clock, NEVER};
 use crate::entry::{deadline_of, Current, Entry, Observed, Slot};
+use crate::evict::{notify, RemovalCause, Removed};
 use crate::key::Key;
 use crate::store::Inner;
 use crate::sync::Arc;
@@ -226,7 +227,7 @@ impl Inner {
                             let new = slot_for(&mut spare, value, deadline);
                             match entry.replace(cur, new, false, &pin.epoch) {
                                 Ok(()) => {
-                                    self.expiry.schedule(&entry, deadline, &self.table);
+                                    self.published(&entry, deadline, &pin);
                                     return result;
                                 }
                                 Err(mut new) => {
@@ -260,7 +261,7 @@ impl Inner {
                 Write::Expire(deadline) => {
                     let deadline = resolve(deadline);
                     if slot.set_deadline(word, deadline) {
-                        self.expiry.schedule(&entry, deadline, &self.table);
+                        self.published(&entry, deadline, &pin);
                         return result;
                     }
                     if !slot.is_sealed() {
@@ -276,7 +277,7 @@ impl Inner {
                     let new = slot_for(&mut spare, value, deadline);
                     match entry.replace(cur, new, true, &pin.epoch) {
                         Ok(()) => {
-                            self.expiry.schedule(&entry, deadline, &self.table);
+                            self.published(&entry, deadline, &pin);
                             return result;
                         }
                         Err(new) => spare = Some(new),
@@ -292,7 +293,7 @@ impl Inner {
                     let new = slot_for(&mut spare, value, deadline);
                     match entry.replace(cur, new, keep, &pin.epoch) {
                         Ok(()) => {
-                            self.expiry.schedule(&entry, deadline, &self.table);
+                            self.published(&entry, deadline, &pin);
                             return result;
                         }
                         Err(mut new) => {
@@ -339,7 +340,7 @@ impl Inner {
             }
             match entry.replace(cur, slot, false, &pin.epoch) {
                 Ok(()) => {
-                    self.expiry.schedule(&entry, deadline, &self.table);
+                    self.published(&entry, deadline, &pin);
                     return;
                 }
                 Err(back) => slot = back,
@@ -362,9 +363,45 @@ impl Inner {
         false
     }
 
-    /// Bookkeeping after this thread inserted a new entry.
-    fn created(&self, entry: &Arc<Entry>, deadline: u64, _pin: &Pin<'_>) {
+    /// Bookkeeping after this thread published `deadline` for `entry` (a new slot, or the
+    /// deadline word of the current one): the expiry schedule, and the eviction queues.
+    #[inline]
+    pub(crate) fn published(&self, entry: &Arc<Entry>, deadline: u64, pin: &Pin<'_>) {
         self.expiry.schedule(entry, deadline, &self.table);
+        if let Some(bound) = &self.bound {
+            bound.note(entry, deadline, &self.table, &pin.epoch);
+        }
+    }
+
+    /// Bookkeeping after this thread inserted a new entry: schedule it, then respect the key cap
+    /// (`evict.rs`): while the store is over it, remove one key.
+    fn created(&self, entry: &Arc<Entry>, deadline: u64, pin: &Pin<'_>) {
+        self.published(entry, deadline, pin);
+        if let Some(bound) = &self.bound {
+            while bound.over(&self.table) {
+                match bound.evict_one(&self.table, &self.clock, pin) {
+                    Some(removed) => self.report(removed),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// Counts a key the store removed on its own and tells the removal listener.
+    pub(crate) fn report(&self, removed: Removed<'_>) {
+        self.expiry.note_killed(&removed.entry, &self.table);
+        let counter = match removed.cause {
+            RemovalCause::Expired => &self.counters.expired,
+            RemovalCause::Evicted => &self.counters.evicted,
+        };
+        counter.fetch_add(1, crate::sync::Ordering::Relaxed);
+        notify(
+            self.listener.as_ref(),
+            &self.counters.listener_panics,
+            removed.entry.key.as_str(),
+            &removed.slot.value(),
+            removed.cause,
+        );
     }
 
     /// Bookkeeping after this thread killed `entry` on a user's request (`delete` and friends).
