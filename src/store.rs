@@ -88,6 +88,7 @@ pub struct StoreBuilder {
     record_stats: bool,
     max_keys: Option<usize>,
     listener: Option<Listener>,
+    name: String,
     clock: Option<Clock>,
 }
 
@@ -100,6 +101,7 @@ impl fmt::Debug for StoreBuilder {
             .field("record_stats", &self.record_stats)
             .field("max_keys", &self.max_keys)
             .field("removal_listener", &self.listener.is_some())
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +115,7 @@ impl Default for StoreBuilder {
             record_stats: false,
             max_keys: None,
             listener: None,
+            name: "default".to_owned(),
             clock: None,
         }
     }
@@ -208,6 +211,13 @@ impl StoreBuilder {
         self
     }
 
+    /// A name for the store, shown by its `Debug` and used as the `store` label of its metrics
+    /// ([`Store::publish_metrics`], feature `metrics`). Default: `"default"`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// Runs the store on a hand-advanced clock instead of the monotonic one (feature
     /// `test-util`). See [`TestClock`](crate::TestClock).
     #[cfg(any(feature = "test-util", test))]
@@ -232,6 +242,7 @@ impl StoreBuilder {
             counters: Counters::new(self.record_stats),
             bound: self.max_keys.map(Bound::new),
             listener: self.listener,
+            name: self.name,
         });
         #[cfg(not(scriptling_kv_loom))]
         if self.background_cleanup {
@@ -243,6 +254,8 @@ impl StoreBuilder {
                 self.cleanup_interval,
                 |inner: &Inner| {
                     inner.purge();
+                    #[cfg(feature = "metrics")]
+                    crate::stats::publish(inner);
                 },
             );
         }
@@ -267,6 +280,8 @@ pub(crate) struct Inner {
     pub(crate) bound: Option<Bound>,
     /// The removal listener, if any.
     pub(crate) listener: Option<Listener>,
+    /// The store's name (`StoreBuilder::name`).
+    pub(crate) name: String,
 }
 
 impl Drop for Inner {
@@ -352,6 +367,7 @@ impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (background_cleanup, cleanup_interval) = self.inner.config;
         f.debug_struct("Store")
+            .field("name", &self.inner.name)
             .field("len", &self.len())
             .field("background_cleanup", &background_cleanup)
             .field("cleanup_interval", &cleanup_interval)
@@ -481,6 +497,11 @@ impl Store {
     #[inline]
     pub(crate) fn count_lookup(&self, hit: bool) {
         self.inner.counters.lookup(hit);
+    }
+
+    /// The store's name ([`StoreBuilder::name`]).
+    pub fn name(&self) -> &str {
+        &self.inner.name
     }
 
     /// The store's counters: hits and misses (with

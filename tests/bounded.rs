@@ -305,3 +305,50 @@ fn stats_count_hits_and_misses_exactly_when_recorded() {
     quiet.get("k");
     assert_eq!(quiet.stats(), Stats::default());
 }
+
+/// Feature `metrics`: `publish_metrics` exports every counter under its stable name, labelled
+/// with the store's name, to whatever recorder the application installed.
+#[cfg(feature = "metrics")]
+#[test]
+fn metrics_are_published_under_stable_names() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let s = Store::builder()
+            .name("sessions")
+            .record_stats(true)
+            .background_cleanup(false)
+            .max_keys(1)
+            .build();
+        s.set("a", 1);
+        s.get("a");
+        s.get("b");
+        s.set("b", 2); // evicts a
+        s.publish_metrics();
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    let value = |name: &str| {
+        snapshot
+            .iter()
+            .find(|(key, ..)| {
+                key.key().name() == name
+                    && key
+                        .key()
+                        .labels()
+                        .any(|l| l.key() == "store" && l.value() == "sessions")
+            })
+            .map(|(.., v)| match v {
+                DebugValue::Counter(c) => *c as f64,
+                DebugValue::Gauge(g) => g.into_inner(),
+                DebugValue::Histogram(_) => f64::NAN,
+            })
+    };
+    for name in scriptling_kv::METRIC_NAMES {
+        assert!(value(name).is_some(), "{name} was not published");
+    }
+    assert_eq!(value("scriptling_kv_hits_total"), Some(1.0));
+    assert_eq!(value("scriptling_kv_misses_total"), Some(1.0));
+    assert_eq!(value("scriptling_kv_evicted_total"), Some(1.0));
+    assert_eq!(value("scriptling_kv_keys"), Some(1.0));
+}
