@@ -102,6 +102,7 @@ pub use backend::AsyncKv;
 pub use clock::TestClock;
 pub use conditional::{Compute, Current};
 pub use error::{Error, Result};
+pub use glob::Pattern;
 pub use store::{Store, StoreBuilder, Ttl};
 pub use value::{Value, ValueOutOfRange};
 
