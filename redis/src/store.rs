@@ -40,10 +40,10 @@ fn backend(reason: impl Into<String>) -> Error {
     }
 }
 
-/// Maps a redis-rs error to [`Error::Backend`], saying what kind of failure it was.
-fn map_err(e: &RedisError) -> Error {
+/// Whether `e` says the server wants (other) credentials.
+fn is_auth_error(e: &RedisError) -> bool {
     let msg = e.to_string();
-    let auth = e.kind() == ErrorKind::AuthenticationFailed
+    e.kind() == ErrorKind::AuthenticationFailed
         || [
             "WRONGPASS",
             "NOAUTH",
@@ -51,19 +51,36 @@ fn map_err(e: &RedisError) -> Error {
             "invalid username-password",
         ]
         .iter()
-        .any(|s| msg.contains(s));
-    if auth {
+        .any(|s| msg.contains(s))
+}
+
+/// Maps a redis-rs error to [`Error::Backend`], saying what kind of failure it was.
+fn map_err(e: &RedisError) -> Error {
+    let msg = e.to_string();
+    if is_auth_error(e) {
         return backend(format!("authentication failed: {msg}"));
+    }
+    if e.is_connection_refusal() {
+        return backend(format!(
+            "connection refused ({msg}): the command was not sent; the next command reconnects"
+        ));
     }
     if e.is_timeout() {
         return backend(format!(
-            "timed out: {msg} (the command may or may not have been applied)"
+            "timed out waiting for the server ({msg}): the command may or may not have been \
+             applied"
+        ));
+    }
+    if e.is_connection_dropped() {
+        return backend(format!(
+            "connection lost ({msg}): the command may or may not have been applied; the next \
+             command reconnects"
         ));
     }
     if e.is_io_error() {
         return backend(format!(
-            "connection error: {msg} (the command may or may not have been applied; the \
-             connection is re-established in the background)"
+            "connection error ({msg}): if the command was sent, it may or may not have been \
+             applied"
         ));
     }
     match e.kind() {
@@ -104,6 +121,7 @@ fn push_escaped(pattern: &mut Vec<u8>, bytes: &[u8]) {
 /// ```no_run
 /// # async fn demo() -> scriptling_kv::Result<()> {
 /// use std::time::Duration;
+/// use scriptling_kv::AsyncKv;
 /// use scriptling_kv_redis::RedisStore;
 ///
 /// let kv = RedisStore::builder()
@@ -111,7 +129,10 @@ fn push_escaped(pattern: &mut Vec<u8>, bytes: &[u8]) {
 ///     .response_timeout(Duration::from_secs(1))
 ///     .connect("redis://127.0.0.1:6379/0", "myapp")
 ///     .await?;
+/// // Every failure to reach the server is now an Error::Backend within 1.5 s.
+/// kv.set("k", 1).await?;
 /// # Ok(()) }
+/// # let _ = demo;
 /// ```
 #[must_use]
 #[derive(Debug, Clone)]
@@ -283,6 +304,7 @@ impl RedisStore {
     /// let kv = RedisStore::connect("redis://:secret@127.0.0.1:6379/0", "myapp").await?;
     /// kv.set("greeting", "hello").await?; // the Redis key "myapp:greeting"
     /// # Ok(()) }
+    /// # let _ = demo;
     /// ```
     pub async fn connect(url: &str, namespace: &str) -> Result<RedisStore> {
         RedisStore::builder().connect(url, namespace).await
@@ -388,8 +410,12 @@ impl RedisStore {
         c.arg("server");
         let reply = match self.within(self.inner.conn.query_any(&c)).await? {
             Ok(r) => r,
-            // Some managed services refuse INFO: then the commands will tell.
-            Err(e) if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => {
+            // Some managed services refuse INFO (NOPERM, unknown command): then the commands
+            // will tell. A server that wants a password says so now, not at the first command.
+            Err(e)
+                if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension)
+                    && !is_auth_error(&e) =>
+            {
                 return Ok(())
             }
             Err(e) => return Err(map_err(&e)),
@@ -460,6 +486,13 @@ impl RedisStore {
 
     async fn int_cmd(&self, c: &Cmd, resend: Resend) -> Result<i64> {
         as_int(&self.query(c, resend).await?)
+    }
+
+    /// A one-key command answering 0 or 1.
+    async fn bool_cmd(&self, name: &str, key: &str, resend: Resend) -> Result<bool> {
+        let mut c = cmd(name);
+        c.arg(self.rkey(key));
+        Ok(self.int_cmd(&c, resend).await? == 1)
     }
 
     async fn incr_value(&self, key: &str, delta: i64) -> Result<i64> {
@@ -803,7 +836,9 @@ impl RedisStore {
     ///         Value::from("expensive result")
     ///     })
     ///     .await?;
+    /// assert_eq!(page, Value::from("expensive result"));
     /// # Ok(()) }
+    /// # let _ = demo;
     /// ```
     pub async fn get_or_insert_with_async<F, Fut>(
         &self,
@@ -969,11 +1004,7 @@ impl AsyncKv for RedisStore {
     }
 
     fn delete(&self, key: &str) -> impl Future<Output = Result<bool>> + Send {
-        async move {
-            let mut c = cmd("DEL");
-            c.arg(self.rkey(key));
-            Ok(self.int_cmd(&c, Resend::Never).await? == 1)
-        }
+        self.bool_cmd("DEL", key, Resend::Never)
     }
 
     fn incr(&self, key: &str, delta: i64) -> impl Future<Output = Result<i64>> + Send {
@@ -985,11 +1016,7 @@ impl AsyncKv for RedisStore {
     }
 
     fn exists(&self, key: &str) -> impl Future<Output = Result<bool>> + Send {
-        async move {
-            let mut c = cmd("EXISTS");
-            c.arg(self.rkey(key));
-            Ok(self.int_cmd(&c, Resend::Read).await? == 1)
-        }
+        self.bool_cmd("EXISTS", key, Resend::Read)
     }
 
     fn ttl(&self, key: &str) -> impl Future<Output = Result<Ttl>> + Send {
@@ -1001,11 +1028,7 @@ impl AsyncKv for RedisStore {
     }
 
     fn persist(&self, key: &str) -> impl Future<Output = Result<bool>> + Send {
-        async move {
-            let mut c = cmd("PERSIST");
-            c.arg(self.rkey(key));
-            Ok(self.int_cmd(&c, Resend::Never).await? == 1)
-        }
+        self.bool_cmd("PERSIST", key, Resend::Never)
     }
 
     fn clear(&self) -> impl Future<Output = Result<()>> + Send {
