@@ -87,7 +87,7 @@ const DELTAS: [i64; 5] = [1, -1, 7, i64::MAX, i64::MIN];
 async fn step<K: AsyncKv>(kv: &K, op: u64, rng: &mut Rng) -> (String, Out) {
     let key = rng.pick(&KEYS);
     let value = rng.pick(&values());
-    let ttl = if rng.next() % 2 == 0 {
+    let ttl = if rng.next() & 1 == 0 {
         Duration::ZERO
     } else {
         Duration::from_secs(3600)
@@ -121,7 +121,7 @@ async fn step<K: AsyncKv>(kv: &K, op: u64, rng: &mut Rng) -> (String, Out) {
             })
             .await
             .map(Out::Value),
-        17 => kv.keys(&rng.pick(&PATTERNS)).await.map(Out::Keys),
+        17 => kv.keys(rng.pick(&PATTERNS)).await.map(Out::Keys),
         18 => kv.len().await.map(Out::Len),
         _ => kv.is_empty().await.map(Out::Bool),
     };
