@@ -191,8 +191,8 @@
 //!   may or may not have been applied: an `incr` that timed out may have counted, once. Only
 //!   `MOVED` and `ASK` redirects are followed for writes (`ASK` with `ASKING` on the target
 //!   node), because a server sends them for a command it did not execute; `TRYAGAIN`,
-//!   `CLUSTERDOWN`, `LOADING`, `MASTERDOWN` are returned as errors saying the command was not
-//!   applied.
+//!   `CLUSTERDOWN`, `LOADING`, `MASTERDOWN`, `READONLY` (a write that reached a replica) are
+//!   returned as errors saying the command was not applied.
 //! - `update` is the one operation that loops: it retries its compare-and-swap when another
 //!   writer got in between (a conflict, not a failure), calling `f` again, without bound, like
 //!   `Store::update` under contention.

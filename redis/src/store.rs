@@ -89,6 +89,7 @@ fn map_err(e: &RedisError) -> Error {
             | ServerErrorKind::ClusterDown
             | ServerErrorKind::MasterDown
             | ServerErrorKind::BusyLoading
+            | ServerErrorKind::ReadOnly
             | ServerErrorKind::Moved
             | ServerErrorKind::Ask,
         ) => backend(format!("{msg} (the command was not applied)")),
