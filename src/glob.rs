@@ -100,9 +100,23 @@ impl Token {
     }
 }
 
-/// A compiled glob pattern.
+/// A compiled glob pattern with the rules of [`Store::keys`](crate::Store::keys) (Redis `KEYS`
+/// syntax: `*`, `?`, `[abc]`, `[^a-z]`, `\x`), for code that lists keys itself and must select
+/// exactly what `Store::keys` would, such as a backend that filters the keys a server returns
+/// (`scriptling-kv-redis`). Matching a key takes `O(pattern × key)` time whatever the pattern.
+///
+/// ```
+/// use scriptling_kv::Pattern;
+///
+/// let p = Pattern::compile("user:[0-9]*")?;
+/// assert!(p.matches("user:42"));
+/// assert!(!p.matches("user:x"));
+/// assert_eq!(p.literal_prefix(), "user:");
+/// assert!(Pattern::compile("user:[").is_err()); // unclosed '[': Error::InvalidPattern
+/// # Ok::<(), scriptling_kv::Error>(())
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct Pattern {
+pub struct Pattern {
     /// Every matching key starts with this.
     prefix: String,
     /// Every matching key ends with this (only set when the pattern has a `*`).
@@ -127,7 +141,7 @@ const TRAILING_BACKSLASH: &str = "trailing '\\'";
 impl Pattern {
     /// Compiles `pattern`, or fails with [`Error::InvalidPattern`] (echoing `pattern`) for an
     /// unclosed `[` or a trailing lone `\`.
-    pub(crate) fn compile(pattern: &str) -> Result<Pattern, Error> {
+    pub fn compile(pattern: &str) -> Result<Pattern, Error> {
         let mut tokens: Vec<Token> = Vec::new();
         let mut it = pattern.char_indices();
         while let Some((at, c)) = it.next() {
@@ -181,7 +195,7 @@ impl Pattern {
     }
 
     /// Whether the whole `key` matches.
-    pub(crate) fn matches(&self, key: &str) -> bool {
+    pub fn matches(&self, key: &str) -> bool {
         if key.len() < self.min_len {
             return false;
         }
@@ -197,7 +211,7 @@ impl Pattern {
     /// The literal prefix every matching key must start with ("user:" for "user:*", "" for
     /// "*x"), so callers can skip keys cheaply. For a pattern without wildcards it is the
     /// whole (unescaped) key.
-    pub(crate) fn literal_prefix(&self) -> &str {
+    pub fn literal_prefix(&self) -> &str {
         &self.prefix
     }
 

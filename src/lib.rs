@@ -108,6 +108,7 @@ pub use error::{Error, Result};
 pub use evict::RemovalCause;
 pub use flight::{Loaded, Source};
 pub use stats::{Stats, METRIC_NAMES};
+pub use glob::Pattern;
 pub use store::{Store, StoreBuilder, Ttl};
 pub use value::{Value, ValueOutOfRange};
 
