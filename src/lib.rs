@@ -107,8 +107,8 @@ pub use conditional::{Compute, Current};
 pub use error::{Error, Result};
 pub use evict::RemovalCause;
 pub use flight::{Loaded, Source};
-pub use stats::{Stats, METRIC_NAMES};
 pub use glob::Pattern;
+pub use stats::{Stats, METRIC_NAMES};
 pub use store::{Store, StoreBuilder, Ttl};
 pub use value::{Value, ValueOutOfRange};
 

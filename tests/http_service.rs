@@ -32,11 +32,25 @@ struct Server {
 }
 
 impl Server {
+    /// The service with `limit` requests per window, believing `X-Forwarded-For` from
+    /// 127.0.0.1 (the tests play a proxy so as to be many clients).
     fn start(limit: u64) -> Server {
+        let mut config = service::Config::limit(limit);
+        config.trusted_proxies.push("127.0.0.1".parse().unwrap());
+        Server::start_with(config)
+    }
+
+    /// The service as the binary runs it by default: no trusted proxy.
+    fn start_untrusted(limit: u64) -> Server {
+        Server::start_with(service::Config::limit(limit))
+    }
+
+    fn start_with(config: service::Config) -> Server {
         let clock = TestClock::new();
         let store = Store::builder()
             .test_clock(clock.clone())
             .background_cleanup(false)
+            .record_stats(true)
             .build();
         let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -52,7 +66,7 @@ impl Server {
                     .send(listener.local_addr()?)
                     .expect("test is waiting");
                 // Dropping the sender stops the server too.
-                service::serve(listener, served, limit, async {
+                service::serve(listener, served, config, async {
                     let _ = stopped.await;
                 })
                 .await
@@ -298,8 +312,9 @@ fn readme_session(base: &str) -> Vec<Logged> {
     let limited = get(&agent, &url("/"), &[]);
     limited.assert_json(429, r#"{"error":"rate limit exceeded"}"#);
     assert_eq!(limited.header("retry-after"), Some("60"), "{limited:?}");
+    // X-Forwarded-For from a peer that is not a trusted proxy is ignored: same client.
     get(&agent, &url("/"), &from("203.0.113.5"))
-        .assert_text(200, "hello, you are request 1 of 2 in this window\n");
+        .assert_json(429, r#"{"error":"rate limit exceeded"}"#);
     let json_ct = Some("application/json");
     let token = token_of(&post(
         &agent,
@@ -320,15 +335,27 @@ fn readme_session(base: &str) -> Vec<Logged> {
     let computed_at = assert_cached(&get(&agent, &url("/cached/report"), &[]), "report", "MISS");
     let hit = get(&agent, &url("/cached/report"), &[]);
     assert_eq!(assert_cached(&hit, "report", "HIT"), computed_at);
-    // README shows `{"cache":1,"keys":4,"rate":2,"session":1}` here, but the session it shows
-    // ended its only session with /logout: two rate windows and one cached value are left.
-    get(&agent, &url("/stats"), &[])
-        .assert_json(200, r#"{"cache":1,"keys":3,"rate":2,"session":0}"#);
+    get(&agent, &url("/cached/a%20b"), &[]).assert_json(
+        400,
+        r#"{"error":"name must be 1 to 64 characters of A-Z a-z 0-9 . _ -"}"#,
+    );
+    post(&agent, &url("/jobs/nightly"), None, "", &[])
+        .assert_json(202, r#"{"job":"nightly","status":"started"}"#);
+    post(&agent, &url("/jobs/nightly"), None, "", &[])
+        .assert_json(409, r#"{"error":"job is already running","job":"nightly"}"#);
+    get(&agent, &url("/jobs/nightly"), &[])
+        .assert_json(200, r#"{"job":"nightly","status":"running"}"#);
+    // The hits and misses so far: /me twice (a hit, then a miss after the logout), the cache's
+    // miss and hit; the job status does not read a value while the job runs.
+    get(&agent, &url("/stats"), &[]).assert_json(
+        200,
+        r#"{"backend":"memory","evicted":0,"expired":0,"hits":2,"keys":3,"misses":2}"#,
+    );
     vec![
         ("GET", "/", 200, LOCAL),
         ("GET", "/", 200, LOCAL),
         ("GET", "/", 429, LOCAL),
-        ("GET", "/", 200, "203.0.113.5"),
+        ("GET", "/", 429, LOCAL),
         ("POST", "/login", 200, LOCAL),
         ("GET", "/me", 200, LOCAL),
         ("POST", "/logout", 200, LOCAL),
@@ -336,17 +363,21 @@ fn readme_session(base: &str) -> Vec<Logged> {
         ("POST", "/login", 400, LOCAL),
         ("GET", "/cached/report", 200, LOCAL),
         ("GET", "/cached/report", 200, LOCAL),
+        ("GET", "/cached/a%20b", 400, LOCAL),
+        ("POST", "/jobs/nightly", 202, LOCAL),
+        ("POST", "/jobs/nightly", 409, LOCAL),
+        ("GET", "/jobs/nightly", 200, LOCAL),
         ("GET", "/stats", 200, LOCAL),
     ]
 }
 
 #[test]
 fn readme_session_gets_the_replies_readme_shows() {
-    let server = Server::start(2);
+    let server = Server::start_untrusted(2);
     readme_session(&server.base);
     assert_eq!(
         server.store.keys("*").unwrap(),
-        ["cache:report", "rate:127.0.0.1", "rate:203.0.113.5"]
+        ["cache:report", "job:nightly", "rate:127.0.0.1"]
     );
 }
 
@@ -442,50 +473,71 @@ fn concurrent_requests_from_one_client_get_exactly_n_successes() {
     );
 }
 
+/// Tried as a new user would: 20 requests, each claiming another address in
+/// `X-Forwarded-For`, against a limit of 3, from a peer that is not a trusted proxy: they are one
+/// client (3 pass, 17 are limited) and add one key, not 20.
 #[test]
-fn client_is_first_forwarded_address_else_the_peer() {
+fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let server = Server::start_untrusted(3);
+    let agent = agent();
+    let root = server.url("/");
+    let mut passed = 0;
+    for i in 0..20 {
+        let reply = get(&agent, &root, &from(&format!("198.51.100.{i}")));
+        match reply.status {
+            200 => passed += 1,
+            429 => reply.assert_error(429, RATE_LIMITED),
+            _ => panic!("{reply:?}"),
+        }
+    }
+    assert_eq!(passed, 3);
+    assert_eq!(server.store.keys("rate:*").unwrap(), ["rate:127.0.0.1"]);
+}
+
+/// From a trusted proxy, the client is the right-most address of `X-Forwarded-For` that is not a
+/// trusted proxy itself (what the proxy saw); entries further left are the client's own claims.
+/// An unusable header falls back to the peer.
+#[test]
+fn a_trusted_proxys_forwarded_for_names_the_client() {
     let server = Server::start(100);
     let agent = agent();
     let root = server.url("/");
-    get(&agent, &root, &from(" 203.0.113.9 , 10.0.0.1")).assert_text(200, &hello(1, 100));
-    get(&agent, &root, &[]).assert_text(200, &hello(1, 100));
-    // An unusable first entry falls back to the peer address.
-    get(&agent, &root, &from(" , 10.0.0.1")).assert_text(200, &hello(2, 100));
+    get(&agent, &root, &from("203.0.113.9")).assert_text(200, &hello(1, 100));
+    get(&agent, &root, &from("6.6.6.6, 203.0.113.9")).assert_text(200, &hello(2, 100));
+    get(&agent, &root, &from("203.0.113.9, 127.0.0.1")).assert_text(200, &hello(3, 100));
+    get(&agent, &root, &from("not an address")).assert_text(200, &hello(1, 100));
+    get(&agent, &root, &[]).assert_text(200, &hello(2, 100));
     assert_eq!(
         server.store.keys("rate:*").unwrap(),
         ["rate:127.0.0.1", "rate:203.0.113.9"]
     );
-    assert_eq!(server.store.get("rate:127.0.0.1"), Some(Value::Int(2)));
 }
 
+/// Every window counter the limiter creates has its TTL from the start (`incr_with_ttl`: one
+/// step), and a counter overwritten with something that is not an integer starts a new window.
 #[test]
-fn counter_without_ttl_is_repaired_so_no_client_is_locked_out_forever() {
+fn every_window_counter_has_its_ttl_and_garbage_starts_a_new_window() {
     let server = Server::start(3);
     let agent = agent();
     let root = server.url("/");
-    // A counter past the limit whose `expire` was lost.
-    server.store.set("rate:198.51.100.1", 1000);
-    let limited = get(&agent, &root, &from("198.51.100.1"));
-    limited.assert_error(429, RATE_LIMITED);
-    assert_eq!(retry_after(&limited), 60);
-    assert_eq!(
-        server.store.ttl("rate:198.51.100.1"),
-        Ttl::Expires(Duration::from_secs(60))
-    );
-    server.clock.advance(Duration::from_secs(60));
-    get(&agent, &root, &from("198.51.100.1")).assert_text(200, &hello(1, 3));
-
-    // One under the limit: served, and given a window too.
-    server.store.set("rate:198.51.100.2", 1);
-    get(&agent, &root, &from("198.51.100.2")).assert_text(200, &hello(2, 3));
+    get(&agent, &root, &from("198.51.100.2")).assert_text(200, &hello(1, 3));
     assert_eq!(
         server.store.ttl("rate:198.51.100.2"),
         Ttl::Expires(Duration::from_secs(60))
     );
-
-    // A counter clobbered with a non-integer starts a new window instead of failing forever.
+    server.clock.advance(Duration::from_secs(20));
+    get(&agent, &root, &from("198.51.100.2")).assert_text(200, &hello(2, 3));
+    assert_eq!(
+        server.store.ttl("rate:198.51.100.2"),
+        Ttl::Expires(Duration::from_secs(40)),
+        "the window is fixed"
+    );
     server.store.set("rate:198.51.100.3", "garbage");
     get(&agent, &root, &from("198.51.100.3")).assert_text(200, &hello(1, 3));
+    assert_eq!(
+        server.store.ttl("rate:198.51.100.3"),
+        Ttl::Expires(Duration::from_secs(60))
+    );
 }
 
 #[test]
@@ -608,30 +660,119 @@ fn cache_misses_then_hits_until_the_ttl_ends() {
 }
 
 #[test]
-fn stats_count_live_keys_by_prefix() {
+fn stats_report_the_store_counters_without_walking_keys() {
     let server = Server::start(100);
     let agent = agent();
     let stats = |body: &str| get(&agent, &server.url("/stats"), &[]).assert_json(200, body);
-    stats(r#"{"cache":0,"keys":0,"rate":0,"session":0}"#);
+    stats(r#"{"backend":"memory","evicted":0,"expired":0,"hits":0,"keys":0,"misses":0}"#);
     get(&agent, &server.url("/"), &from("10.1.0.1")).assert_text(200, &hello(1, 100));
-    get(&agent, &server.url("/"), &from("10.1.0.2")).assert_text(200, &hello(1, 100));
-    get(&agent, &server.url("/"), &from("10.1.0.2")).assert_text(200, &hello(2, 100));
     let token = login(&agent, &server.base, "dave");
-    assert_cached(&get(&agent, &server.url("/cached/a"), &[]), "a", "MISS");
-    server.store.set("other", 1);
-    stats(r#"{"cache":1,"keys":5,"rate":2,"session":1}"#);
     let bearer = format!("Bearer {token}");
-    post(
-        &agent,
-        &server.url("/logout"),
-        None,
-        "",
-        &[("Authorization", &bearer)],
-    )
-    .assert_json(200, r#"{"ok":true}"#);
-    // Expired keys are not counted, whether or not they have been purged.
-    server.clock.advance(Duration::from_secs(60));
-    stats(r#"{"cache":1,"keys":2,"rate":0,"session":0}"#);
+    get(&agent, &server.url("/me"), &[("Authorization", &bearer)])
+        .assert_json(200, r#"{"user":"dave"}"#);
+    assert_cached(&get(&agent, &server.url("/cached/a"), &[]), "a", "MISS");
+    stats(r#"{"backend":"memory","evicted":0,"expired":0,"hits":1,"keys":3,"misses":1}"#);
+    // Expired keys count once the cleaner removed them.
+    server.clock.advance(Duration::from_secs(300));
+    assert_eq!(server.store.purge_expired(), 2);
+    stats(r#"{"backend":"memory","evicted":0,"expired":2,"hits":1,"keys":1,"misses":1}"#);
+}
+
+/// `/cached/{name}` takes names of 1 to 64 characters of `[A-Za-z0-9._-]` (a 5,000-character
+/// name used to be cached): anything else is a 400 and stores nothing.
+#[test]
+fn cache_names_are_bounded() {
+    let server = Server::start(100);
+    let agent = agent();
+    let long = "x".repeat(5_000);
+    for bad in [long.as_str(), "a%2Fb", "%C3%A9", "a%20b"] {
+        get(&agent, &server.url(&format!("/cached/{bad}")), &[])
+            .assert_error(400, service::BAD_NAME);
+    }
+    let ok = "x".repeat(service::MAX_NAME);
+    assert_cached(
+        &get(&agent, &server.url(&format!("/cached/{ok}")), &[]),
+        &ok,
+        "MISS",
+    );
+    assert_eq!(server.store.keys("cache:*").unwrap().len(), 1);
+}
+
+/// Concurrent misses on one name run one upstream computation: one `MISS`, the others
+/// `COALESCED` (or `HIT`, if they came after the load finished), all with the same value.
+#[test]
+fn concurrent_cache_misses_run_one_computation() {
+    let server = Arc::new(Server::start(1000));
+    let replies: Vec<Reply> = (0..8)
+        .map(|_| {
+            let server = server.clone();
+            std::thread::spawn(move || get(&agent(), &server.url("/cached/news"), &[]))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let mut sources: Vec<&str> = replies
+        .iter()
+        .map(|r| r.header("x-cache").unwrap())
+        .collect();
+    let at: Vec<i64> = replies
+        .iter()
+        .zip(&sources)
+        .map(|(r, src)| assert_cached(r, "news", src))
+        .collect();
+    sources.sort_unstable();
+    assert_eq!(
+        sources.iter().filter(|s| **s == "MISS").count(),
+        1,
+        "{sources:?}"
+    );
+    assert!(sources
+        .iter()
+        .all(|s| ["MISS", "COALESCED", "HIT"].contains(s)));
+    assert!(at.iter().all(|&t| t == at[0]), "one computation: {at:?}");
+}
+
+/// `POST /jobs/{id}` runs a job once however often it is posted while it runs; the lock is
+/// released when it ends (the job runs for real time: `JOB_DURATION`).
+#[test]
+fn a_job_runs_once_while_it_runs() {
+    let server = Server::start(100);
+    let agent = agent();
+    let url = server.url("/jobs/report-7");
+    post(&agent, &url, None, "", &[]).assert_json(202, r#"{"job":"report-7","status":"started"}"#);
+    for _ in 0..5 {
+        post(&agent, &url, None, "", &[]).assert_json(
+            409,
+            r#"{"error":"job is already running","job":"report-7"}"#,
+        );
+    }
+    get(&agent, &url, &[]).assert_json(200, r#"{"job":"report-7","status":"running"}"#);
+    get(&agent, &server.url("/jobs/other"), &[]).assert_error(404, "no such job");
+    // Bounded wait for the job to finish (it takes JOB_DURATION).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = get(&agent, &url, &[]);
+        let body = reply.assert_json_status(200);
+        if body["status"] == "done" {
+            assert!(
+                body["result"]["finished_at"].as_i64().unwrap() > 0,
+                "{reply:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !server.store.exists("job:report-7"),
+        "the lock was released"
+    );
+    // Done: it can run again.
+    post(&agent, &url, None, "", &[]).assert_json(202, r#"{"job":"report-7","status":"started"}"#);
 }
 
 #[test]
@@ -661,29 +802,57 @@ fn shutdown_returns_despite_an_idle_keep_alive_connection() {
 
 #[test]
 fn command_line() {
-    use service::{parse_args, Cli};
+    use service::{parse_args, Backing, Cli, Config};
     let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
     let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
-    assert_eq!(
-        args(&[]),
+    let run = |a: &str, limit: u64, proxies: &[&str], backing: Backing| {
         Ok(Cli::Run {
-            addr: addr("127.0.0.1:8080"),
-            rate_limit: 100
+            addr: addr(a),
+            config: Config {
+                rate_limit: limit,
+                trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+            },
+            backing,
         })
-    );
+    };
+    let memory = |max_keys| Backing::Memory { max_keys };
+    assert_eq!(args(&[]), run("127.0.0.1:8080", 100, &[], memory(100_000)));
     assert_eq!(
-        args(&["--addr", "127.0.0.1:0", "--rate-limit", "7"]),
-        Ok(Cli::Run {
-            addr: addr("127.0.0.1:0"),
-            rate_limit: 7
-        })
+        args(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "7",
+            "--max-keys",
+            "10"
+        ]),
+        run("127.0.0.1:0", 7, &[], memory(10))
     );
     assert_eq!(
         args(&["--rate-limit=3", "--addr=[::1]:9000"]),
-        Ok(Cli::Run {
-            addr: addr("[::1]:9000"),
-            rate_limit: 3
-        })
+        run("[::1]:9000", 3, &[], memory(100_000))
+    );
+    assert_eq!(
+        args(&["--trusted-proxy", "10.0.0.1", "--trusted-proxy=::1"]),
+        run("127.0.0.1:8080", 100, &["10.0.0.1", "::1"], memory(100_000))
+    );
+    assert_eq!(
+        args(&["--redis", "redis://127.0.0.1:6400"]),
+        run(
+            "127.0.0.1:8080",
+            100,
+            &[],
+            Backing::Redis("redis://127.0.0.1:6400".into())
+        )
+    );
+    assert_eq!(
+        args(&["--redis-cluster", "redis://a:1, redis://b:2"]),
+        run(
+            "127.0.0.1:8080",
+            100,
+            &[],
+            Backing::Cluster(vec!["redis://a:1".into(), "redis://b:2".into()])
+        )
     );
     assert_eq!(args(&["--rate-limit", "1", "--help"]), Ok(Cli::Help));
     assert_eq!(args(&["-h"]), Ok(Cli::Help));
@@ -695,11 +864,93 @@ fn command_line() {
         &["--rate-limit", "0"],
         &["--rate-limit", "-1"],
         &["--rate-limit", "many"],
+        &["--max-keys", "0"],
+        &["--trusted-proxy", "a.proxy"],
+        &["--redis", "redis://x", "--redis", "redis://y"],
+        &["--redis-cluster", " , "],
         &["extra"],
     ] {
         assert!(args(bad).is_err(), "{bad:?} accepted");
     }
-    assert!(service::USAGE.contains("--rate-limit"));
+    for flag in [
+        "--rate-limit",
+        "--max-keys",
+        "--trusted-proxy",
+        "--redis",
+        "--redis-cluster",
+    ] {
+        assert!(service::USAGE.contains(flag), "{flag}");
+    }
+}
+
+/// Two replicas of the service on one Redis share one rate limit and one session table: a
+/// session created on one is known to the other, and requests to both count in one window.
+/// Needs the servers of `scripts/with-redis.sh` (fails in CI without them; skips elsewhere).
+#[test]
+fn two_replicas_on_one_redis_share_sessions_and_limits() {
+    let Ok(url) = std::env::var("SCRIPTLING_KV_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "SCRIPTLING_KV_REDIS_URL is not set: run under scripts/with-redis.sh"
+        );
+        eprintln!("skipped: no Redis; run under scripts/with-redis.sh");
+        return;
+    };
+    let namespace = format!("http-replicas-{}", std::process::id());
+    let replica = |url: String, namespace: String| {
+        let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let kv = scriptling_kv_redis::RedisStore::connect(&url, &namespace)
+                    .await
+                    .expect("Redis is up");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                service::serve(listener, kv, service::Config::limit(3), async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        });
+        let addr = addr_rx.recv().expect("replica started");
+        (format!("http://{addr}"), stop, thread)
+    };
+    let (a, stop_a, thread_a) = replica(url.clone(), namespace.clone());
+    let (b, stop_b, thread_b) = replica(url, namespace);
+    let agent = agent();
+    // A session made on replica A is known on replica B.
+    let token = login(&agent, &a, "erin");
+    let bearer = format!("Bearer {token}");
+    get(&agent, &format!("{b}/me"), &[("Authorization", &bearer)])
+        .assert_json(200, r#"{"user":"erin"}"#);
+    post(
+        &agent,
+        &format!("{b}/logout"),
+        None,
+        "",
+        &[("Authorization", &bearer)],
+    )
+    .assert_json(200, r#"{"ok":true}"#);
+    get(&agent, &format!("{a}/me"), &[("Authorization", &bearer)]).assert_unauthorized(BAD_SESSION);
+    // One limit of 3 across both replicas.
+    get(&agent, &format!("{a}/"), &[]).assert_text(200, &hello(1, 3));
+    get(&agent, &format!("{b}/"), &[]).assert_text(200, &hello(2, 3));
+    get(&agent, &format!("{a}/"), &[]).assert_text(200, &hello(3, 3));
+    get(&agent, &format!("{b}/"), &[]).assert_error(429, RATE_LIMITED);
+    // A job started on A is running for B too.
+    post(&agent, &format!("{a}/jobs/shared"), None, "", &[])
+        .assert_json(202, r#"{"job":"shared","status":"started"}"#);
+    post(&agent, &format!("{b}/jobs/shared"), None, "", &[])
+        .assert_json(409, r#"{"error":"job is already running","job":"shared"}"#);
+    drop((stop_a, stop_b));
+    thread_a.join().unwrap().unwrap();
+    thread_b.join().unwrap().unwrap();
 }
 
 /// The example as a process: the built binary, its stdout and stderr, and its signals.
