@@ -60,8 +60,67 @@
 //!   existed when it began, unless it is set again concurrently. (loom: `time`, `clear`;
 //!   `tests/concurrency.rs`; `tests/regressions.rs`.)
 //! - Readers never block: `get`, `get_with`, `exists`, `ttl` and `keys` take no lock and never
-//!   wait, whatever other threads hold (`tests/concurrency.rs`,
-//!   `readers_finish_while_every_lock_of_the_store_is_held`).
+//!   wait, whatever other threads hold (`tests/claims.rs`,
+//!   `readers_finish_while_every_lock_of_the_store_is_held`). Only the single-flight loads
+//!   ([`Store::get_or_insert_with`] and its forms) wait, and only for another caller's load of the
+//!   same key (loom: `flight::a_reader_never_waits_for_a_load`).
+//! - The conditional writes ([`Store::set_if_absent`], [`Store::swap`], [`Store::take`],
+//!   [`Store::compare_and_set`], [`Store::compare_and_delete`], [`Store::incr_with_ttl`],
+//!   [`Store::update`], and the general [`Store::compute`]) are each one linearizable step, also
+//!   against the key expiring while they run (loom: `conditional`; `tests/conditional.rs`).
+//!
+//! # Bounded and observable
+//!
+//! [`StoreBuilder::max_keys`] caps the store (expired and TTL keys evicted before persistent
+//! ones, the soonest deadline first; at most `n + writers` keys at any instant),
+//! [`StoreBuilder::removal_listener`] is told once of every key the store removes on its own,
+//! and [`Store::stats`] counts hits, misses, expirations and evictions (feature `metrics`
+//! exports them). See `evict.rs` and `stats.rs` for the guarantees.
+//!
+//! # Checking your own code with loom
+//!
+//! The store is built for people who model-check their own code. Build your crate's tests with
+//!
+//! ```text
+//! RUSTFLAGS="--cfg scriptling_kv_loom --cfg crossbeam_loom" cargo test --release
+//! ```
+//!
+//! (`loom = "0.7"` as your dev-dependency under `[target.'cfg(scriptling_kv_loom)'.dev-dependencies]`,
+//! `scriptling-kv` with feature `test-util`, and `LOOM_MAX_PREEMPTIONS=2` or a preemption bound in
+//! your `loom::model::Builder` to keep runs short), and every atomic of the store's concurrency core
+//! becomes a loom atomic, so your `loom::model` explores the interleavings *inside* the store too.
+//!
+//! - **What is modelled:** the entry state machine (slots, seals, marks, tombstones, in-place
+//!   counters and deadlines), the write engine and every conditional write, the single-flight
+//!   loads, the expiry engine (schedule records, the wheel, the purge step), the eviction queues,
+//!   and crossbeam-epoch's reclamation (its `loom` feature, enabled by `--cfg crossbeam_loom`).
+//! - **What is not:** the real flurry table is replaced by a small mutex-protected stand-in with
+//!   the same interface (loom cannot see flurry's or seize's atomics); there is no cleaner thread
+//!   (call [`Store::purge_expired`] where the cleaner would run); the clock is whatever your model
+//!   makes it: build the store on a `TestClock` (feature `test-util`) and advance it in the model.
+//! - **A failing model fails as an ordinary panic:** `#[should_panic]` works and `cargo test`
+//!   reports the test (the store keeps crossbeam-epoch's loom state out of loom's teardown).
+//!
+//! A worked example, kept as a test that CI runs: `loom-tests/user-example/` is a small crate that
+//! depends on this one as yours would, with a rate limiter on [`Store::incr_with_ttl`] and a lock
+//! on [`Store::set_if_absent`] + [`Store::compare_and_delete`] that pass their models, and the
+//! versions one might write without them (`incr` then `expire`; `exists` then `set`) that fail:
+//!
+//! ```ignore
+//! #[test]
+//! fn lock_has_at_most_one_holder() {
+//!     loom::model(|| {
+//!         let store = Store::builder().test_clock(TestClock::new()).build();
+//!         let other = {
+//!             let store = store.clone();
+//!             loom::thread::spawn(move || store.set_if_absent("lock", "b", Duration::from_secs(30)))
+//!         };
+//!         let a = store.set_if_absent("lock", "a", Duration::from_secs(30));
+//!         let b = other.join().unwrap();
+//!         assert!(!(a && b), "two holders of the lock");
+//!     });
+//! }
+//! ```
 
 //! # Departures from the original, on purpose
 //!
@@ -79,6 +138,7 @@
 //!
 //! - `serde` (default): `Serialize`/`Deserialize` for [`Value`].
 //! - `test-util`: `TestClock` and `StoreBuilder::test_clock`, time that tests advance by hand.
+//! - `metrics`: `Store::publish_metrics`, the counters through the `metrics` crate.
 #![doc(test(attr(deny(warnings))))]
 
 mod backend;

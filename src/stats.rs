@@ -136,7 +136,7 @@ impl Counters {
     }
 }
 
-/// The names under which [`Store::publish_metrics`](crate::Store::publish_metrics) exports a
+/// The names under which `Store::publish_metrics` (feature `metrics`) exports a
 /// store's counters through the [`metrics`](https://docs.rs/metrics) crate (feature
 /// `metrics`), each with the label `store` (the store's [`name`](crate::StoreBuilder::name)).
 /// They are stable: dashboards may rely on them.

@@ -212,7 +212,7 @@ impl StoreBuilder {
     }
 
     /// A name for the store, shown by its `Debug` and used as the `store` label of its metrics
-    /// ([`Store::publish_metrics`], feature `metrics`). Default: `"default"`.
+    /// (`Store::publish_metrics`, feature `metrics`). Default: `"default"`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self
