@@ -20,6 +20,9 @@
 //! So a value holds at most `MAX_LEN + MAX_LEN² + … + MAX_LEN^MAX_DEPTH` containers and
 //! scalars, and how long its strings are is up to the input. [`value`] takes other bounds.
 //!
+//! Since NaN can occur, compare values read back with [`identical`] (floats bit for bit), not
+//! with `==`.
+//!
 //! With the feature `test-util` as well, the operations of the module `ops` implement
 //! `Arbitrary` too, so a fuzz target can take a `Vec<ops::Op>` and replay it on a store
 //! (`Op::apply`) and on a model of yours.
@@ -41,7 +44,8 @@
 //!     // Your code under test: it must not panic, and what it stores must read back.
 //!     let service = my_service::Service::new();
 //!     service.put(&key, value.clone());
-//!     assert!(scriptling_kv::ops::identical(&service.fetch(&key).unwrap(), &value));
+//!     // `==` on `Value` follows `f64` (NaN != NaN): compare bit for bit.
+//!     assert!(scriptling_kv::fuzzing::identical(&service.fetch(&key).unwrap(), &value));
 //! });
 //! ```
 //!
@@ -79,6 +83,8 @@ use std::collections::BTreeMap;
 use arbitrary::{Arbitrary, Result, Unstructured};
 
 use crate::value::Value;
+
+pub use crate::identical::identical;
 
 /// How many `List`s/`Dict`s deep a value from `Value::arbitrary` nests, at most: 4 (a scalar
 /// inside four containers is the deepest it goes).

@@ -102,6 +102,8 @@ mod flight;
 #[cfg(feature = "arbitrary")]
 pub mod fuzzing;
 mod glob;
+#[cfg(any(feature = "arbitrary", feature = "proptest"))]
+mod identical;
 mod key;
 #[cfg(any(
     feature = "proptest",

@@ -77,6 +77,8 @@ use crate::stats::Stats;
 use crate::store::{Store, Ttl};
 use crate::value::Value;
 
+pub use crate::identical::identical;
+
 /// The named keys of the generators' pool, in order: [`key`]`(i)` is `KEYS[i]` for `i` below
 /// `KEYS.len()`. The first three are the hot keys.
 pub const KEYS: [&str; 9] = [
@@ -483,40 +485,6 @@ impl PartialEq for OpResult {
             _ => false,
         }
     }
-}
-
-/// Whether two values are identical: the same structure, and floats with the same bits (so a
-/// NaN is identical to itself and `-0.0` is not identical to `0.0`), unlike `Value`'s `==`.
-/// Any depth (iterative).
-pub fn identical(a: &Value, b: &Value) -> bool {
-    let mut pending = vec![(a, b)];
-    while let Some(pair) = pending.pop() {
-        let same = match pair {
-            (Value::Null, Value::Null) => true,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
-            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
-            (Value::Str(a), Value::Str(b)) => a == b,
-            (Value::Bytes(a), Value::Bytes(b)) => a == b,
-            (Value::List(a), Value::List(b)) => {
-                pending.extend(a.iter().zip(b));
-                a.len() == b.len()
-            }
-            (Value::Dict(a), Value::Dict(b)) => {
-                let mut keys_equal = a.len() == b.len();
-                for ((ka, va), (kb, vb)) in a.iter().zip(b) {
-                    keys_equal &= ka == kb;
-                    pending.push((va, vb));
-                }
-                keys_equal
-            }
-            _ => false,
-        };
-        if !same {
-            return false;
-        }
-    }
-    true
 }
 
 impl Op {

@@ -14,7 +14,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use scriptling_kv::ops::identical;
+use scriptling_kv::fuzzing::identical;
 use scriptling_kv::Value;
 
 #[derive(Arbitrary, Debug)]
