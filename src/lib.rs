@@ -139,6 +139,16 @@
 //! - `serde` (default): `Serialize`/`Deserialize` for [`Value`].
 //! - `test-util`: `TestClock` and `StoreBuilder::test_clock`, time that tests advance by hand.
 //! - `metrics`: `Store::publish_metrics`, the counters through the `metrics` crate.
+//! - `arbitrary`: generators for fuzzing. `arbitrary::Arbitrary` for [`Value`] (at most 4
+//!   levels of nesting and 8 elements per container; any `i64`, any `f64` bit pattern including
+//!   NaN, infinities and `-0.0`, any string, any bytes), so a cargo-fuzz target can take `Value`s;
+//!   the module `fuzzing` has the bounds, a configurable generator and a fuzz target skeleton.
+//!   With `test-util` as well, the store operations of the module `ops` are `Arbitrary` too.
+//! - `proptest` (enables `test-util`): the module `strategy`, proptest strategies for `Value`s
+//!   (`value`, `value_with`) and for sequences of store operations (`ops`: an `ops::Op` per
+//!   call of a `Store` method, a clock advance among them), which `Op::apply` replays on a store
+//!   on a `TestClock`, so that you can compare every result with a model of yours, or with your
+//!   own implementation of the same contract.
 #![doc(test(attr(deny(warnings))))]
 
 mod backend;
@@ -150,10 +160,21 @@ mod error;
 mod evict;
 mod expiry;
 mod flight;
+#[cfg(feature = "arbitrary")]
+pub mod fuzzing;
 mod glob;
+#[cfg(any(feature = "arbitrary", feature = "proptest"))]
+mod identical;
 mod key;
+#[cfg(any(
+    feature = "proptest",
+    all(feature = "arbitrary", feature = "test-util")
+))]
+pub mod ops;
 mod stats;
 mod store;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 mod sync;
 mod table;
 mod value;

@@ -1,6 +1,9 @@
 //! Checked concurrent histories of the real (flurry-backed) store.
 //!
-//! Several threads run random single-key operations on a few hot keys. Each operation is
+//! Several threads run random single-key operations on a few hot keys: reads, writes, `incr`, TTL
+//! changes and the conditional writes (`set_if_absent`, `swap`, `take`, `compare_and_set`,
+//! `compare_and_delete`, `incr_with_ttl`, and `update` with one pure function: +10 on ints,
+//! `"x"` → `"y"`). Each operation is
 //! recorded with its invocation and response stamps, taken from one shared `SeqCst` counter
 //! just before the call and just after it returns, so "A's response stamp < B's invocation
 //! stamp" means A really returned before B was called. Each key's history is then checked for
@@ -17,15 +20,22 @@
 //! expiry at each operation's linearization point against the clock then. `set_with_ttl`'s TTL
 //! counts from a clock reading taken during the call, so its deadline may start from any clock
 //! value between the call and its linearization point (the advances are sequential, so those
-//! values are known). After the threads join, each key is read back (`get`, then `ttl`) as the
+//! values are known); so may the TTL that `set_if_absent`, `swap` and `incr_with_ttl` give a
+//! value they store (each reads the clock during its write step, before the CAS that
+//! linearizes it). After the threads join, each key is read back (`get`, then `ttl`) as the
 //! last events of its history, so the state the round ended in is checked too; the next round
 //! starts from it. Threads also call `purge_expired` during rounds (not part of any key's
 //! history: it must not change what any operation observes), racing the cleaner's unlink of
 //! expired keys with writers reviving them.
 //!
-//! The checker is shown to reject: unit tests on hand-made histories, and two deliberately
-//! broken stores (a non-atomic `incr`, a `get` that returns a stale read) whose recorded
-//! histories must be found non-linearizable.
+//! Round types: the full mix ([`any_op`]) on three keys; `expire` racing expiry
+//! ([`expiry_op`]); the conditional writes with `set`, `delete`, `incr`, reads and short TTLs on
+//! two keys ([`conditional_op`]).
+//!
+//! The checker is shown to reject: unit tests on hand-made histories (for each conditional
+//! write, one history it must reject and one it must accept), and deliberately broken stores (a
+//! non-atomic `incr`, a `get` that returns a stale read, an `expire` that revives an expired key,
+//! a non-atomic `set_if_absent`) whose recorded histories must be found non-linearizable.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,26 +48,39 @@ use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
 // ---------------------------------------------------------------------------------------------
 // Operations, results and the sequential model.
 
-/// A value as the model sees it: the tests only store small ints and one string.
+/// A value as the model sees it: the tests only store small ints and one-letter strings.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum V {
     Int(i64),
-    Str,
+    Str(char),
 }
 
 impl V {
     fn value(&self) -> Value {
         match self {
             V::Int(n) => Value::Int(*n),
-            V::Str => Value::from("s"),
+            V::Str(c) => Value::from(c.to_string()),
         }
     }
 
     fn from_value(v: Value) -> V {
-        match v {
-            Value::Int(n) => V::Int(n),
-            Value::Str(ref s) if s == "s" => V::Str,
-            other => panic!("the store returned {other:?}, which no test wrote"),
+        if let Value::Int(n) = v {
+            return V::Int(n);
+        }
+        let mut chars = v.as_str().unwrap_or_default().chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => V::Str(c),
+            _ => panic!("the store returned {v:?}, which no test wrote"),
+        }
+    }
+
+    /// The pure function of `Op::Update`: an int gains 10, `"x"` becomes `"y"`, any other
+    /// string stays.
+    fn updated(&self) -> V {
+        match self {
+            V::Int(n) => V::Int(n + 10),
+            V::Str('x') => V::Str('y'),
+            V::Str(c) => V::Str(*c),
         }
     }
 }
@@ -76,6 +99,14 @@ enum Op {
     Persist,
     Ttl,
     Exists,
+    SetIfAbsent(V, u64),
+    Swap(V, u64),
+    Take,
+    CompareAndSet(V, V),
+    CompareAndDelete(V),
+    IncrWithTtl(i64, u64),
+    /// `update` with [`V::updated`].
+    Update,
 }
 
 /// What an operation returned.
@@ -91,16 +122,18 @@ enum Ret {
 /// The model's state of one key: value and deadline (nanoseconds on the test clock), or absent.
 type State = Option<(V, Option<u64>)>;
 
-/// Applies `op` at time `now` to `state`: the new state and the result. `set_with_ttl` is applied
-/// by [`successors`].
-fn apply(state: &State, op: &Op, now: u64) -> (State, Ret) {
+/// Applies `op` at time `now` to `state`, a TTL it sets counting from `base` (see
+/// [`successors`]; `now` for the operations whose TTL counts from their linearization point): the
+/// new state and the result.
+fn apply(state: &State, op: &Op, now: u64, base: u64) -> (State, Ret) {
     let live = state
         .clone()
         .filter(|(_, deadline)| deadline.is_none_or(|d| d > now));
     let deadline = |ttl: u64| (ttl > 0).then_some(now + ttl);
+    let from_base = |ttl: u64| (ttl > 0).then_some(base + ttl);
     match op {
         Op::Set(v) => (Some((v.clone(), None)), Ret::Unit),
-        Op::SetTtl(v, ttl) => (Some((v.clone(), deadline(*ttl))), Ret::Unit),
+        Op::SetTtl(v, ttl) => (Some((v.clone(), from_base(*ttl))), Ret::Unit),
         Op::Get => (state.clone(), Ret::Val(live.map(|(v, _)| v))),
         Op::Incr(delta) => match live {
             None => (Some((V::Int(*delta), None)), Ret::Int(Ok(*delta))),
@@ -129,12 +162,48 @@ fn apply(state: &State, op: &Op, now: u64) -> (State, Ret) {
         }
         Op::Exists => (state.clone(), Ret::Bool(live.is_some())),
         Op::Advance(_) => (state.clone(), Ret::Unit),
+        Op::SetIfAbsent(v, ttl) => match live {
+            Some(_) => (state.clone(), Ret::Bool(false)),
+            None => (Some((v.clone(), from_base(*ttl))), Ret::Bool(true)),
+        },
+        Op::Swap(v, ttl) => (
+            Some((v.clone(), from_base(*ttl))),
+            Ret::Val(live.map(|(old, _)| old)),
+        ),
+        Op::Take => match live {
+            Some((v, _)) => (None, Ret::Val(Some(v))),
+            None => (state.clone(), Ret::Val(None)),
+        },
+        Op::CompareAndSet(expected, new) => match live {
+            Some((v, d)) if v == *expected => (Some((new.clone(), d)), Ret::Bool(true)),
+            _ => (state.clone(), Ret::Bool(false)),
+        },
+        Op::CompareAndDelete(expected) => match live {
+            Some((v, _)) if v == *expected => (None, Ret::Bool(true)),
+            _ => (state.clone(), Ret::Bool(false)),
+        },
+        Op::IncrWithTtl(delta, ttl) => match live {
+            None => (
+                Some((V::Int(*delta), from_base(*ttl))),
+                Ret::Int(Ok(*delta)),
+            ),
+            Some(_) => apply(state, &Op::Incr(*delta), now, base),
+        },
+        Op::Update => match live {
+            Some((v, d)) => {
+                let new = v.updated();
+                (Some((new.clone(), d)), Ret::Val(Some(new)))
+            }
+            None => (state.clone(), Ret::Val(None)),
+        },
     }
 }
 
 /// The states `op` may lead to with its result, at clock `clocks[at]`, for an operation called
-/// when the clock was at least `clocks[lowest]`: `set_with_ttl`'s deadline may count from any
-/// clock value in between; every other operation is deterministic.
+/// when the clock was at least `clocks[lowest]`. A TTL that a write gives a value it stores
+/// (`set_with_ttl`, and `set_if_absent`, `swap` and `incr_with_ttl` creating the key) counts
+/// from a clock reading taken during the call, before the write's linearization point: from any
+/// clock value in between. Every other operation is deterministic.
 fn successors(
     state: &State,
     op: &Op,
@@ -142,21 +211,24 @@ fn successors(
     lowest: usize,
     at: usize,
 ) -> Vec<(State, Ret)> {
+    let now = clocks[at];
     match op {
-        Op::SetTtl(v, ttl) => {
+        Op::SetTtl(_, ttl)
+        | Op::SetIfAbsent(_, ttl)
+        | Op::Swap(_, ttl)
+        | Op::IncrWithTtl(_, ttl)
+            if *ttl > 0 =>
+        {
             let mut bases: Vec<u64> = clocks[lowest.min(at)..=at].to_vec();
             bases.dedup();
-            bases
+            let mut out: Vec<(State, Ret)> = bases
                 .into_iter()
-                .map(|base| {
-                    (
-                        Some((v.clone(), (*ttl > 0).then_some(base + ttl))),
-                        Ret::Unit,
-                    )
-                })
-                .collect()
+                .map(|base| apply(state, op, now, base))
+                .collect();
+            out.dedup();
+            out
         }
-        _ => vec![apply(state, op, clocks[at])],
+        _ => vec![apply(state, op, now, now)],
     }
 }
 
@@ -315,6 +387,10 @@ trait Kv: Sync {
     fn expire(&self, key: &str, ttl: Duration) -> bool {
         self.store().expire(key, ttl)
     }
+
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        self.store().set_if_absent(key, value, ttl)
+    }
 }
 
 /// The real store.
@@ -395,8 +471,28 @@ impl Kv for StaleGet {
     }
 }
 
+/// Broken: `set_if_absent` as a check then a write, with a yield in between (two callers can
+/// both see the key absent and both "win").
+struct NonAtomicSetIfAbsent(Store);
+
+impl Kv for NonAtomicSetIfAbsent {
+    fn store(&self) -> &Store {
+        &self.0
+    }
+
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        if self.0.exists(key) {
+            return false;
+        }
+        thread::yield_now();
+        self.0.set_with_ttl(key, value, ttl);
+        true
+    }
+}
+
 fn exec(kv: &impl Kv, key: &str, op: &Op) -> Ret {
     let s = kv.store();
+    let ns = Duration::from_nanos;
     match op {
         Op::Set(v) => {
             s.set(key, v.value());
@@ -413,6 +509,18 @@ fn exec(kv: &impl Kv, key: &str, op: &Op) -> Ret {
         Op::Persist => Ret::Bool(s.persist(key)),
         Op::Ttl => Ret::Ttl(s.ttl(key)),
         Op::Exists => Ret::Bool(s.exists(key)),
+        Op::SetIfAbsent(v, ttl) => Ret::Bool(kv.set_if_absent(key, v.value(), ns(*ttl))),
+        Op::Swap(v, ttl) => Ret::Val(s.swap(key, v.value(), ns(*ttl)).map(V::from_value)),
+        Op::Take => Ret::Val(s.take(key).map(V::from_value)),
+        Op::CompareAndSet(expected, new) => {
+            Ret::Bool(s.compare_and_set(key, &expected.value(), new.value()))
+        }
+        Op::CompareAndDelete(expected) => Ret::Bool(s.compare_and_delete(key, &expected.value())),
+        Op::IncrWithTtl(d, ttl) => Ret::Int(s.incr_with_ttl(key, *d, ns(*ttl))),
+        Op::Update => Ret::Val(
+            s.update(key, |v| V::from_value(v.clone()).updated().value())
+                .map(V::from_value),
+        ),
         Op::Advance(_) => unreachable!("advances are made by the round's clock thread"),
     }
 }
@@ -439,27 +547,61 @@ impl Rng {
 
 const SEC: u64 = 1_000_000_000;
 
-/// The full mix of single-key operations. TTLs are whole and half seconds, so the clock steps
-/// between rounds expire some keys and not others.
+/// A value for a write: mostly a small int, now and then a one-letter string.
+fn any_v(rng: &mut Rng) -> V {
+    match rng.below(16) {
+        0 => V::Str('s'),
+        1 => V::Str('x'),
+        _ => V::Int(rng.below(5) as i64),
+    }
+}
+
+/// The full mix of single-key operations, the conditional writes included. TTLs are whole and
+/// half seconds, so the clock steps between rounds expire some keys and not others.
 fn any_op(rng: &mut Rng) -> Op {
-    let v = |rng: &mut Rng| {
-        if rng.below(8) == 0 {
-            V::Str
-        } else {
-            V::Int(rng.below(5) as i64)
-        }
-    };
     let ttl = |rng: &mut Rng| (1 + rng.below(6)) * SEC / 2;
     match rng.below(100) {
-        0..=11 => Op::Set(v(rng)),
-        12..=21 => Op::SetTtl(v(rng), ttl(rng)),
-        22..=39 => Op::Get,
-        40..=61 => Op::Incr(rng.below(3) as i64 + 1),
-        62..=68 => Op::Delete,
-        69..=75 => Op::Expire(if rng.below(4) == 0 { 0 } else { ttl(rng) }),
-        76..=80 => Op::Persist,
-        81..=90 => Op::Ttl,
-        _ => Op::Exists,
+        0..=6 => Op::Set(any_v(rng)),
+        7..=14 => Op::SetTtl(any_v(rng), ttl(rng)),
+        15..=28 => Op::Get,
+        29..=40 => Op::Incr(rng.below(3) as i64 + 1),
+        41..=45 => Op::Delete,
+        46..=51 => Op::Expire(if rng.below(4) == 0 { 0 } else { ttl(rng) }),
+        52..=54 => Op::Persist,
+        55..=62 => Op::Ttl,
+        63..=67 => Op::Exists,
+        68..=73 => Op::SetIfAbsent(any_v(rng), ttl(rng)),
+        74..=77 => Op::Swap(any_v(rng), if rng.below(3) == 0 { 0 } else { ttl(rng) }),
+        78..=81 => Op::Take,
+        82..=87 => Op::CompareAndSet(any_v(rng), any_v(rng)),
+        88..=90 => Op::CompareAndDelete(any_v(rng)),
+        91..=95 => Op::IncrWithTtl(rng.below(3) as i64 + 1, ttl(rng)),
+        _ => Op::Update,
+    }
+}
+
+/// The conditional writes mixed with `set`, `delete`, `incr` and reads, on keys whose TTLs (0.2
+/// to 0.8 s) are a few of the round's clock advances (0.1 to 0.4 s) long, so writes race
+/// expiry as well as each other.
+fn conditional_op(rng: &mut Rng) -> Op {
+    let ttl = |rng: &mut Rng| (2 + rng.below(7)) * SEC / 10;
+    match rng.below(20) {
+        0 => Op::Set(any_v(rng)),
+        1 => Op::Delete,
+        2 => Op::Incr(1),
+        3 | 4 => Op::SetIfAbsent(any_v(rng), ttl(rng)),
+        5 => Op::Swap(any_v(rng), ttl(rng)),
+        6 => Op::Take,
+        7 | 8 => Op::CompareAndSet(any_v(rng), any_v(rng)),
+        9 => Op::CompareAndDelete(any_v(rng)),
+        10 | 11 => Op::IncrWithTtl(1, ttl(rng)),
+        12 => Op::Update,
+        13 | 14 => Op::Get,
+        15 => Op::Ttl,
+        16 => Op::Exists,
+        17 => Op::SetTtl(any_v(rng), ttl(rng)),
+        18 => Op::Expire(ttl(rng)),
+        _ => Op::Persist,
     }
 }
 
@@ -871,6 +1013,83 @@ fn real_store_expiry_rounds_are_linearizable() {
     );
 }
 
+/// Rounds of the conditional writes ([`conditional_op`]) with `set`, `delete`, `incr`, reads and
+/// clock advances on two hot keys: every key's history is linearizable.
+#[test]
+fn real_store_conditional_rounds_are_linearizable() {
+    const MIN_ROUNDS: u64 = 10;
+    const MAX_ROUNDS: u64 = 60;
+    let round = Round {
+        threads: 4,
+        ops_per_thread: 100,
+        keys: &["x", "y"],
+        purge: true,
+        advance: true,
+        op: conditional_op,
+    };
+    let clock = TestClock::new();
+    let kv = Real(test_store(&clock));
+    let mut state: Vec<State> = vec![None; round.keys.len()];
+    let (mut rounds, mut events, mut overlapping, mut crossing) = (0, 0, 0, 0);
+    while rounds < MIN_ROUNDS || ((overlapping < 1_000 || crossing < 40) && rounds < MAX_ROUNDS) {
+        let now = clock.elapsed().as_nanos() as u64;
+        let result = run_round(&kv, &round, 7000 + rounds, &state, &clock, BUDGET);
+        if let Some(failure) = result.failure {
+            panic!("round {rounds} (clock at {now} ns): {failure}");
+        }
+        events += result.events;
+        overlapping += result.overlapping;
+        crossing += result.crossing;
+        state = result.finals;
+        rounds += 1;
+        clock.advance(Duration::from_millis(150 * (rounds % 3)));
+    }
+    eprintln!(
+        "conditional rounds: {events} events in {rounds} rounds; {overlapping} operations \
+         overlapped another event on the same key, {crossing} overlapped a clock advance"
+    );
+    assert!(
+        overlapping >= 100,
+        "too little concurrency: {overlapping} of {events}"
+    );
+    assert!(
+        crossing >= 15,
+        "too few operations raced the clock: {crossing}"
+    );
+}
+
+/// Claims and releases only: `set_if_absent` against `take`, `delete` and reads.
+fn claim_op(rng: &mut Rng) -> Op {
+    match rng.below(10) {
+        0..=4 => Op::SetIfAbsent(V::Int(rng.below(4) as i64), 0),
+        5 | 6 => Op::Take,
+        7 => Op::Delete,
+        _ => Op::Get,
+    }
+}
+
+#[test]
+fn checker_rejects_a_non_atomic_set_if_absent() {
+    let clock = TestClock::new();
+    let round = Round {
+        threads: 4,
+        ops_per_thread: 60,
+        keys: &["x", "y"],
+        purge: false,
+        advance: false,
+        op: claim_op,
+    };
+    let kv = NonAtomicSetIfAbsent(test_store(&clock));
+    assert_caught_in(
+        &kv,
+        &clock,
+        "non-atomic set_if_absent",
+        &round,
+        60,
+        |_, _| None,
+    );
+}
+
 #[test]
 fn checker_rejects_a_non_atomic_incr() {
     let clock = TestClock::new();
@@ -967,4 +1186,141 @@ fn checker_on_hand_made_histories() {
         check(&expired, &Some((V::Int(1), Some(SEC))), SEC, BUDGET),
         Verdict::NotLinearizable
     );
+}
+
+/// The conditional writes: for each, a history the checker must accept and one it must reject.
+#[test]
+fn checker_on_hand_made_histories_of_conditional_writes() {
+    use Op::{
+        Advance, CompareAndDelete, CompareAndSet, Get, IncrWithTtl, Set, SetIfAbsent, Swap, Take,
+        Update,
+    };
+    let verdict = |h: &[Event], init: State| check(h, &init, 0, BUDGET);
+    let one: State = Some((V::Int(1), None));
+    let val = |n| Ret::Val(Some(V::Int(n)));
+    let ttl = |nanos| Ret::Ttl(Ttl::Expires(Duration::from_nanos(nanos)));
+
+    // set_if_absent: of two overlapping claims of a missing key one wins...
+    let claims = [
+        ev(0, 0, 3, SetIfAbsent(V::Int(1), 0), Ret::Bool(true)),
+        ev(1, 1, 2, SetIfAbsent(V::Int(2), 0), Ret::Bool(false)),
+        ev(0, 4, 5, Get, val(1)),
+    ];
+    assert_eq!(verdict(&claims, None), Verdict::Linearizable);
+    // ...never both.
+    let both = [
+        ev(0, 0, 3, SetIfAbsent(V::Int(1), 0), Ret::Bool(true)),
+        ev(1, 1, 2, SetIfAbsent(V::Int(2), 0), Ret::Bool(true)),
+    ];
+    assert_eq!(verdict(&both, None), Verdict::NotLinearizable);
+    // Its TTL counts from a clock reading during the call: before or after an advance that
+    // overlaps it, so 1 s or 0.5 s are left after the advance, but not 0.25 s.
+    let window = |left| {
+        [
+            ev(1, 0, 3, SetIfAbsent(V::Int(1), SEC), Ret::Bool(true)),
+            ev(0, 1, 2, Advance(SEC / 2), Ret::Unit),
+            ev(1, 4, 5, Op::Ttl, ttl(left)),
+        ]
+    };
+    assert_eq!(verdict(&window(SEC), None), Verdict::Linearizable);
+    assert_eq!(verdict(&window(SEC / 2), None), Verdict::Linearizable);
+    assert_eq!(verdict(&window(SEC / 4), None), Verdict::NotLinearizable);
+
+    // take: one token, one taker.
+    let takes = [
+        ev(0, 0, 3, Take, val(1)),
+        ev(1, 1, 2, Take, Ret::Val(None)),
+        ev(0, 4, 5, Get, Ret::Val(None)),
+    ];
+    assert_eq!(verdict(&takes, one.clone()), Verdict::Linearizable);
+    let taken_twice = [ev(0, 0, 1, Take, val(1)), ev(1, 2, 3, Take, val(1))];
+    assert_eq!(verdict(&taken_twice, one.clone()), Verdict::NotLinearizable);
+
+    // compare_and_delete may delete the value it saw while a newer write overlaps it...
+    let cad = [
+        ev(0, 0, 3, Set(V::Int(2)), Ret::Unit),
+        ev(1, 1, 2, CompareAndDelete(V::Int(1)), Ret::Bool(true)),
+        ev(0, 4, 5, Get, val(2)),
+    ];
+    assert_eq!(verdict(&cad, one.clone()), Verdict::Linearizable);
+    // ...but never a newer value.
+    let cad_newer = [
+        ev(0, 0, 1, Set(V::Int(2)), Ret::Unit),
+        ev(1, 2, 3, CompareAndDelete(V::Int(1)), Ret::Bool(true)),
+    ];
+    assert_eq!(verdict(&cad_newer, one.clone()), Verdict::NotLinearizable);
+
+    // compare_and_set: of two overlapping 1 -> _ one succeeds...
+    let cas = [
+        ev(
+            0,
+            0,
+            3,
+            CompareAndSet(V::Int(1), V::Int(2)),
+            Ret::Bool(true),
+        ),
+        ev(
+            1,
+            1,
+            2,
+            CompareAndSet(V::Int(1), V::Int(3)),
+            Ret::Bool(false),
+        ),
+        ev(0, 4, 5, Get, val(2)),
+    ];
+    assert_eq!(verdict(&cas, one.clone()), Verdict::Linearizable);
+    // ...never both.
+    let cas_both = [
+        ev(
+            0,
+            0,
+            3,
+            CompareAndSet(V::Int(1), V::Int(2)),
+            Ret::Bool(true),
+        ),
+        ev(
+            1,
+            1,
+            2,
+            CompareAndSet(V::Int(1), V::Int(2)),
+            Ret::Bool(true),
+        ),
+    ];
+    assert_eq!(verdict(&cas_both, one.clone()), Verdict::NotLinearizable);
+
+    // swap returns what it replaced, in some order of overlapping swaps...
+    let swaps = [
+        ev(0, 0, 3, Swap(V::Int(2), 0), val(3)),
+        ev(1, 1, 2, Swap(V::Int(3), 0), val(1)),
+        ev(0, 4, 5, Get, val(2)),
+    ];
+    assert_eq!(verdict(&swaps, one.clone()), Verdict::Linearizable);
+    // ...never a value already replaced.
+    let stale_swap = [
+        ev(0, 0, 1, Set(V::Int(2)), Ret::Unit),
+        ev(1, 2, 3, Swap(V::Int(3), 0), val(1)),
+    ];
+    assert_eq!(verdict(&stale_swap, one.clone()), Verdict::NotLinearizable);
+
+    // update (+10): overlapping updates both apply...
+    let updates = [ev(0, 0, 3, Update, val(21)), ev(1, 1, 2, Update, val(11))];
+    assert_eq!(verdict(&updates, one.clone()), Verdict::Linearizable);
+    // ...none is lost.
+    let lost = [ev(0, 0, 3, Update, val(11)), ev(1, 1, 2, Update, val(11))];
+    assert_eq!(verdict(&lost, one.clone()), Verdict::NotLinearizable);
+
+    // incr_with_ttl: the key it creates gets the TTL, a live key keeps its own...
+    let counted = [
+        ev(0, 0, 1, IncrWithTtl(1, 2 * SEC), Ret::Int(Ok(1))),
+        ev(0, 2, 3, Op::Ttl, ttl(2 * SEC)),
+        ev(0, 4, 5, IncrWithTtl(1, 5 * SEC), Ret::Int(Ok(2))),
+        ev(0, 6, 7, Op::Ttl, ttl(2 * SEC)),
+    ];
+    assert_eq!(verdict(&counted, None), Verdict::Linearizable);
+    // ...so a live key without a TTL gets none.
+    let given_a_ttl = [
+        ev(0, 0, 1, IncrWithTtl(1, 2 * SEC), Ret::Int(Ok(2))),
+        ev(0, 2, 3, Op::Ttl, ttl(2 * SEC)),
+    ];
+    assert_eq!(verdict(&given_a_ttl, one), Verdict::NotLinearizable);
 }

@@ -1,5 +1,18 @@
 //! Differential test: random operation sequences applied to a `Store` on a `TestClock` and to a
-//! plain sequential model of the contract (the crate docs), compared after every step.
+//! plain sequential model of the contract (the crate docs and each method's docs), compared after
+//! every step.
+//!
+//! The operations come from the crate's own generators (feature `proptest`:
+//! `scriptling_kv::strategy::op`, replayed with `Op::apply`), so the strategies users get are
+//! exercised by every test run; this file adds clock moves that depend on the model's state.
+//! Every `Store` operation a sequential model can check is covered: the plain ones, the
+//! conditional writes (`set_if_absent`, `swap`, `take`, `compare_and_set`,
+//! `compare_and_delete`, `incr_with_ttl`, `update`, `compute` with each kind of `Compute`), the
+//! single-flight loads (`get_or_insert_with`, `try_get_or_insert_with`, `load_with`,
+//! `try_load_with`: single-threaded, a miss loads and stores with the TTL, a hit returns the live
+//! value, a failing `try_` stores nothing), and `stats` (the store records them: hits and misses
+//! are exact on one thread, `get`, `get_or`, `get_with` and the loads count one per call and
+//! nothing else counts; `expired` counts the keys `purge_expired` removed).
 //!
 //! The model is written here from the contract, not from the crate: a `BTreeMap` from key to
 //! `(value, deadline)` plus its own clock in nanoseconds, and its own glob matcher. It also tracks
@@ -7,8 +20,9 @@
 //! a `delete`, `clear` or write replaces them), so `len` and the count `purge_expired` returns are
 //! checked exactly, not just bounded.
 //!
-//! Clock moves are biased to land on and around tick (2^20 ns), wheel-slot and wheel-level
-//! boundaries, and on and around the deadlines of the keys the model holds.
+//! Clock moves: the generators' advances (sub-tick to days), plus moves to and around tick
+//! (2^20 ns), wheel-slot and wheel-level boundaries, and to and around the deadlines of the keys
+//! the model holds.
 //!
 //! `PROPTEST_CASES` overrides the number of cases (default 512).
 
@@ -17,7 +31,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
+use scriptling_kv::ops::{self, Decide, InitFailed, Op, OpResult};
+use scriptling_kv::{strategy, Compute, Error, Loaded, Source, Store, TestClock, Ttl, Value};
 
 /// Nanoseconds per wheel tick.
 const TICK: u64 = 1 << 20;
@@ -25,186 +40,33 @@ const TICK: u64 = 1 << 20;
 /// expiry" inside the store).
 const MAX_DEADLINE: u128 = (u64::MAX >> 1) as u128 - 1;
 
-/// The keys every operation draws from: a few with glob metacharacters, a non-ASCII one, and one
-/// longer than the 30 bytes the store keeps inline (so both key representations are compared).
-const KEYS: &[&str] = &[
-    "a",
-    "ab",
-    "user:1",
-    "user:22",
-    "*star",
-    "[br]",
-    "é",
-    "user:333:a-key-longer-than-thirty-bytes",
-];
-
-/// Patterns for `keys`: wildcards, classes, negations, a reversed range, escapes, and malformed
-/// ones (unclosed `[`, trailing `\`). None depends on the corners the contract leaves open.
-const PATTERNS: &[&str] = &[
-    "*",
-    "a*",
-    "?",
-    "??",
-    "user:?",
-    "user:*",
-    "*:*",
-    "\\*star",
-    "*star",
-    "[ab]*",
-    "[^a]*",
-    "\\[br\\]",
-    "[[]br]",
-    "[z-a]*",
-    "user:[0-9]",
-    "user:[0-9]*",
-    "*\\]",
-    "[*]*",
-    "é",
-    "?b",
-    "a\\b",
-    "!*",
-    "[",
-    "user:[",
-    "abc\\",
-    "[a-",
-    "[\\",
-    "a[b\\]",
-];
-
-/// Wheel-relevant tick counts: one tick, each level's first slot, and the overflow.
-const BOUNDARY_TICKS: &[u64] = &[
-    1,
-    2,
-    63,
-    64,
-    65,
-    64 * 64 - 1,
-    64 * 64,
-    64 * 64 + 1,
-    64 * 64 * 64,
-    64 * 64 * 64 * 64,
-    64 * 64 * 64 * 64 * 64,
-    64 * 64 * 64 * 64 * 64 * 64,
-    64 * 64 * 64 * 64 * 64 * 64 + 1,
-];
-
-/// Clock jumps stay below this so that 60 of them never approach the clock's saturation point.
+/// Clock jumps to a boundary or a deadline stay below this, so that they never approach the
+/// clock's saturation point.
 const MAX_JUMP: u64 = 1 << 57;
 
+/// One step: an operation from the crate's generator, or a clock move that depends on the state.
 #[derive(Debug, Clone)]
-enum Op {
-    Set(usize, Value),
-    SetWithTtl(usize, Value, Duration),
-    Get(usize),
-    GetOr(usize, Value),
-    GetWith(usize),
-    Delete(usize),
-    Incr(usize, i64),
-    Keys(usize),
-    Exists(usize),
-    Ttl(usize),
-    Expire(usize, Duration),
-    Persist(usize),
-    Clear,
-    Len,
-    Purge,
-    /// Move the clock forward by this much.
-    Advance(Duration),
+enum Step {
+    Op(Op),
     /// Move the clock to the next multiple of `64^level` ticks, plus `offset` ns.
     AdvanceToBoundary {
         level: u32,
         offset: i8,
     },
-    /// Move the clock to the key's deadline plus `offset` ns (if it has one ahead, not too far).
+    /// Move the clock to the deadline of `ops::key(key)` plus `offset` ns (if it has one ahead,
+    /// not too far).
     AdvanceToDeadline {
         key: usize,
         offset: i8,
     },
 }
 
-fn ns(n: u64) -> Duration {
-    Duration::from_nanos(n)
-}
-
-fn boundary_duration(max_ticks: u64) -> impl Strategy<Value = Duration> {
-    let ticks: Vec<u64> = BOUNDARY_TICKS
-        .iter()
-        .copied()
-        .filter(|&t| t <= max_ticks)
-        .collect();
-    (prop::sample::select(ticks), -1i64..=1)
-        .prop_map(|(t, off)| ns((t * TICK).saturating_add_signed(off)))
-}
-
-fn ttl_strategy() -> impl Strategy<Value = Duration> {
+fn step_strategy() -> impl Strategy<Value = Step> {
     prop_oneof![
-        1 => Just(Duration::ZERO),
-        1 => Just(Duration::MAX),
-        2 => (1u64..2_000).prop_map(ns),
-        3 => (1u64..200 * TICK).prop_map(ns),
-        3 => boundary_duration(u64::MAX),
-        2 => (1u64..=5 * 3_600_000_000_000).prop_map(ns),
-    ]
-}
-
-fn advance_strategy() -> impl Strategy<Value = Op> {
-    prop_oneof![
-        3 => (0u64..2_000).prop_map(|n| Op::Advance(ns(n))),
-        4 => (0u64..=3 * TICK).prop_map(|n| Op::Advance(ns(n))),
-        3 => boundary_duration(64 * 64 * 64).prop_map(Op::Advance),
-        1 => boundary_duration(64 * 64 * 64 * 64 * 64).prop_map(Op::Advance),
-        1 => (0u64..=3 * 86_400_000_000_000).prop_map(|n| Op::Advance(ns(n))),
-        1 => prop::sample::select(vec![64u64.pow(6), 64u64.pow(6) + 1])
-            .prop_map(|t| Op::Advance(ns(t * TICK))),
-        3 => (0u32..=5, -1i8..=1)
-            .prop_map(|(level, offset)| Op::AdvanceToBoundary { level, offset }),
-        6 => (0..3usize, -1i8..=1).prop_map(|(key, offset)| Op::AdvanceToDeadline { key, offset }),
-    ]
-}
-
-fn value_strategy() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        1 => Just(Value::Null),
-        1 => any::<bool>().prop_map(Value::Bool),
-        3 => (-5i64..5).prop_map(Value::Int),
-        2 => prop::sample::select(vec![i64::MAX, i64::MAX - 1, i64::MIN, i64::MIN + 1])
-            .prop_map(Value::Int),
-        1 => (-1e3f64..1e3).prop_map(Value::Float),
-        1 => "[a-z]{0,3}".prop_map(Value::Str),
-        1 => prop::collection::vec(any::<u8>(), 0..3).prop_map(Value::Bytes),
-        1 => prop::collection::vec((-3i64..3).prop_map(Value::Int), 0..3).prop_map(Value::List),
-        1 => prop::collection::btree_map("[a-c]", (-3i64..3).prop_map(Value::Int), 0..3)
-            .prop_map(Value::Dict),
-    ]
-}
-
-fn delta_strategy() -> impl Strategy<Value = i64> {
-    prop_oneof![
-        4 => -3i64..=3,
-        1 => prop::sample::select(vec![i64::MAX, i64::MAX - 1, i64::MIN, i64::MIN + 1]),
-    ]
-}
-
-fn op_strategy() -> impl Strategy<Value = Op> {
-    // Most operations hit three hot keys, so that they meet each other's writes.
-    let key = || prop_oneof![3 => 0..3usize, 1 => 0..KEYS.len()];
-    prop_oneof![
-        4 => (key(), value_strategy()).prop_map(|(k, v)| Op::Set(k, v)),
-        10 => (key(), value_strategy(), ttl_strategy()).prop_map(|(k, v, t)| Op::SetWithTtl(k, v, t)),
-        3 => key().prop_map(Op::Get),
-        1 => (key(), value_strategy()).prop_map(|(k, v)| Op::GetOr(k, v)),
-        1 => key().prop_map(Op::GetWith),
-        2 => key().prop_map(Op::Delete),
-        5 => (key(), delta_strategy()).prop_map(|(k, d)| Op::Incr(k, d)),
-        2 => (0..PATTERNS.len()).prop_map(Op::Keys),
-        2 => key().prop_map(Op::Exists),
-        3 => key().prop_map(Op::Ttl),
-        4 => (key(), ttl_strategy()).prop_map(|(k, t)| Op::Expire(k, t)),
-        2 => key().prop_map(Op::Persist),
-        1 => Just(Op::Clear),
-        1 => Just(Op::Len),
-        5 => Just(Op::Purge),
-        10 => advance_strategy(),
+        12 => strategy::op(ops::KEYS.len()).prop_map(Step::Op),
+        1 => (0u32..=5, -1i8..=1)
+            .prop_map(|(level, offset)| Step::AdvanceToBoundary { level, offset }),
+        2 => (0..3usize, -1i8..=1).prop_map(|(key, offset)| Step::AdvanceToDeadline { key, offset }),
     ]
 }
 
@@ -312,6 +174,11 @@ struct Model {
     now: u128,
     /// Every key the store holds, expired or not: value and deadline (`None`: no expiry).
     held: BTreeMap<String, (Value, Option<u128>)>,
+    /// Reads that found a live value, and reads that did not.
+    hits: u64,
+    misses: u64,
+    /// Keys removed by `purge_expired`.
+    expired: u64,
 }
 
 impl Model {
@@ -327,8 +194,26 @@ impl Model {
         deadline.is_none_or(|d| d > self.now)
     }
 
-    fn live(&self, key: &str) -> Option<&(Value, Option<u128>)> {
-        self.held.get(key).filter(|(_, d)| self.is_live(*d))
+    fn live(&self, key: &str) -> Option<(Value, Option<u128>)> {
+        self.held
+            .get(key)
+            .filter(|(_, d)| self.is_live(*d))
+            .cloned()
+    }
+
+    /// A counted read (`get`, `get_or`, `get_with`, the first look of a load).
+    fn read(&mut self, key: &str) -> Option<Value> {
+        let found = self.live(key).map(|(v, _)| v);
+        if found.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        found
+    }
+
+    fn remaining(&self, deadline: Option<u128>) -> Option<Duration> {
+        deadline.map(|d| Duration::from_nanos(u64::try_from(d - self.now).expect("fits u64")))
     }
 
     fn expired_held(&self) -> usize {
@@ -346,16 +231,11 @@ impl Model {
         self.held.insert(key.to_owned(), (value, deadline));
     }
 
-    fn delete(&mut self, key: &str) -> bool {
-        let live = self.live(key).is_some();
-        self.held.remove(key);
-        live
-    }
-
-    fn incr(&mut self, key: &str, delta: i64) -> Result<i64, Error> {
-        match self.live(key).cloned() {
+    fn incr(&mut self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        match self.live(key) {
             None => {
-                self.set(key, Value::Int(delta), None);
+                let deadline = self.deadline(ttl);
+                self.set(key, Value::Int(delta), deadline);
                 Ok(delta)
             }
             Some((Value::Int(n), deadline)) => {
@@ -385,30 +265,7 @@ impl Model {
         match self.live(key) {
             None => Ttl::Missing,
             Some((_, None)) => Ttl::Persistent,
-            Some((_, Some(d))) => Ttl::Expires(Duration::from_nanos(
-                u64::try_from(d - self.now).expect("deadlines fit in u64"),
-            )),
-        }
-    }
-
-    fn expire(&mut self, key: &str, ttl: Duration) -> bool {
-        let deadline = self.deadline(ttl);
-        match self.live(key).cloned() {
-            None => false,
-            Some((v, _)) => {
-                self.set(key, v, deadline);
-                true
-            }
-        }
-    }
-
-    fn persist(&mut self, key: &str) -> bool {
-        match self.live(key).cloned() {
-            Some((v, Some(_))) => {
-                self.set(key, v, None);
-                true
-            }
-            _ => false,
+            Some((_, d)) => Ttl::Expires(self.remaining(d).unwrap()),
         }
     }
 
@@ -416,22 +273,191 @@ impl Model {
         let before = self.held.len();
         let now = self.now;
         self.held.retain(|_, (_, d)| d.is_none_or(|d| d > now));
-        before - self.held.len()
+        let removed = before - self.held.len();
+        self.expired += removed as u64;
+        removed
     }
 
-    /// How far to move the clock for a boundary or deadline op (0 if it does not apply).
-    fn jump(&self, op: &Op) -> u128 {
-        let target = match *op {
-            Op::Advance(d) => return d.as_nanos(),
-            Op::AdvanceToBoundary { level, offset } => {
+    /// A single-flight load: a hit returns the live value; a miss runs `init` (`None`: it
+    /// fails, nothing is stored) and stores its value with `ttl`.
+    fn load(
+        &mut self,
+        key: &str,
+        ttl: Duration,
+        init: Option<&Value>,
+    ) -> Result<Loaded, InitFailed> {
+        if let Some(value) = self.read(key) {
+            return Ok(Loaded {
+                value,
+                source: Source::Hit,
+            });
+        }
+        let value = init.cloned().ok_or(InitFailed)?;
+        let deadline = self.deadline(ttl);
+        self.set(key, value.clone(), deadline);
+        Ok(Loaded {
+            value,
+            source: Source::Loaded,
+        })
+    }
+
+    /// `compute`: what its closure sees, and the write the decision asks for.
+    fn compute(&mut self, key: &str, decide: &Decide) -> Option<(Value, Option<Duration>)> {
+        let live = self.live(key);
+        let seen = live.clone().map(|(v, d)| (v, self.remaining(d)));
+        match decide.decide(seen.as_ref().map(|(v, ttl)| (v, *ttl))) {
+            Compute::Keep => {}
+            // Keeps the TTL of a live key; a key that was not live gets none.
+            Compute::Put(v) => {
+                let deadline = live.and_then(|(_, d)| d);
+                self.set(key, v, deadline);
+            }
+            Compute::PutWithTtl(v, ttl) => {
+                let deadline = self.deadline(ttl);
+                self.set(key, v, deadline);
+            }
+            Compute::Expire(ttl) => {
+                if let Some((v, _)) = live {
+                    let deadline = self.deadline(ttl);
+                    self.set(key, v, deadline);
+                }
+            }
+            // As `delete`: an expired key the store still holds is removed too.
+            Compute::Delete => {
+                self.held.remove(key);
+            }
+            other => panic!("a decision the model does not know: {other:?}"),
+        }
+        seen
+    }
+
+    /// What the contract says `op` returns, with its effect on the model.
+    fn apply(&mut self, op: &Op) -> OpResult {
+        use OpResult as R;
+        match op {
+            Op::Set { key, value } => {
+                self.set(key, value.clone(), None);
+                R::Unit
+            }
+            Op::SetWithTtl { key, value, ttl } => {
+                let deadline = self.deadline(*ttl);
+                self.set(key, value.clone(), deadline);
+                R::Unit
+            }
+            Op::Get { key } | Op::GetWith { key } => R::Found(self.read(key)),
+            Op::GetOr { key, default } => R::Value(self.read(key).unwrap_or(default.clone())),
+            Op::Delete { key } => {
+                let live = self.live(key).is_some();
+                self.held.remove(key);
+                R::Bool(live)
+            }
+            Op::Incr { key, delta } => R::Int(self.incr(key, *delta, Duration::ZERO)),
+            Op::IncrWithTtl { key, delta, ttl } => R::Int(self.incr(key, *delta, *ttl)),
+            Op::Keys { pattern } => R::Keys(match self.keys(pattern) {
+                Some(keys) => Ok(keys),
+                // The reason is the store's wording; the run compares the echoed pattern.
+                None => Err(Error::InvalidPattern {
+                    pattern: pattern.clone(),
+                    reason: String::new(),
+                }),
+            }),
+            Op::Exists { key } => R::Bool(self.live(key).is_some()),
+            Op::Ttl { key } => R::Ttl(self.ttl(key)),
+            Op::Expire { key, ttl } => R::Bool(match self.live(key) {
+                None => false,
+                Some((v, _)) => {
+                    let deadline = self.deadline(*ttl);
+                    self.set(key, v, deadline);
+                    true
+                }
+            }),
+            Op::Persist { key } => R::Bool(match self.live(key) {
+                Some((v, Some(_))) => {
+                    self.set(key, v, None);
+                    true
+                }
+                _ => false,
+            }),
+            Op::Clear => {
+                self.held.clear();
+                R::Unit
+            }
+            Op::Len => R::Count(self.held.len()),
+            Op::IsEmpty => R::Bool(self.held.is_empty()),
+            Op::PurgeExpired => R::Count(self.purge()),
+            Op::SetIfAbsent { key, value, ttl } => R::Bool(match self.live(key) {
+                Some(_) => false,
+                None => {
+                    let deadline = self.deadline(*ttl);
+                    self.set(key, value.clone(), deadline);
+                    true
+                }
+            }),
+            Op::Swap { key, value, ttl } => {
+                let old = self.live(key).map(|(v, _)| v);
+                let deadline = self.deadline(*ttl);
+                self.set(key, value.clone(), deadline);
+                R::Found(old)
+            }
+            Op::Take { key } => R::Found(self.live(key).map(|(v, _)| {
+                self.held.remove(key);
+                v
+            })),
+            // `Value`'s `==`, as the store compares: a NaN never matches.
+            Op::CompareAndSet { key, expected, new } => R::Bool(match self.live(key) {
+                Some((v, deadline)) if v == *expected => {
+                    self.set(key, new.clone(), deadline);
+                    true
+                }
+                _ => false,
+            }),
+            Op::CompareAndDelete { key, expected } => R::Bool(match self.live(key) {
+                Some((v, _)) if v == *expected => {
+                    self.held.remove(key);
+                    true
+                }
+                _ => false,
+            }),
+            Op::Update { key, update } => R::Found(self.live(key).map(|(v, deadline)| {
+                let new = update.apply(&v);
+                self.set(key, new.clone(), deadline);
+                new
+            })),
+            Op::Compute { key, decide } => R::Computed(self.compute(key, decide)),
+            Op::GetOrInsertWith { key, ttl, value } => {
+                R::Value(self.load(key, *ttl, Some(value)).unwrap().value)
+            }
+            Op::TryGetOrInsertWith { key, ttl, value } => {
+                R::Tried(self.load(key, *ttl, value.as_ref()).map(|l| l.value))
+            }
+            Op::LoadWith { key, ttl, value } => {
+                R::Loaded(self.load(key, *ttl, Some(value)).unwrap())
+            }
+            Op::TryLoadWith { key, ttl, value } => {
+                R::TryLoaded(self.load(key, *ttl, value.as_ref()))
+            }
+            // Checked field by field by `run` (`Stats` cannot be built outside the crate).
+            Op::Stats => R::Unit,
+            Op::Advance(by) => {
+                self.advance(by.as_nanos());
+                R::Unit
+            }
+            other => panic!("an operation the model does not know: {other:?}"),
+        }
+    }
+
+    /// How far to move the clock for a boundary or deadline step (0 if it does not apply).
+    fn jump(&self, step: &Step) -> u128 {
+        let target = match *step {
+            Step::AdvanceToBoundary { level, offset } => {
                 let unit = u128::from(TICK) * 64u128.pow(level);
                 (self.now / unit + 1) * unit + u128::try_from(i128::from(offset) + 1).unwrap() - 1
             }
-            Op::AdvanceToDeadline { key, offset } => match self.held.get(KEYS[key]) {
+            Step::AdvanceToDeadline { key, offset } => match self.held.get(&ops::key(key)) {
                 Some((_, Some(d))) => d + u128::try_from(i128::from(offset) + 1).unwrap() - 1,
                 _ => return 0,
             },
-            _ => unreachable!("not a clock op"),
+            Step::Op(_) => unreachable!("not a clock move"),
         };
         if target <= self.now || target - self.now > u128::from(MAX_JUMP) {
             0
@@ -450,118 +476,74 @@ fn secs_rounded_up(ttl: Ttl) -> i64 {
     }
 }
 
-fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+/// Compares the store's stats with the model's counts.
+fn check_stats(store: &Store, model: &Model, at: &str) -> Result<(), TestCaseError> {
+    let stats = store.stats();
+    prop_assert_eq!(
+        (stats.hits, stats.misses, stats.expired, stats.evicted),
+        (model.hits, model.misses, model.expired, 0),
+        "{}: stats (hits, misses, expired, evicted)",
+        at
+    );
+    Ok(())
+}
+
+fn run(steps: &[Step]) -> Result<(), TestCaseError> {
     let clock = TestClock::new();
     let store = Store::builder()
         .test_clock(clock.clone())
         .background_cleanup(false)
+        .record_stats(true)
         .build();
     let mut model = Model::default();
 
-    for (step, op) in ops.iter().enumerate() {
-        let at = format!("step {step}: {op:?} at t={} ns", model.now);
-        match op {
-            Op::Set(k, v) => {
-                store.set(KEYS[*k], v.clone());
-                model.set(KEYS[*k], v.clone(), None);
-            }
-            Op::SetWithTtl(k, v, ttl) => {
-                store.set_with_ttl(KEYS[*k], v.clone(), *ttl);
-                let deadline = model.deadline(*ttl);
-                model.set(KEYS[*k], v.clone(), deadline);
-            }
-            Op::Get(k) => {
-                let want = model.live(KEYS[*k]).map(|(v, _)| v.clone());
-                prop_assert_eq!(store.get(KEYS[*k]), want, "{}", at);
-            }
-            Op::GetOr(k, default) => {
-                let want = model
-                    .live(KEYS[*k])
-                    .map_or_else(|| default.clone(), |(v, _)| v.clone());
-                prop_assert_eq!(store.get_or(KEYS[*k], default.clone()), want, "{}", at);
-            }
-            Op::GetWith(k) => {
-                let want = model.live(KEYS[*k]).map(|(v, _)| format!("{v:?}"));
-                prop_assert_eq!(
-                    store.get_with(KEYS[*k], |v| format!("{v:?}")),
-                    want,
-                    "{}",
-                    at
-                );
-            }
-            Op::Delete(k) => {
-                let want = model.delete(KEYS[*k]);
-                prop_assert_eq!(store.delete(KEYS[*k]), want, "{}", at);
-            }
-            Op::Incr(k, delta) => {
-                let want = model.incr(KEYS[*k], *delta);
-                prop_assert_eq!(store.incr(KEYS[*k], *delta), want, "{}", at);
-            }
-            Op::Keys(p) => {
-                let pattern = PATTERNS[*p];
-                match (store.keys(pattern), model.keys(pattern)) {
-                    (Ok(got), Some(want)) => prop_assert_eq!(got, want, "{}", at),
-                    (
-                        Err(Error::InvalidPattern {
-                            pattern: echoed, ..
-                        }),
-                        None,
-                    ) => {
-                        prop_assert_eq!(echoed, pattern, "{}", at);
-                    }
-                    (got, want) => {
-                        return Err(TestCaseError::fail(format!(
-                            "{at}: keys({pattern:?}) = {got:?}, model says {want:?}"
-                        )))
-                    }
-                }
-            }
-            Op::Exists(k) => {
-                prop_assert_eq!(
-                    store.exists(KEYS[*k]),
-                    model.live(KEYS[*k]).is_some(),
-                    "{}",
-                    at
-                );
-            }
-            Op::Ttl(k) => {
-                let want = model.ttl(KEYS[*k]);
-                let got = store.ttl(KEYS[*k]);
-                prop_assert_eq!(got, want, "{}", at);
-                prop_assert_eq!(got.as_secs(), secs_rounded_up(want), "{}", at);
-            }
-            Op::Expire(k, ttl) => {
-                let want = model.expire(KEYS[*k], *ttl);
-                prop_assert_eq!(store.expire(KEYS[*k], *ttl), want, "{}", at);
-            }
-            Op::Persist(k) => {
-                let want = model.persist(KEYS[*k]);
-                prop_assert_eq!(store.persist(KEYS[*k]), want, "{}", at);
-            }
-            Op::Clear => {
-                store.clear();
-                model.held.clear();
-            }
-            Op::Len => {
-                prop_assert_eq!(store.len(), model.held.len(), "{}", at);
-                prop_assert_eq!(store.is_empty(), model.held.is_empty(), "{}", at);
-            }
-            Op::Purge => {
-                let want = model.purge();
-                prop_assert_eq!(store.purge_expired(), want, "{}: purge count", at);
-                let live = model.held.len();
-                prop_assert_eq!(store.len(), live, "{}: len right after a purge", at);
-            }
-            Op::Advance(_) | Op::AdvanceToBoundary { .. } | Op::AdvanceToDeadline { .. } => {
-                let by = model.jump(op);
+    for (i, step) in steps.iter().enumerate() {
+        let at = format!("step {i}: {step:?} at t={} ns", model.now);
+        let op = match step {
+            Step::Op(op) => op,
+            Step::AdvanceToBoundary { .. } | Step::AdvanceToDeadline { .. } => {
+                let by = model.jump(step);
                 let by_ns = u64::try_from(by).expect("jumps are bounded");
-                clock.advance(ns(by_ns));
+                clock.advance(Duration::from_nanos(by_ns));
                 model.advance(by);
                 prop_assert_eq!(clock.elapsed().as_nanos(), model.now, "{}", at);
+                continue;
             }
+        };
+        let want = model.apply(op);
+        let got = op.apply(&store, &clock);
+        match (op, &got, &want) {
+            // A malformed pattern: the error echoes it (the reason is the store's wording).
+            (
+                Op::Keys { pattern },
+                OpResult::Keys(Err(Error::InvalidPattern {
+                    pattern: echoed, ..
+                })),
+                OpResult::Keys(Err(_)),
+            ) => prop_assert_eq!(echoed, pattern, "{}", at),
+            (Op::Stats, OpResult::Stats(_), _) => check_stats(&store, &model, &at)?,
+            (Op::Ttl { .. }, OpResult::Ttl(ttl), OpResult::Ttl(model_ttl)) => {
+                prop_assert_eq!(ttl, model_ttl, "{}", at);
+                prop_assert_eq!(ttl.as_secs(), secs_rounded_up(*model_ttl), "{}", at);
+            }
+            _ => prop_assert_eq!(&got, &want, "{}", at),
         }
-        // Held entries (live or expired but not yet purged) are exactly the model's.
+        if let Op::PurgeExpired = op {
+            prop_assert_eq!(
+                store.len(),
+                model.held.len(),
+                "{}: len right after a purge",
+                at
+            );
+            prop_assert_eq!(model.expired_held(), 0, "{}", at);
+        }
+        if let Op::Advance(_) = op {
+            prop_assert_eq!(clock.elapsed().as_nanos(), model.now, "{}", at);
+        }
+        // Held entries (live or expired but not yet purged) are exactly the model's, and the
+        // counters are exact.
         prop_assert_eq!(store.len(), model.held.len(), "{}: len", at);
+        check_stats(&store, &model, &at)?;
     }
     // Finally, everything still held is accounted for: live keys listed, expired ones purged.
     let all = model.keys("*").expect("valid pattern");
@@ -573,6 +555,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         model.held.len() - expired,
         "len after the final purge"
     );
+    prop_assert_eq!(store.stats().expired, model.expired + expired as u64);
     Ok(())
 }
 
@@ -592,9 +575,133 @@ proptest! {
     })]
 
     #[test]
-    fn store_matches_the_sequential_model(ops in prop::collection::vec(op_strategy(), 1..60)) {
-        run(&ops)?;
+    fn store_matches_the_sequential_model(steps in prop::collection::vec(step_strategy(), 1..60)) {
+        run(&steps)?;
     }
+}
+
+/// What a generated operation met and did, for [`generated_sequences_reach_every_outcome`]:
+/// `kind:state:outcome`, the state being the key's in the model before the operation (`live`,
+/// `expired` but still held, `missing`; `-` for operations on no key).
+fn outcome(model: &Model, op: &Op, got: &OpResult) -> String {
+    let kind = format!("{op:?}");
+    let kind = kind.split([' ', '(', '{']).next().unwrap().to_owned();
+    let state = match op.key() {
+        None => "-",
+        Some(key) if model.live(key).is_some() => "live",
+        Some(key) if model.held.contains_key(key) => "expired",
+        Some(_) => "missing",
+    };
+    let result = match (op, got) {
+        (Op::Compute { key, decide }, _) => {
+            let seen = model.live(key).map(|(v, d)| (v, model.remaining(d)));
+            let decision = format!("{:?}", decide.decide(seen.as_ref().map(|(v, t)| (v, *t))));
+            decision.split(['(', ' ']).next().unwrap().to_owned()
+        }
+        (_, OpResult::Bool(b)) => b.to_string(),
+        (_, OpResult::Found(v)) => if v.is_some() { "some" } else { "none" }.to_owned(),
+        (_, OpResult::Int(Ok(_))) => "ok".to_owned(),
+        (_, OpResult::Int(Err(e))) => format!("{e:?}"),
+        (_, OpResult::Keys(r)) => if r.is_ok() { "ok" } else { "err" }.to_owned(),
+        (_, OpResult::Count(n)) => if *n > 0 { "some" } else { "0" }.to_owned(),
+        (_, OpResult::Loaded(l)) => format!("{:?}", l.source),
+        (_, OpResult::TryLoaded(r)) => r
+            .as_ref()
+            .map_or("err".into(), |l| format!("{:?}", l.source)),
+        (_, OpResult::Tried(r)) => if r.is_ok() { "ok" } else { "err" }.to_owned(),
+        (_, OpResult::Ttl(Ttl::Expires(_))) => "expires".to_owned(),
+        (_, OpResult::Ttl(t)) => format!("{t:?}"),
+        _ => "-".to_owned(),
+    };
+    format!("{kind}:{state}:{result}")
+}
+
+/// The generators (the crate's `strategy::op`, as this file draws them) reach the cases the
+/// model distinguishes: keys collide and expire, conditional writes both succeed and fail, every
+/// kind of `Compute` is decided on live and on absent keys, loads hit, load and fail.
+#[test]
+fn generated_sequences_reach_every_outcome() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let sequences = prop::collection::vec(step_strategy(), 1..60);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let steps = sequences.new_tree(&mut runner).unwrap().current();
+        let clock = TestClock::new();
+        let store = Store::builder()
+            .test_clock(clock.clone())
+            .background_cleanup(false)
+            .build();
+        let mut model = Model::default();
+        for step in &steps {
+            let Step::Op(op) = step else {
+                let by = model.jump(step);
+                clock.advance(Duration::from_nanos(u64::try_from(by).unwrap()));
+                model.advance(by);
+                continue;
+            };
+            let got = op.apply(&store, &clock);
+            seen.insert(outcome(&model, op, &got));
+            model.apply(op);
+        }
+    }
+    let want = [
+        "SetIfAbsent:missing:true",
+        "SetIfAbsent:expired:true",
+        "SetIfAbsent:live:false",
+        "Swap:live:some",
+        "Swap:expired:none",
+        "Take:live:some",
+        "Take:expired:none",
+        "CompareAndSet:live:true",
+        "CompareAndSet:live:false",
+        "CompareAndDelete:live:true",
+        "CompareAndDelete:live:false",
+        "Incr:live:ok",
+        "Incr:live:Overflow",
+        "Incr:live:NotAnInteger",
+        "IncrWithTtl:missing:ok",
+        "IncrWithTtl:expired:ok",
+        "IncrWithTtl:live:ok",
+        "Update:live:some",
+        "Update:expired:none",
+        "Compute:live:Keep",
+        "Compute:live:Put",
+        "Compute:expired:Put",
+        "Compute:live:PutWithTtl",
+        "Compute:live:Expire",
+        "Compute:expired:Expire",
+        "Compute:live:Delete",
+        "Compute:expired:Delete",
+        "GetOrInsertWith:live:-",
+        "GetOrInsertWith:missing:-",
+        "LoadWith:live:Hit",
+        "LoadWith:expired:Loaded",
+        "TryLoadWith:missing:err",
+        "TryLoadWith:live:Hit",
+        "TryGetOrInsertWith:missing:err",
+        "TryGetOrInsertWith:missing:ok",
+        "Get:expired:none",
+        "Get:live:some",
+        "Expire:live:true",
+        "Persist:live:true",
+        "Delete:expired:false",
+        "PurgeExpired:-:some",
+        "Keys:-:err",
+        "Keys:-:ok",
+        "Ttl:live:expires",
+        "Ttl:live:Persistent",
+    ];
+    let missing: Vec<&str> = want
+        .iter()
+        .copied()
+        .filter(|w| !seen.contains(*w))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "never reached: {missing:?}\nreached: {seen:#?}"
+    );
 }
 
 /// The model's own glob matcher, checked on the contract's examples, so that a disagreement in

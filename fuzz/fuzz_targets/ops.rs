@@ -1,243 +1,214 @@
 //! `ops`: random operation sequences, with time steps, applied to a real [`Store`] on a
-//! [`TestClock`] and to a sequential model written here from SPEC.md (a `BTreeMap` of held keys
-//! with deadlines and its own clock; it never calls the crate). Every result is compared, and
-//! after every step the whole observable state (each key's `get` and `ttl`, `len`) too.
+//! [`TestClock`] and to a sequential model written here from the contract (a `BTreeMap` of held
+//! keys with deadlines, its own clock, its own glob matcher and hit/miss/expired counters; it
+//! never calls the crate). Every result is compared, and after every step the whole observable
+//! state (each key's `get` and `ttl`, `len`, `stats`) too.
+//!
+//! The operations are the crate's own generated ones (`scriptling_kv::ops::Op`, `Arbitrary`
+//! with the features `arbitrary` and `test-util`), replayed with `Op::apply`, so the generator
+//! users get is fuzzed along: every `Store` operation a sequential model can check, conditional
+//! writes (`set_if_absent`, `swap`, `take`, `compare_and_set`, `compare_and_delete`,
+//! `incr_with_ttl`, `update`, `compute`) and single-flight loads included, on a small pool of
+//! keys (the empty key, a non-ASCII one, glob metacharacters, one longer than the 30 bytes the
+//! store keeps inline), with TTLs and clock advances from below a tick of the expiry wheel to
+//! minutes, and now and then to centuries (`Duration::MAX` saturates).
 //!
 //! The model's notion of "held": a key is held from the write that creates it until `delete`,
-//! `clear` or a purge removes it. An expired key stays held (and counted by `len`) until then,
-//! and a write to it revives it in place. So `purge_expired` must return exactly the number of
-//! held keys whose deadline has passed, and afterwards `len` is the number of live keys.
+//! `take`, `compare_and_delete`, a `compute` that deletes, `clear` or a purge removes it. An
+//! expired key stays held (and counted by `len`) until then, and a write to it revives it in
+//! place. So `purge_expired` must return exactly the number of held keys whose deadline has
+//! passed, and afterwards `len` is the number of live keys.
 //!
-//! Time: durations are `mantissa << shift` nanoseconds, spread from 1 ns to about 2^58 ns (so
-//! TTLs land on every level of the timing wheel, tick boundaries included, and in its overflow
-//! list). The model clock stops advancing at 2^62 ns so nothing reaches the store's documented
-//! 292-year saturation point (the `ttl_arith` target covers that).
+//! Time: the model clock stops advancing at 2^62 ns so nothing reaches the store's documented
+//! 292-year saturation point through the clock (the `ttl_arith` target covers that); deadlines
+//! saturate at `2^63 - 2` ns as documented.
 #![no_main]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
-
-/// The key space: small, so operations collide; includes the empty key, a non-ASCII one, and
-/// one longer than the 30 bytes the store keeps inline (both key representations are compared).
-const KEYS: [&str; 7] = [
-    "",
-    "a",
-    "b",
-    "ab",
-    "k:1",
-    "é",
-    "k:2:a-key-longer-than-thirty-bytes",
-];
-
-type Matcher = fn(&str) -> bool;
-
-/// `keys` patterns and what each means, decided here without the crate's matcher.
-const PATTERNS: [(&str, Matcher); 8] = [
-    ("*", |_| true),
-    ("", |k| k.is_empty()),
-    ("a*", |k| k.starts_with('a')),
-    ("*b", |k| k.ends_with('b')),
-    ("?", |k| k.chars().count() == 1),
-    ("[ak]*", |k| k.starts_with('a') || k.starts_with('k')),
-    ("\\é", |k| k == "é"),
-    ("k:[0-9]", |k| k == "k:1"),
-];
+use scriptling_kv::ops::{identical, InitFailed, Op, OpResult, KEYS};
+use scriptling_kv::{Compute, Error, Loaded, Source, Store, TestClock, Ttl, Value};
 
 /// The model clock does not go past this (see the module docs).
 const MODEL_TIME_LIMIT: u128 = 1 << 62;
+/// Deadlines saturate here (`2^63 - 1` means "no expiry" inside the store).
+const MAX_DEADLINE: u128 = (u64::MAX >> 1) as u128 - 1;
 
-#[derive(Arbitrary, Debug, Clone, Copy)]
-struct Key(u8);
+// ---------------------------------------------------------------------------------------------
+// Glob patterns, from the contract: `*` any run, `?` one character, `[abc]`, `[^abc]`, `[a-z]`
+// (either order), `\x` a literal `x`; an unclosed `[` or a trailing lone `\` is malformed.
 
-impl Key {
-    fn name(self) -> &'static str {
-        KEYS[usize::from(self.0) % KEYS.len()]
+enum Tok {
+    Lit(char),
+    One,
+    Star,
+    Class(bool, Vec<(char, char)>),
+}
+
+fn compile(pattern: &str) -> Option<Vec<Tok>> {
+    let cs: Vec<char> = pattern.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    let escaped = |i: &mut usize| -> Option<char> {
+        let c = *cs.get(*i)?;
+        *i += 1;
+        if c == '\\' {
+            let e = *cs.get(*i)?;
+            *i += 1;
+            Some(e)
+        } else {
+            Some(c)
+        }
+    };
+    while i < cs.len() {
+        match cs[i] {
+            '*' => {
+                toks.push(Tok::Star);
+                i += 1;
+            }
+            '?' => {
+                toks.push(Tok::One);
+                i += 1;
+            }
+            '[' => {
+                i += 1;
+                let negated = cs.get(i) == Some(&'^');
+                i += usize::from(negated);
+                let mut ranges = Vec::new();
+                while cs.get(i)? != &']' {
+                    let lo = escaped(&mut i)?;
+                    if cs.get(i) == Some(&'-') && cs.get(i + 1).is_some_and(|&c| c != ']') {
+                        i += 1;
+                        let hi = escaped(&mut i)?;
+                        ranges.push((lo.min(hi), lo.max(hi)));
+                    } else {
+                        ranges.push((lo, lo));
+                    }
+                }
+                i += 1;
+                toks.push(Tok::Class(negated, ranges));
+            }
+            _ => toks.push(Tok::Lit(escaped(&mut i)?)),
+        }
     }
+    Some(toks)
 }
 
-/// `mantissa << (shift % 43)` nanoseconds.
-#[derive(Arbitrary, Debug, Clone, Copy)]
-struct Dur {
-    mantissa: u16,
-    shift: u8,
-}
-
-impl Dur {
-    fn nanos(self) -> u64 {
-        u64::from(self.mantissa) << (self.shift % 43)
-    }
-
-    fn duration(self) -> Duration {
-        Duration::from_nanos(self.nanos())
-    }
-}
-
-#[derive(Arbitrary, Debug, Clone)]
-enum Val {
-    Null,
-    Bool(bool),
-    SmallInt(i8),
-    Int(i64),
-    Float(i16),
-    Str(u8),
-    Bytes(Vec<u8>),
-    List(Vec<i8>),
-}
-
-impl Val {
-    fn value(&self) -> Value {
-        match self {
-            Val::Null => Value::Null,
-            Val::Bool(b) => Value::Bool(*b),
-            Val::SmallInt(i) => Value::Int(i64::from(*i)),
-            Val::Int(i) => Value::Int(*i),
-            Val::Float(f) => Value::Float(f64::from(*f) / 4.0),
-            Val::Str(s) => Value::Str(format!("s{s}")),
-            Val::Bytes(b) => Value::Bytes(b.iter().copied().take(8).collect()),
-            Val::List(l) => Value::List(
-                l.iter()
-                    .take(4)
-                    .map(|&i| Value::Int(i64::from(i)))
-                    .collect(),
-            ),
+fn matches(toks: &[Tok], key: &[char]) -> bool {
+    match toks.split_first() {
+        None => key.is_empty(),
+        Some((Tok::Star, rest)) => (0..=key.len()).any(|skip| matches(rest, &key[skip..])),
+        Some((tok, rest)) => {
+            let Some((&c, key_rest)) = key.split_first() else {
+                return false;
+            };
+            let ok = match tok {
+                Tok::Lit(l) => *l == c,
+                Tok::One => true,
+                Tok::Class(negated, ranges) => {
+                    ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+                }
+                Tok::Star => unreachable!(),
+            };
+            ok && matches(rest, key_rest)
         }
     }
 }
 
-#[derive(Arbitrary, Debug, Clone, Copy)]
-enum Delta {
-    Small(i8),
-    Big(i64),
-    Max,
-    Min,
-}
+// ---------------------------------------------------------------------------------------------
+// The model.
 
-impl Delta {
-    fn get(self) -> i64 {
-        match self {
-            Delta::Small(d) => i64::from(d),
-            Delta::Big(d) => d,
-            Delta::Max => i64::MAX,
-            Delta::Min => i64::MIN,
-        }
-    }
-}
-
-#[derive(Arbitrary, Debug, Clone)]
-enum Op {
-    Set(Key, Val),
-    SetTtl(Key, Val, Dur),
-    Get(Key),
-    GetOr(Key, i8),
-    GetWith(Key),
-    Delete(Key),
-    Incr(Key, Delta),
-    Keys(u8),
-    Exists(Key),
-    Ttl(Key),
-    Expire(Key, Dur),
-    Persist(Key),
-    Clear,
-    Purge,
-    Advance(Dur),
-}
-
-/// A held key in the model: its value and deadline (nanoseconds since the origin), if any.
+/// A held key: its value and deadline (nanoseconds since the origin), if any.
 type Held = (Value, Option<u128>);
 
-/// The sequential model of the documented contract.
 #[derive(Debug, Default)]
 struct Model {
     now: u128,
-    held: BTreeMap<&'static str, Held>,
+    held: BTreeMap<String, Held>,
+    hits: u64,
+    misses: u64,
+    expired: u64,
 }
 
 impl Model {
-    fn live(&self, key: &str) -> Option<&Held> {
+    fn live(&self, key: &str) -> Option<Held> {
         self.held
             .get(key)
             .filter(|(_, deadline)| deadline.is_none_or(|d| d > self.now))
+            .cloned()
     }
 
-    fn deadline(&self, ttl: Dur) -> Option<u128> {
-        match ttl.nanos() {
-            0 => None,
-            n => Some(self.now + u128::from(n)),
-        }
+    fn deadline(&self, ttl: Duration) -> Option<u128> {
+        (!ttl.is_zero()).then(|| (self.now + ttl.as_nanos()).min(MAX_DEADLINE))
+    }
+
+    fn left(&self, deadline: Option<u128>) -> Option<Duration> {
+        deadline.map(|d| Duration::from_nanos(u64::try_from(d - self.now).unwrap()))
     }
 
     fn ttl(&self, key: &str) -> Ttl {
         match self.live(key) {
             None => Ttl::Missing,
             Some((_, None)) => Ttl::Persistent,
-            Some((_, Some(d))) => Ttl::Expires(Duration::from_nanos(
-                u64::try_from(d - self.now).expect("model TTLs fit in u64"),
-            )),
+            Some((_, d)) => Ttl::Expires(self.left(d).unwrap()),
         }
     }
 
     fn get(&self, key: &str) -> Option<Value> {
-        self.live(key).map(|(v, _)| v.clone())
+        self.live(key).map(|(v, _)| v)
     }
 
-    fn set(&mut self, key: &'static str, value: Value, deadline: Option<u128>) {
-        self.held.insert(key, (value, deadline));
+    /// A read that counts a hit or a miss.
+    fn read(&mut self, key: &str) -> Option<Value> {
+        let v = self.get(key);
+        *if v.is_some() {
+            &mut self.hits
+        } else {
+            &mut self.misses
+        } += 1;
+        v
     }
 
-    fn delete(&mut self, key: &str) -> bool {
-        let was_live = self.live(key).is_some();
-        self.held.remove(key);
-        was_live
+    fn put(&mut self, key: &str, value: Value, deadline: Option<u128>) {
+        self.held.insert(key.to_owned(), (value, deadline));
     }
 
-    fn incr(&mut self, key: &'static str, delta: i64) -> Result<i64, Error> {
-        match self.live(key).cloned() {
+    fn incr(&mut self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        match self.live(key) {
             None => {
-                self.set(key, Value::Int(delta), None);
+                self.put(key, Value::Int(delta), self.deadline(ttl));
                 Ok(delta)
             }
             Some((Value::Int(n), deadline)) => {
                 let sum = n.checked_add(delta).ok_or(Error::Overflow)?;
-                self.set(key, Value::Int(sum), deadline);
+                self.put(key, Value::Int(sum), deadline);
                 Ok(sum)
             }
             Some(_) => Err(Error::NotAnInteger),
         }
     }
 
-    fn expire(&mut self, key: &'static str, ttl: Dur) -> bool {
-        let deadline = self.deadline(ttl);
-        match self.live(key).cloned() {
-            None => false,
-            Some((v, _)) => {
-                self.set(key, v, deadline);
-                true
-            }
+    fn load(
+        &mut self,
+        key: &str,
+        ttl: Duration,
+        init: Option<&Value>,
+    ) -> Result<Loaded, InitFailed> {
+        if let Some(value) = self.read(key) {
+            return Ok(Loaded {
+                value,
+                source: Source::Hit,
+            });
         }
-    }
-
-    fn persist(&mut self, key: &'static str) -> bool {
-        match self.live(key).cloned() {
-            Some((v, Some(_))) => {
-                self.set(key, v, None);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn keys(&self, matches: Matcher) -> Vec<String> {
-        // BTreeMap<&str, _> iterates in byte order, as `keys` must return.
-        self.held
-            .keys()
-            .filter(|k| matches(k) && self.live(k).is_some())
-            .map(|k| k.to_string())
-            .collect()
+        let value = init.cloned().ok_or(InitFailed)?;
+        self.put(key, value.clone(), self.deadline(ttl));
+        Ok(Loaded {
+            value,
+            source: Source::Loaded,
+        })
     }
 
     fn purge(&mut self) -> usize {
@@ -245,25 +216,167 @@ impl Model {
         let now = self.now;
         self.held
             .retain(|_, (_, deadline)| deadline.is_none_or(|d| d > now));
-        before - self.held.len()
+        let removed = before - self.held.len();
+        self.expired += removed as u64;
+        removed
+    }
+
+    /// What `op` returns by the contract, applied to the model. `None` for what `run` checks
+    /// itself (`keys` with a malformed pattern, `stats`).
+    fn apply(&mut self, op: &Op) -> Option<OpResult> {
+        use OpResult as R;
+        Some(match op {
+            Op::Set { key, value } => {
+                self.put(key, value.clone(), None);
+                R::Unit
+            }
+            Op::SetWithTtl { key, value, ttl } => {
+                self.put(key, value.clone(), self.deadline(*ttl));
+                R::Unit
+            }
+            Op::Get { key } | Op::GetWith { key } => R::Found(self.read(key)),
+            Op::GetOr { key, default } => R::Value(self.read(key).unwrap_or(default.clone())),
+            Op::Delete { key } => {
+                let was_live = self.live(key).is_some();
+                self.held.remove(key);
+                R::Bool(was_live)
+            }
+            Op::Incr { key, delta } => R::Int(self.incr(key, *delta, Duration::ZERO)),
+            Op::IncrWithTtl { key, delta, ttl } => R::Int(self.incr(key, *delta, *ttl)),
+            Op::Keys { pattern } => {
+                let toks = compile(pattern)?;
+                R::Keys(Ok(self
+                    .held
+                    .keys()
+                    .filter(|k| {
+                        self.live(k).is_some() && matches(&toks, &k.chars().collect::<Vec<_>>())
+                    })
+                    .cloned()
+                    .collect()))
+            }
+            Op::Exists { key } => R::Bool(self.live(key).is_some()),
+            Op::Ttl { key } => R::Ttl(self.ttl(key)),
+            Op::Expire { key, ttl } => R::Bool(match self.live(key) {
+                Some((v, _)) => {
+                    self.put(key, v, self.deadline(*ttl));
+                    true
+                }
+                None => false,
+            }),
+            Op::Persist { key } => R::Bool(match self.live(key) {
+                Some((v, Some(_))) => {
+                    self.put(key, v, None);
+                    true
+                }
+                _ => false,
+            }),
+            Op::Clear => {
+                self.held.clear();
+                R::Unit
+            }
+            Op::Len => R::Count(self.held.len()),
+            Op::IsEmpty => R::Bool(self.held.is_empty()),
+            Op::PurgeExpired => R::Count(self.purge()),
+            Op::SetIfAbsent { key, value, ttl } => R::Bool(match self.live(key) {
+                Some(_) => false,
+                None => {
+                    self.put(key, value.clone(), self.deadline(*ttl));
+                    true
+                }
+            }),
+            Op::Swap { key, value, ttl } => {
+                let old = self.get(key);
+                self.put(key, value.clone(), self.deadline(*ttl));
+                R::Found(old)
+            }
+            Op::Take { key } => {
+                let v = self.get(key);
+                if v.is_some() {
+                    self.held.remove(key);
+                }
+                R::Found(v)
+            }
+            Op::CompareAndSet { key, expected, new } => R::Bool(match self.live(key) {
+                Some((v, deadline)) if v == *expected => {
+                    self.put(key, new.clone(), deadline);
+                    true
+                }
+                _ => false,
+            }),
+            Op::CompareAndDelete { key, expected } => R::Bool(match self.live(key) {
+                Some((v, _)) if v == *expected => {
+                    self.held.remove(key);
+                    true
+                }
+                _ => false,
+            }),
+            Op::Update { key, update } => R::Found(match self.live(key) {
+                Some((v, deadline)) => {
+                    let new = update.apply(&v);
+                    self.put(key, new.clone(), deadline);
+                    Some(new)
+                }
+                None => None,
+            }),
+            Op::Compute { key, decide } => {
+                let live = self.live(key);
+                let seen = live.clone().map(|(v, d)| (v, self.left(d)));
+                match decide.decide(seen.as_ref().map(|(v, t)| (v, *t))) {
+                    Compute::Keep => {}
+                    Compute::Put(v) => {
+                        let deadline = live.and_then(|(_, d)| d);
+                        self.put(key, v, deadline);
+                    }
+                    Compute::PutWithTtl(v, ttl) => self.put(key, v, self.deadline(ttl)),
+                    Compute::Expire(ttl) => {
+                        if let Some((v, _)) = live {
+                            self.put(key, v, self.deadline(ttl));
+                        }
+                    }
+                    Compute::Delete => {
+                        self.held.remove(key);
+                    }
+                    other => panic!("unknown decision {other:?}"),
+                }
+                R::Computed(seen)
+            }
+            Op::GetOrInsertWith { key, ttl, value } => {
+                R::Value(self.load(key, *ttl, Some(value)).unwrap().value)
+            }
+            Op::TryGetOrInsertWith { key, ttl, value } => {
+                R::Tried(self.load(key, *ttl, value.as_ref()).map(|l| l.value))
+            }
+            Op::LoadWith { key, ttl, value } => {
+                R::Loaded(self.load(key, *ttl, Some(value)).unwrap())
+            }
+            Op::TryLoadWith { key, ttl, value } => {
+                R::TryLoaded(self.load(key, *ttl, value.as_ref()))
+            }
+            Op::Stats => return None,
+            Op::Advance(by) => {
+                // Applied by `run` (it may skip it, see MODEL_TIME_LIMIT).
+                let _ = by;
+                R::Unit
+            }
+            other => panic!("unknown operation {other:?}"),
+        })
     }
 }
 
-/// Rounds a remaining time up to whole seconds, as SPEC's `Ttl::as_secs` says.
+/// Rounds a remaining time up to whole seconds, as `Ttl::as_secs` says.
 fn ceil_secs(ttl: Ttl) -> i64 {
     match ttl {
         Ttl::Missing => -2,
         Ttl::Persistent => -1,
-        Ttl::Expires(d) => {
-            let secs = d.as_nanos().div_ceil(1_000_000_000);
-            i64::try_from(secs).unwrap_or(i64::MAX)
-        }
+        Ttl::Expires(d) => i64::try_from(d.as_nanos().div_ceil(1_000_000_000)).unwrap_or(i64::MAX),
     }
 }
 
-fn same_value(a: &Option<Value>, b: &Option<Value>) -> bool {
-    // Model values never hold NaN, so `==` is the right equality.
-    a == b
+fn same(a: &Option<Value>, b: &Option<Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => identical(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
 }
 
 fn run(ops: &[Op]) {
@@ -271,6 +384,7 @@ fn run(ops: &[Op]) {
     let store = Store::builder()
         .test_clock(clock.clone())
         .background_cleanup(false)
+        .record_stats(true)
         .build();
     let mut model = Model::default();
     let mut trace = String::new();
@@ -280,94 +394,34 @@ fn run(ops: &[Op]) {
         let fail = |what: &str, trace: &str| -> ! {
             panic!("divergence at step {step} ({what})\nops so far:\n{trace}");
         };
-        match op {
-            Op::Set(k, v) => {
-                store.set(k.name(), v.value());
-                model.set(k.name(), v.value(), None);
+        if let Op::Advance(by) = op {
+            let next = model.now + by.as_nanos();
+            if next <= MODEL_TIME_LIMIT {
+                op.apply(&store, &clock);
+                model.now = next;
             }
-            Op::SetTtl(k, v, ttl) => {
-                store.set_with_ttl(k.name(), v.value(), ttl.duration());
-                model.set(k.name(), v.value(), model.deadline(*ttl));
+        } else {
+            let want = model.apply(op);
+            let got = op.apply(&store, &clock);
+            match (op, &got, want) {
+                (Op::Stats, _, _) => {} // checked below, after every step
+                (
+                    Op::Keys { pattern },
+                    OpResult::Keys(Err(Error::InvalidPattern { pattern: p, .. })),
+                    None,
+                ) if p == pattern => {}
+                (Op::Ttl { .. }, OpResult::Ttl(t), Some(OpResult::Ttl(want)))
+                    if *t == want && t.as_secs() == ceil_secs(want) => {}
+                (Op::Ttl { .. }, ..) => fail(&format!("ttl: store {got:?}"), &trace),
+                (_, got, Some(want)) if *got == want => {}
+                (_, got, want) => fail(&format!("store {got:?}, model {want:?}"), &trace),
             }
-            Op::Get(k) => {
-                let (got, want) = (store.get(k.name()), model.get(k.name()));
-                if !same_value(&got, &want) {
-                    fail(&format!("get: store {got:?}, model {want:?}"), &trace);
-                }
-            }
-            Op::GetOr(k, d) => {
-                let got = store.get_or(k.name(), *d);
-                let want = model.get(k.name()).unwrap_or(Value::Int(i64::from(*d)));
-                if got != want {
-                    fail(&format!("get_or: store {got:?}, model {want:?}"), &trace);
-                }
-            }
-            Op::GetWith(k) => {
-                let got = store.get_with(k.name(), |v| v.clone());
-                let want = model.get(k.name());
-                if !same_value(&got, &want) {
-                    fail(&format!("get_with: store {got:?}, model {want:?}"), &trace);
-                }
-            }
-            Op::Delete(k) => {
-                let (got, want) = (store.delete(k.name()), model.delete(k.name()));
-                if got != want {
-                    fail(&format!("delete: store {got}, model {want}"), &trace);
-                }
-            }
-            Op::Incr(k, d) => {
-                let got = store.incr(k.name(), d.get());
-                let want = model.incr(k.name(), d.get());
-                if got != want {
-                    fail(&format!("incr: store {got:?}, model {want:?}"), &trace);
-                }
-            }
-            Op::Keys(p) => {
-                let (pattern, matches) = PATTERNS[usize::from(*p) % PATTERNS.len()];
-                let got = store.keys(pattern);
-                let want = model.keys(matches);
-                if got.as_ref() != Ok(&want) {
-                    fail(
-                        &format!("keys({pattern:?}): store {got:?}, model {want:?}"),
-                        &trace,
-                    );
-                }
-            }
-            Op::Exists(k) => {
-                let (got, want) = (store.exists(k.name()), model.live(k.name()).is_some());
-                if got != want {
-                    fail(&format!("exists: store {got}, model {want}"), &trace);
-                }
-            }
-            Op::Ttl(k) => {
-                let (got, want) = (store.ttl(k.name()), model.ttl(k.name()));
-                if got != want || got.as_secs() != ceil_secs(want) {
-                    fail(&format!("ttl: store {got:?}, model {want:?}"), &trace);
-                }
-            }
-            Op::Expire(k, ttl) => {
-                let got = store.expire(k.name(), ttl.duration());
-                let want = model.expire(k.name(), *ttl);
-                if got != want {
-                    fail(&format!("expire: store {got}, model {want}"), &trace);
-                }
-            }
-            Op::Persist(k) => {
-                let (got, want) = (store.persist(k.name()), model.persist(k.name()));
-                if got != want {
-                    fail(&format!("persist: store {got}, model {want}"), &trace);
-                }
-            }
-            Op::Clear => {
-                store.clear();
-                model.held.clear();
-            }
-            Op::Purge => {
-                let (got, want) = (store.purge_expired(), model.purge());
-                if got != want {
-                    fail(&format!("purge_expired: store {got}, model {want}"), &trace);
-                }
-                let live = KEYS.iter().filter(|k| model.live(k).is_some()).count();
+            if matches!(op, Op::PurgeExpired) {
+                let live = model
+                    .held
+                    .keys()
+                    .filter(|k| model.live(k).is_some())
+                    .count();
                 if store.len() != live {
                     fail(
                         &format!("len after purge: store {}, live {live}", store.len()),
@@ -375,16 +429,9 @@ fn run(ops: &[Op]) {
                     );
                 }
             }
-            Op::Advance(d) => {
-                let next = model.now + u128::from(d.nanos());
-                if next <= MODEL_TIME_LIMIT {
-                    clock.advance(d.duration());
-                    model.now = next;
-                }
-            }
         }
 
-        // The whole observable state, after every step.
+        // The whole observable state, after every step (with reads that do not count).
         if clock.elapsed().as_nanos() != model.now {
             fail(
                 &format!("clock: {:?} vs model {}", clock.elapsed(), model.now),
@@ -397,9 +444,21 @@ fn run(ops: &[Op]) {
                 &trace,
             );
         }
+        let stats = store.stats();
+        let (got, want) = (
+            (stats.hits, stats.misses, stats.expired, stats.evicted),
+            (model.hits, model.misses, model.expired, 0),
+        );
+        if got != want {
+            fail(
+                &format!("stats (hits, misses, expired, evicted): store {got:?}, model {want:?}"),
+                &trace,
+            );
+        }
         for key in KEYS {
-            let (got, want) = (store.get(key), model.get(key));
-            if !same_value(&got, &want) {
+            let got = store.get_with(key, Value::clone);
+            let want = model.get(key);
+            if !same(&got, &want) {
                 fail(
                     &format!("state of {key:?}: store {got:?}, model {want:?}"),
                     &trace,
@@ -413,11 +472,15 @@ fn run(ops: &[Op]) {
                 );
             }
         }
+        // `get_with` counted: so does the model.
+        for key in KEYS {
+            model.read(key);
+        }
     }
 
     // At the end every expired key must be purgeable, and nothing else.
     let (got, want) = (store.purge_expired(), model.purge());
-    if got != want || store.len() != model.held.len() {
+    if got != want || store.len() != model.held.len() || store.stats().expired != model.expired {
         panic!(
             "final purge: store removed {got} (len {}), model {want} (len {})\nops:\n{trace}",
             store.len(),
