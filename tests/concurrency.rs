@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use scriptling_kv::{Store, TestClock, Ttl, Value};
 
 /// How long a test keeps going past its usual amount of work to reach its minimum overlap.
-const CAP: Duration = Duration::from_secs(15);
+const CAP: Duration = Duration::from_secs(40);
 
 /// A start line: each of `threads` threads calls [`wait`](SpinStart::wait) and spins until all
 /// have arrived, so they start together (a `Barrier` puts the early ones to sleep, and waking
@@ -315,7 +315,9 @@ fn int(v: Option<Value>) -> Option<i64> {
 fn racing_creators_of_a_missing_key_get_1_to_n() {
     const THREADS: usize = 6;
     const ROUNDS: usize = 300;
-    const MIN_RACING: usize = 50;
+    // Measured: 100-250 of 300 rounds race on a quiet machine, 41 in 1,663 rounds at a load of 9
+    // on 2 cores (with three other compilers running).
+    const MIN_RACING: usize = 30;
     let s = manual();
     let stamps = Stamps::new();
     let mut rounds = Rounds::new(ROUNDS, MIN_RACING);
