@@ -86,6 +86,8 @@ pub struct StoreBuilder {
     initial_capacity: usize,
     record_stats: bool,
     clock: Option<Clock>,
+    /// `persist` and `on_persist_error` (`snapshot.rs`).
+    pub(crate) persist: crate::snapshot::PersistOptions,
 }
 
 impl Default for StoreBuilder {
@@ -96,6 +98,7 @@ impl Default for StoreBuilder {
             initial_capacity: 0,
             record_stats: false,
             clock: None,
+            persist: Default::default(),
         }
     }
 }
@@ -153,6 +156,7 @@ impl StoreBuilder {
             purges: std::sync::atomic::AtomicU64::new(0),
             flights: Flights::new(),
             counters: Counters::new(self.record_stats),
+            persistence: crate::snapshot::Persistence::new(&self.persist),
         });
         #[cfg(not(scriptling_kv_loom))]
         if self.background_cleanup {
@@ -167,7 +171,11 @@ impl StoreBuilder {
                 },
             );
         }
-        Store { inner }
+        let _last_handle = crate::snapshot::start(&inner);
+        Store {
+            _last_handle,
+            inner,
+        }
     }
 }
 
@@ -184,6 +192,8 @@ pub(crate) struct Inner {
     pub(crate) flights: Flights,
     /// Statistics (`stats.rs`).
     pub(crate) counters: Counters,
+    /// Periodic persistence, if built with `persist` (`snapshot.rs`).
+    pub(crate) persistence: Option<crate::snapshot::Persistence>,
 }
 
 impl Drop for Inner {
@@ -250,6 +260,9 @@ impl Inner {
 /// ```
 #[derive(Clone)]
 pub struct Store {
+    /// With persistence: shared by the handles, its drop (before `inner`'s) runs the save at the
+    /// last drop (`snapshot.rs`).
+    _last_handle: Option<std_only::Arc<crate::snapshot::LastHandle>>,
     pub(crate) inner: std_only::Arc<Inner>,
 }
 
@@ -483,6 +496,7 @@ impl Store {
                 .read(key, &pin)
                 .and_then(|(slot, _, _)| slot.add_in_place(delta))
             {
+                self.inner.changed();
                 return Ok(n);
             }
         }
@@ -649,6 +663,7 @@ impl Store {
             let (killed, dead) = mutant::clear_kill(entry, &pin.epoch);
             if killed {
                 self.inner.expiry.note_killed(entry, table);
+                self.inner.changed();
             }
             if dead {
                 table.remove_if_same(entry, &pin);

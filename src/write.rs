@@ -227,6 +227,7 @@ impl Inner {
                             match entry.replace(cur, new, false, &pin.epoch) {
                                 Ok(()) => {
                                     self.expiry.schedule(&entry, deadline, &self.table);
+                                    self.changed();
                                     return result;
                                 }
                                 Err(mut new) => {
@@ -261,6 +262,7 @@ impl Inner {
                     let deadline = resolve(deadline);
                     if slot.set_deadline(word, deadline) {
                         self.expiry.schedule(&entry, deadline, &self.table);
+                        self.changed();
                         return result;
                     }
                     if !slot.is_sealed() {
@@ -277,6 +279,7 @@ impl Inner {
                     match entry.replace(cur, new, true, &pin.epoch) {
                         Ok(()) => {
                             self.expiry.schedule(&entry, deadline, &self.table);
+                            self.changed();
                             return result;
                         }
                         Err(new) => spare = Some(new),
@@ -293,6 +296,7 @@ impl Inner {
                     match entry.replace(cur, new, keep, &pin.epoch) {
                         Ok(()) => {
                             self.expiry.schedule(&entry, deadline, &self.table);
+                            self.changed();
                             return result;
                         }
                         Err(mut new) => {
@@ -340,6 +344,7 @@ impl Inner {
             match entry.replace(cur, slot, false, &pin.epoch) {
                 Ok(()) => {
                     self.expiry.schedule(&entry, deadline, &self.table);
+                    self.changed();
                     return;
                 }
                 Err(back) => slot = back,
@@ -365,12 +370,14 @@ impl Inner {
     /// Bookkeeping after this thread inserted a new entry.
     fn created(&self, entry: &Arc<Entry>, deadline: u64, _pin: &Pin<'_>) {
         self.expiry.schedule(entry, deadline, &self.table);
+        self.changed();
     }
 
     /// Bookkeeping after this thread killed `entry` on a user's request (`delete` and friends).
     pub(crate) fn killed(&self, entry: &Arc<Entry>, pin: &Pin<'_>) {
         self.table.remove_if_same(entry, pin);
         self.expiry.note_killed(entry, &self.table);
+        self.changed();
     }
 }
 
