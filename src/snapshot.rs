@@ -1757,7 +1757,10 @@ mod tests {
         };
         assert_eq!(base.file_deadline(NEVER), NO_DEADLINE);
         assert_eq!(base.file_deadline(1_500), 5_000_500);
-        assert_eq!(base.file_deadline(NEVER - 1), 5_000_000 + (NEVER - 1 - 1_000));
+        assert_eq!(
+            base.file_deadline(NEVER - 1),
+            5_000_000 + (NEVER - 1 - 1_000)
+        );
         let late = TimeBase {
             mono: 0,
             wall: u64::MAX - 10,
@@ -1772,7 +1775,11 @@ mod tests {
             wall: 5_000_400,
         };
         assert_eq!(later.store_deadline(5_000_500), Some(110));
-        assert_eq!(later.store_deadline(5_000_400), None, "due exactly now: expired");
+        assert_eq!(
+            later.store_deadline(5_000_400),
+            None,
+            "due exactly now: expired"
+        );
         assert_eq!(later.store_deadline(3), None);
         assert_eq!(later.store_deadline(NO_DEADLINE), Some(NEVER));
         assert_eq!(later.store_deadline(NO_DEADLINE - 1), Some(NEVER - 1));
