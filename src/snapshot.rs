@@ -51,7 +51,8 @@
 //!
 //! - killed (or the machine lost) before the rename: the target is untouched (the old snapshot,
 //!   or no file); a stray temporary file may be left next to it, which nothing reads and which
-//!   is safe to delete;
+//!   is safe to delete (a store built with `persist` deletes those of processes that no longer
+//!   exist, on Linux);
 //! - killed after the rename: the new file is in place, complete (its contents were on disk
 //!   before the rename was issued);
 //! - power lost between the rename and the directory's `fsync`: after reboot the directory holds
@@ -1170,8 +1171,9 @@ impl StoreBuilder {
     /// `drop` returns), again only if anything changed. Default: no persistence. A zero
     /// interval is raised to 1 ms.
     ///
-    /// A corrupt file found at `build()` is moved aside to `<path>.corrupt-<unix seconds>` and
-    /// the store starts empty; a file that exists but cannot be read is left in place and
+    /// At `build()`, temporary files left beside `path` by saves of processes that no longer
+    /// exist are deleted (Linux). A corrupt file found at `build()` is moved aside to
+    /// `<path>.corrupt-<unix seconds>` and the store starts empty; a file that exists but cannot be read is left in place and
     /// saving is suspended, so that it is not overwritten. Failures (at build or of a save) go
     /// to [`on_persist_error`](StoreBuilder::on_persist_error), to
     /// [`Store::persistence_status`], and (saves) to
@@ -1338,6 +1340,7 @@ impl Persistence {
 
     /// Loads the file at `build()` (module docs, "Periodic persistence").
     fn load_at_build(&self, inner: &Inner) {
+        remove_stale_temps(&self.path);
         let found = !matches!(
             fs::symlink_metadata(&self.path),
             Err(e) if e.kind() == io::ErrorKind::NotFound
@@ -1439,6 +1442,36 @@ impl Persistence {
             failures: s.failures,
             last_error: s.last_error,
             failing: s.failing,
+        }
+    }
+}
+
+/// Removes the temporary files that saves to `path` by processes that no longer exist left
+/// behind (killed mid-save). Linux only (it asks `/proc` whether the process is alive); a file
+/// whose process may be alive, or whose name does not parse, is left alone.
+fn remove_stale_temps(path: &Path) {
+    let proc_fs = Path::new("/proc/self");
+    if !cfg!(target_os = "linux") || !proc_fs.exists() {
+        return;
+    }
+    let Some(name) = path.file_name() else {
+        return;
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
