@@ -1207,8 +1207,11 @@ impl StoreBuilder {
     /// Called with every persistence failure: a snapshot file that could not be loaded at
     /// `build()`, and every failed save (periodic, [`save_now`](Store::save_now), or the save
     /// at the last drop, which nothing else can report). Called on the thread that hit the
-    /// failure; a panic in it is caught (and counted in
-    /// [`Stats::listener_panics`](crate::Stats::listener_panics)). Default: none.
+    /// failure, with no lock of the store held (it may call `save_now` or
+    /// `persistence_status`); a panic in it is caught (and counted in
+    /// [`Stats::listener_panics`](crate::Stats::listener_panics)). Default: none. The callback
+    /// must not own a handle of the store itself: the store owns the callback, so that cycle
+    /// would keep the store alive forever (and it would never run its save at the last drop).
     ///
     /// ```
     /// use std::time::Duration;
@@ -1371,28 +1374,38 @@ impl Persistence {
     }
 
     /// Runs one persistence save for `trigger`; `None` if none was due (nothing changed, or the
-    /// saver was stopped).
+    /// saver was stopped). A failure is counted, recorded, and reported to the callback once
+    /// the save lock is released (so the callback may call `save_now`).
     fn save(&self, inner: &Inner, trigger: Trigger) -> Option<Result<usize>> {
-        let _one_at_a_time = lock(&self.saving);
-        if trigger == Trigger::Periodic && self.stop.is_stopped() {
-            return None;
-        }
-        let (suspended, saved_at) = {
-            let status = lock(&self.status);
-            (status.suspended, status.saved_at)
-        };
-        if suspended {
-            return match trigger {
-                Trigger::Now => Some(Err(Error::Io {
+        // Set once, at build. Not a failed save (nothing is tried): not counted or reported.
+        if lock(&self.status).suspended {
+            return (trigger == Trigger::Now).then(|| {
+                Err(Error::Io {
                     path: display(&self.path),
                     op: "save".to_owned(),
                     reason: "saving is suspended: the file found at build could not be loaded \
                              and was left in place (see Store::persistence_status)"
                         .to_owned(),
-                })),
-                _ => None,
-            };
+                })
+            });
         }
+        let result = self.save_locked(inner, trigger)?;
+        if let Err(e) = &result {
+            inner
+                .counters
+                .save_failures
+                .fetch_add(1, crate::sync::Ordering::Relaxed);
+            self.report(inner, e);
+        }
+        Some(result)
+    }
+
+    fn save_locked(&self, inner: &Inner, trigger: Trigger) -> Option<Result<usize>> {
+        let _one_at_a_time = lock(&self.saving);
+        if trigger == Trigger::Periodic && self.stop.is_stopped() {
+            return None;
+        }
+        let saved_at = lock(&self.status).saved_at;
         // Read before the walk: every write counted here is seen by it (module docs).
         let changes = self.changes.sum();
         if trigger != Trigger::Now && changes == saved_at {
@@ -1400,29 +1413,20 @@ impl Persistence {
         }
         let result = save_to(inner, &self.path);
         let now = SystemTime::now();
-        {
-            let mut status = lock(&self.status);
-            match &result {
-                Ok(n) => {
-                    status.saved_at = changes;
-                    status.last_save = Some(now);
-                    status.last_saved_keys = *n;
-                    status.saves += 1;
-                    status.failing = false;
-                }
-                Err(e) => {
-                    status.failures += 1;
-                    status.last_error = Some((now, e.clone()));
-                    status.failing = true;
-                }
+        let mut status = lock(&self.status);
+        match &result {
+            Ok(n) => {
+                status.saved_at = changes;
+                status.last_save = Some(now);
+                status.last_saved_keys = *n;
+                status.saves += 1;
+                status.failing = false;
             }
-        }
-        if let Err(e) = &result {
-            inner
-                .counters
-                .save_failures
-                .fetch_add(1, crate::sync::Ordering::Relaxed);
-            self.report(inner, e);
+            Err(e) => {
+                status.failures += 1;
+                status.last_error = Some((now, e.clone()));
+                status.failing = true;
+            }
         }
         Some(result)
     }

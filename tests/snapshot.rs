@@ -1189,6 +1189,45 @@ fn a_panicking_error_callback_is_caught() {
     assert_eq!(store.get("k"), Some(Value::Int(1)));
 }
 
+/// The callback runs with no lock of the store held: it may save again (here through a handle
+/// it is lent for the test, and which is taken back to break the cycle).
+#[test]
+fn the_error_callback_may_use_the_store() {
+    let dir = TempDir::new("p-reentrant");
+    let path = dir.path("missing-dir").join("s.snap");
+    let lent: Arc<Mutex<Option<Store>>> = Arc::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let store = Store::builder()
+        .persist(&path, Duration::from_secs(3600))
+        .on_persist_error({
+            let lent = lent.clone();
+            let calls = calls.clone();
+            move |_| {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let s = lent.lock().unwrap().clone().unwrap();
+                    assert!(s.persistence_status().unwrap().failing);
+                    assert!(
+                        matches!(s.save_now(), Some(Err(_))),
+                        "a second save, inside"
+                    );
+                }
+            }
+        })
+        .build();
+    *lent.lock().unwrap() = Some(store.clone());
+    store.set("k", 1);
+    let (done, finished) = mpsc::channel();
+    let s2 = store.clone();
+    thread::spawn(move || done.send(s2.save_now()).unwrap());
+    let result = finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("save_now deadlocked in its callback");
+    assert!(matches!(result, Some(Err(_))));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(store.stats().save_failures, 2);
+    *lent.lock().unwrap() = None;
+}
+
 #[test]
 fn a_corrupt_file_at_build_is_moved_aside_and_the_store_starts_empty() {
     let dir = TempDir::new("p-corrupt");
@@ -1287,4 +1326,86 @@ fn the_persist_thread_ends_with_the_store() {
     drop(store);
     // Other tests in this binary may start or stop theirs meanwhile: look for ours to go.
     eventually("the persist thread to end", || persist_threads() < before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fuzz target's seed corpus
+
+/// Writes the seed corpus of the `snapshot` fuzz target (snapshots made by `save`, each behind
+/// a mode byte) into `$SKV_WRITE_FUZZ_CORPUS`; does nothing without it.
+#[test]
+#[ignore = "writes fuzz/corpus/snapshot when SKV_WRITE_FUZZ_CORPUS is set"]
+fn write_fuzz_corpus() {
+    let Ok(out) = std::env::var("SKV_WRITE_FUZZ_CORPUS") else {
+        return;
+    };
+    let out = PathBuf::from(out);
+    std::fs::create_dir_all(&out).unwrap();
+    let dir = TempDir::new("corpus");
+    let path = dir.path("s.snap");
+    // Saved at test time 990 s; the fuzz target loads at 1000 s.
+    let store = || clocked_at(Duration::from_secs(990)).0;
+    let mut seeds: Vec<(&str, Store)> = Vec::new();
+    seeds.push(("empty", store()));
+    let scalars = store();
+    for (i, v) in [
+        Value::Null,
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Int(-7),
+        Value::Float(-0.0),
+        Value::Float(f64::from_bits(0x7ff8_0000_0000_0001)),
+        Value::from("héllo"),
+        Value::Bytes(vec![0xff, 0]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        scalars.set(&format!("k{i}"), v);
+    }
+    seeds.push(("scalars", scalars));
+    let nested = store();
+    nested.set(
+        "doc",
+        Value::from(BTreeMap::from([
+            (
+                "a".to_string(),
+                Value::from(vec![Value::Int(1), Value::List(vec![])]),
+            ),
+            ("b".to_string(), Value::Dict(BTreeMap::new())),
+            ("c".to_string(), Value::from(vec![Value::from("x")])),
+        ])),
+    );
+    seeds.push(("nested", nested));
+    let ttls = store();
+    ttls.set_with_ttl("expires-before-the-load", 1, Duration::from_secs(5));
+    ttls.set_with_ttl("expires-after-the-load", 2, Duration::from_secs(100));
+    ttls.set("persistent", 3);
+    ttls.incr("counter", 4).unwrap();
+    seeds.push(("ttls", ttls));
+    let deep = store();
+    deep.set(
+        "deep",
+        (0..200).fold(Value::Int(1), |v, i| {
+            if i % 2 == 0 {
+                Value::List(vec![v])
+            } else {
+                Value::Dict(BTreeMap::from([("k".to_string(), v)]))
+            }
+        }),
+    );
+    seeds.push(("deep", deep));
+    let long = store();
+    long.set(&"k".repeat(40), "long key");
+    long.set("", "empty key");
+    seeds.push(("keys", long));
+    for (name, s) in seeds {
+        s.save(&path).unwrap();
+        let file = std::fs::read(&path).unwrap();
+        for mode in [0u8, 1] {
+            let mut seed = vec![mode];
+            seed.extend_from_slice(&file);
+            std::fs::write(out.join(format!("{name}-{mode}")), seed).unwrap();
+        }
+    }
 }
