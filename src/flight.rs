@@ -334,7 +334,7 @@ impl Store {
     /// use scriptling_kv::Store;
     ///
     /// let store = Store::new();
-    /// let r: Result<_, &str> = store.try_get_or_insert_with("k", Duration::ZERO, || Err("down"));
+    /// let r = store.try_get_or_insert_with("k", Duration::ZERO, || Err::<i64, _>("down"));
     /// assert_eq!(r, Err("down"));
     /// assert!(!store.exists("k"));
     /// ```
