@@ -45,8 +45,8 @@
 //! # A crash at any instant
 //!
 //! `save` writes to a temporary file in the target's directory, named
-//! `.<target name>.tmp-<pid>-<n>` and created with `O_EXCL` (a name nobody else holds), mode
-//! 0600 on Unix (snapshots hold sessions and tokens). It streams the records through a buffered
+//! `.<target name>.tmp-<pid>-<sequence>-<attempt>` and created with `O_EXCL` (a name nobody else
+//! holds), mode 0600 on Unix (snapshots hold sessions and tokens). It streams the records through a buffered
 //! writer, `fsync`s the file, renames it over the target, and `fsync`s the directory. So:
 //!
 //! - killed (or the machine lost) before the rename: the target is untouched (the old snapshot,
@@ -79,6 +79,21 @@
 //! **Memory while saving** is one encoded value (the record being written, in a reused buffer,
 //! shrunk back after a value of more than 1 MiB), the writer's 64 KiB buffer, and for a nested
 //! value its encoding stack (a few words per open container): never a copy of the store.
+//! Measured (`tests/snapshot_memory.rs`, counting allocator): 64 KiB above the store while
+//! saving 1M keys (a 291 MiB store), and 4.1 MiB with 4 MiB values in it.
+//!
+//! **Time**: about 1.3–1.9 s per million small keys on the 2-core benchmark machine
+//! (`benches/snapshot.rs`), almost all of it the walk itself (flurry's iterator and the visit of
+//! each entry: cache misses); the `fsync`s add little. A reader/writer on the other core saw
+//! no worse stall during a save than while that core ran work unrelated to the store.
+//!
+//! # Caveats
+//!
+//! - The rename replaces whatever the target path names: a symbolic link there is replaced by
+//!   the file, not followed.
+//! - Two saves to one path (two stores, or two processes) each leave a whole file; the last
+//!   rename wins.
+//! - A save needs room for a second copy of the file beside the first until the rename.
 //!
 //! # Loading
 //!
@@ -154,7 +169,12 @@
 //! that sum happened before the walk, which therefore sees it; a write not counted makes the
 //! next sum differ, and the next tick saves again. A store without persistence pays one
 //! predictable branch per write. Expired keys removed by the cleaner do not count (they are
-//! absent from a snapshot either way).
+//! absent from a snapshot either way). Measured (`benches/snapshot.rs`, "tracking"): an
+//! in-place `incr` (60–95 ns) pays 5–11 ns more with persistence, `set` and `set_with_ttl`
+//! nothing measurable above the machine's noise. A load-only "dirty" flag would cost less, but
+//! it is only sound if every commit is a `SeqCst` operation, and flurry's inserts and the
+//! in-place counter CAS are `AcqRel`; the counter's Release/Acquire pairing needs nothing of
+//! them.
 //!
 //! A failed save is counted in [`Stats::save_failures`](crate::Stats::save_failures), recorded
 //! in [`Store::persistence_status`] (with the time of the last success) and passed to the
