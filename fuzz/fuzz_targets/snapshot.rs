@@ -4,8 +4,9 @@
 //! last four bytes replaced by the CRC-32C of the others (computed here, bit by bit,
 //! independently of the crate), so that inputs which decode also pass the checksum and reach the
 //! checks behind it (record count, trailing bytes) and the apply phase. The seed corpus holds
-//! snapshots written by `Store::save` (regenerate: `SKV_WRITE_FUZZ_CORPUS=fuzz/corpus/snapshot
-//! cargo test --test snapshot -- --ignored write_fuzz_corpus`).
+//! snapshots written by `Store::save` (the named files, `<what>-<mode>`; regenerate with
+//! `SKV_WRITE_FUZZ_CORPUS=fuzz/corpus/snapshot cargo test --test snapshot -- --ignored
+//! write_fuzz_corpus`) and the coverage-minimized inputs of a 19-minute run (hash-named).
 //!
 //! Checked:
 //! - nothing panics, whatever the bytes (truncated, corrupted, foreign, huge lengths, deep
