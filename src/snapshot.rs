@@ -169,9 +169,11 @@
 //! that sum happened before the walk, which therefore sees it; a write not counted makes the
 //! next sum differ, and the next tick saves again. A store without persistence pays one
 //! predictable branch per write. Expired keys removed by the cleaner do not count (they are
-//! absent from a snapshot either way). Measured (`benches/snapshot.rs`, "tracking"): an
-//! in-place `incr` (60–95 ns) pays 5–11 ns more with persistence, `set` and `set_with_ttl`
-//! nothing measurable above the machine's noise. A load-only "dirty" flag would cost less, but
+//! absent from a snapshot either way). Measured: 11–12 more instructions per write (callgrind:
+//! an in-place `incr` 514 → 525, a `set` 781 → 793); in time (`benches/snapshot.rs`,
+//! "tracking", on a busy 2-core machine) the locked add costs an in-place `incr` (60–95 ns)
+//! about 4–11 ns, and `set`/`set_with_ttl` nothing measurable above the noise. A load-only
+//! "dirty" flag would cost less, but
 //! it is only sound if every commit is a `SeqCst` operation, and flurry's inserts and the
 //! in-place counter CAS are `AcqRel`; the counter's Release/Acquire pairing needs nothing of
 //! them.
