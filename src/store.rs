@@ -90,6 +90,8 @@ pub struct StoreBuilder {
     listener: Option<Listener>,
     name: String,
     clock: Option<Clock>,
+    /// `persist` and `on_persist_error` (`snapshot.rs`).
+    pub(crate) persist: crate::snapshot::PersistOptions,
 }
 
 impl fmt::Debug for StoreBuilder {
@@ -117,6 +119,7 @@ impl Default for StoreBuilder {
             listener: None,
             name: "default".to_owned(),
             clock: None,
+            persist: Default::default(),
         }
     }
 }
@@ -243,6 +246,7 @@ impl StoreBuilder {
             bound: self.max_keys.map(Bound::new),
             listener: self.listener,
             name: self.name,
+            persistence: crate::snapshot::Persistence::new(&self.persist),
         });
         #[cfg(not(scriptling_kv_loom))]
         if self.background_cleanup {
@@ -259,7 +263,11 @@ impl StoreBuilder {
                 },
             );
         }
-        Store { inner }
+        let _last_handle = crate::snapshot::start(&inner);
+        Store {
+            _last_handle,
+            inner,
+        }
     }
 }
 
@@ -282,6 +290,8 @@ pub(crate) struct Inner {
     pub(crate) listener: Option<Listener>,
     /// The store's name (`StoreBuilder::name`).
     pub(crate) name: String,
+    /// Periodic persistence, if built with `persist` (`snapshot.rs`).
+    pub(crate) persistence: Option<crate::snapshot::Persistence>,
 }
 
 impl Drop for Inner {
@@ -360,6 +370,9 @@ impl Inner {
 /// ```
 #[derive(Clone)]
 pub struct Store {
+    /// With persistence: shared by the handles, its drop (before `inner`'s) runs the save at the
+    /// last drop (`snapshot.rs`).
+    _last_handle: Option<std_only::Arc<crate::snapshot::LastHandle>>,
     pub(crate) inner: std_only::Arc<Inner>,
 }
 
@@ -600,6 +613,7 @@ impl Store {
                 .read(key, &pin)
                 .and_then(|(slot, _, _)| slot.add_in_place(delta))
             {
+                self.inner.changed();
                 return Ok(n);
             }
         }
@@ -766,6 +780,7 @@ impl Store {
             let (killed, dead) = mutant::clear_kill(entry, &pin.epoch);
             if killed {
                 self.inner.expiry.note_killed(entry, table);
+                self.inner.changed();
             }
             if dead {
                 table.remove_if_same(entry, &pin);

@@ -166,6 +166,12 @@ mod real {
         pub(crate) fn len(&self) -> usize {
             self.map.len()
         }
+
+        /// Grows the table now to hold `additional` more keys (a snapshot load knows how many
+        /// it will insert: one resize instead of a dozen).
+        pub(crate) fn reserve(&self, additional: usize) {
+            self.map.reserve(additional, &self.map.guard());
+        }
     }
 }
 
@@ -281,5 +287,7 @@ mod model {
         pub(crate) fn len(&self) -> usize {
             lock(&self.entries).len()
         }
+
+        pub(crate) fn reserve(&self, _additional: usize) {}
     }
 }

@@ -368,6 +368,7 @@ impl Inner {
     #[inline]
     pub(crate) fn published(&self, entry: &Arc<Entry>, deadline: u64, pin: &Pin<'_>) {
         self.expiry.schedule(entry, deadline, &self.table);
+        self.changed();
         if let Some(bound) = &self.bound {
             bound.note(entry, deadline, &self.table, &pin.epoch);
         }
@@ -395,6 +396,7 @@ impl Inner {
             RemovalCause::Evicted => &self.counters.evicted,
         };
         counter.fetch_add(1, crate::sync::Ordering::Relaxed);
+        self.changed();
         notify(
             self.listener.as_ref(),
             &self.counters.listener_panics,
@@ -408,6 +410,7 @@ impl Inner {
     pub(crate) fn killed(&self, entry: &Arc<Entry>, pin: &Pin<'_>) {
         self.table.remove_if_same(entry, pin);
         self.expiry.note_killed(entry, &self.table);
+        self.changed();
     }
 }
 
