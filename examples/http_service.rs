@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo run --release --example http_service -- [--addr HOST:PORT] [--rate-limit N]
-//!     [--max-keys N] [--trusted-proxy ADDR]... [--redis URL | --redis-cluster URL,URL,...]
+//!     [--max-keys N] [--trusted-proxy ADDR]... [--data-dir DIR]
+//!     [--redis URL | --redis-cluster URL,URL,...]
 //! ```
 //!
 //! | route | what it does | keys |
@@ -25,8 +26,12 @@
 //! `--max-keys` (default 100,000) bounds the store: a flood of new clients evicts the windows
 //! that end soonest instead of growing the process until it dies.
 //!
-//! One line per request goes to stderr; Ctrl-C or SIGTERM stops accepting connections and lets
-//! the requests in flight finish (for at most [`GRACE`]).
+//! With `--data-dir DIR`, the in-process store persists to `DIR/kv.snap`: loaded at start, saved
+//! every [`SAVE_INTERVAL`] when something changed, and saved at shutdown, so sessions and
+//! rate-limit windows survive a restart.
+//!
+//! One line per request goes to stderr; Ctrl-C or SIGTERM stops accepting connections, lets the
+//! requests in flight finish (for at most [`GRACE`]), then saves (with `--data-dir`) and exits.
 //!
 //! `tests/http_service.rs` includes this file as a module and drives [`serve`] in-process, which
 //! is why everything except `main` is a function taking its inputs.
@@ -70,6 +75,8 @@ pub(crate) const JOB_RESULT_TTL: Duration = Duration::from_secs(3600);
 pub(crate) const GRACE: Duration = Duration::from_secs(10);
 /// Random bytes in a session token (128 bits), hex-encoded to twice as many characters.
 pub(crate) const TOKEN_BYTES: usize = 16;
+/// How often the store is saved to `--data-dir` when something changed.
+pub(crate) const SAVE_INTERVAL: Duration = Duration::from_secs(30);
 /// The longest name of a cached value or a job.
 pub(crate) const MAX_NAME: usize = 64;
 
@@ -88,6 +95,8 @@ usage: http_service [--addr HOST:PORT] [--rate-limit N] [--max-keys N] [--truste
                              sessions that end soonest are evicted (default 100000, N >= 1)
   --trusted-proxy ADDR       believe X-Forwarded-For from this peer IP address (repeatable;
                              default: none, the peer address is the client)
+  --data-dir DIR             keep the in-process store in DIR/kv.snap across restarts (loaded
+                             at start, saved every 30 s when changed and at shutdown)
   --redis URL                keep the state on Redis (redis:// or rediss://) instead of in process
   --redis-cluster URL,...    keep the state on a Redis cluster (its nodes' URLs)
   -h, --help                 print this help
@@ -96,8 +105,11 @@ usage: http_service [--addr HOST:PORT] [--rate-limit N] [--max-keys N] [--truste
 /// Where the service keeps its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Backing {
-    /// An in-process `Store` holding at most this many keys.
-    Memory { max_keys: usize },
+    /// An in-process `Store` holding at most this many keys, persisted in `data_dir` if set.
+    Memory {
+        max_keys: usize,
+        data_dir: Option<std::path::PathBuf>,
+    },
     /// Redis at this URL.
     Redis(String),
     /// A Redis cluster with these nodes.
@@ -141,6 +153,7 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
     let mut addr = None;
     let mut config = Config::limit(DEFAULT_RATE_LIMIT);
     let mut max_keys = DEFAULT_MAX_KEYS;
+    let mut data_dir = None;
     let mut backing = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -174,6 +187,7 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
                     .map_err(|_| format!("--trusted-proxy wants an IP address, got {v:?}"))?;
                 config.trusted_proxies.push(ip);
             }
+            "--data-dir" => data_dir = Some(std::path::PathBuf::from(value("--data-dir")?)),
             "--redis" | "--redis-cluster" if backing.is_some() => {
                 return Err("give one of --redis and --redis-cluster, once".to_owned())
             }
@@ -197,7 +211,13 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
         Some(a) => a,
         None => parse_addr(DEFAULT_ADDR)?,
     };
-    let backing = backing.unwrap_or(Backing::Memory { max_keys });
+    let backing = match backing {
+        None => Backing::Memory { max_keys, data_dir },
+        Some(_) if data_dir.is_some() => {
+            return Err("--data-dir is for the in-process store, not with --redis".to_owned())
+        }
+        Some(redis) => redis,
+    };
     Ok(Cli::Run {
         addr,
         config,
@@ -405,14 +425,38 @@ async fn run(listener: TcpListener, config: Config, backing: Backing) -> Result<
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let io = |e: std::io::Error| e.to_string();
     match backing {
-        Backing::Memory { max_keys } => {
-            let store = Store::builder()
+        Backing::Memory { max_keys, data_dir } => {
+            let mut builder = Store::builder()
                 .name("http_service")
                 .max_keys(max_keys)
-                .record_stats(true)
-                .build();
+                .record_stats(true);
+            if let Some(dir) = &data_dir {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                builder = builder
+                    .persist(dir.join("kv.snap"), SAVE_INTERVAL)
+                    .on_persist_error(|e| log_line(format_args!("persistence: {e}\n")));
+            }
+            let store = builder.build();
+            if let Some(status) = store.persistence_status() {
+                log_line(format_args!(
+                    "loaded {} keys from {}\n",
+                    status.loaded.unwrap_or(0),
+                    status.path.display()
+                ));
+            }
             println!("listening on http://{addr}");
-            serve(listener, store, config, shutdown).await.map_err(io)
+            serve(listener, store.clone(), config, shutdown)
+                .await
+                .map_err(io)?;
+            // The requests in flight are done: save before exiting (the last handle's drop
+            // would save too; this one says how it went).
+            if let Some(saved) = store.save_now() {
+                match saved {
+                    Ok(n) => log_line(format_args!("saved {n} keys\n")),
+                    Err(e) => return Err(format!("final save failed: {e}")),
+                }
+            }
+            Ok(())
         }
         Backing::Redis(url) => {
             let kv = RedisStore::connect(&url, "http_service")

@@ -815,7 +815,10 @@ fn command_line() {
             backing,
         })
     };
-    let memory = |max_keys| Backing::Memory { max_keys };
+    let memory = |max_keys| Backing::Memory {
+        max_keys,
+        data_dir: None,
+    };
     assert_eq!(args(&[]), run("127.0.0.1:8080", 100, &[], memory(100_000)));
     assert_eq!(
         args(&[
@@ -835,6 +838,18 @@ fn command_line() {
     assert_eq!(
         args(&["--trusted-proxy", "10.0.0.1", "--trusted-proxy=::1"]),
         run("127.0.0.1:8080", 100, &["10.0.0.1", "::1"], memory(100_000))
+    );
+    assert_eq!(
+        args(&["--data-dir", "/var/lib/svc"]),
+        run(
+            "127.0.0.1:8080",
+            100,
+            &[],
+            Backing::Memory {
+                max_keys: 100_000,
+                data_dir: Some("/var/lib/svc".into())
+            }
+        )
     );
     assert_eq!(
         args(&["--redis", "redis://127.0.0.1:6400"]),
@@ -868,6 +883,7 @@ fn command_line() {
         &["--trusted-proxy", "a.proxy"],
         &["--redis", "redis://x", "--redis", "redis://y"],
         &["--redis-cluster", " , "],
+        &["--data-dir", "d", "--redis", "redis://x"],
         &["extra"],
     ] {
         assert!(args(bad).is_err(), "{bad:?} accepted");
@@ -1257,6 +1273,47 @@ mod process {
         let upstream = service::UPSTREAM_DELAY.as_micros() as u64;
         assert!(miss.1 >= upstream, "{miss:?}: under {upstream}us");
         assert_eq!(end, [SHUTDOWN_LINE, STOPPED_LINE], "{stderr:#?}");
+    }
+
+    /// `--data-dir`: log in and count some requests, stop the service with SIGTERM, start it
+    /// again on the same directory: the session and the count are still there.
+    #[test]
+    fn sessions_and_windows_survive_a_restart() {
+        let dir = std::env::temp_dir().join(format!("skv-http-restart-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data_dir = dir.to_str().expect("UTF-8 temp path");
+        let agent = super::agent();
+        let first = Service::start(&["--rate-limit", "10", "--data-dir", data_dir]);
+        let token = super::login(&agent, &first.base, "frank");
+        for n in 1..=3 {
+            super::get(&agent, &format!("{}/", first.base), &[])
+                .assert_text(200, &super::hello(n, 10));
+        }
+        first.terminate();
+        let (status, stderr) = first.finish();
+        assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:#?}");
+        assert!(
+            stderr.iter().any(|l| l == "saved 2 keys"),
+            "the session and the window saved at shutdown: {stderr:#?}"
+        );
+        let second = Service::start(&["--rate-limit", "10", "--data-dir", data_dir]);
+        let bearer = format!("Bearer {token}");
+        super::get(
+            &agent,
+            &format!("{}/me", second.base),
+            &[("Authorization", &bearer)],
+        )
+        .assert_json(200, r#"{"user":"frank"}"#);
+        super::get(&agent, &format!("{}/", second.base), &[])
+            .assert_text(200, &super::hello(4, 10));
+        second.terminate();
+        let (status, stderr) = second.finish();
+        assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:#?}");
+        assert!(
+            stderr.iter().any(|l| l.starts_with("loaded 2 keys from ")),
+            "{stderr:#?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// SIGTERM as soon as the service has said where it listens (a supervisor stopping a
