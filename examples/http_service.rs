@@ -255,6 +255,15 @@ pub(crate) trait Backend: AsyncKv + Clone + Send + Sync + 'static {
     fn numbers(&self) -> impl Future<Output = scriptling_kv::Result<serde_json::Value>> + Send;
 }
 
+/// The `X-Cache` header for a load's [`Source`].
+fn x_cache(source: Source) -> &'static str {
+    match source {
+        Source::Hit => "HIT",
+        Source::Loaded => "MISS",
+        _ => "COALESCED",
+    }
+}
+
 impl Backend for Store {
     async fn cached(
         &self,
@@ -263,12 +272,7 @@ impl Backend for Store {
         load: impl Future<Output = Value> + Send,
     ) -> scriptling_kv::Result<(Value, &'static str)> {
         let loaded = self.load_with_async(key, ttl, load).await;
-        let source = match loaded.source {
-            Source::Hit => "HIT",
-            Source::Loaded => "MISS",
-            _ => "COALESCED",
-        };
-        Ok((loaded.value, source))
+        Ok((loaded.value, x_cache(loaded.source)))
     }
 
     async fn numbers(&self) -> scriptling_kv::Result<serde_json::Value> {
@@ -291,13 +295,10 @@ impl Backend for RedisStore {
         ttl: Duration,
         load: impl Future<Output = Value> + Send,
     ) -> scriptling_kv::Result<(Value, &'static str)> {
-        if let Some(value) = AsyncKv::get(self, key).await? {
-            return Ok((value, "HIT"));
-        }
         // Concurrent misses in this process run `load` once; another replica may run its own,
         // and the first value stored wins for all of them.
-        let value = self.get_or_insert_with_async(key, ttl, || load).await?;
-        Ok((value, "MISS"))
+        let loaded = self.load_with_async(key, ttl, || load).await?;
+        Ok((loaded.value, x_cache(loaded.source)))
     }
 
     async fn numbers(&self) -> scriptling_kv::Result<serde_json::Value> {
@@ -438,11 +439,23 @@ async fn run(listener: TcpListener, config: Config, backing: Backing) -> Result<
             }
             let store = builder.build();
             if let Some(status) = store.persistence_status() {
-                log_line(format_args!(
-                    "loaded {} keys from {}\n",
-                    status.loaded.unwrap_or(0),
-                    status.path.display()
-                ));
+                let path = status.path.display();
+                // A file that could not be loaded was reported through `on_persist_error`.
+                match (status.loaded, &status.moved_to) {
+                    (Some(n), _) => {
+                        log_line(format_args!("loaded {} from {path}\n", count_keys(n)))
+                    }
+                    (None, Some(to)) => log_line(format_args!(
+                        "moved {path} aside to {}, starting empty\n",
+                        to.display()
+                    )),
+                    (None, None) if status.load_error.is_some() => {
+                        log_line(format_args!("starting empty\n"))
+                    }
+                    (None, None) => {
+                        log_line(format_args!("no snapshot at {path} yet, starting empty\n"))
+                    }
+                }
             }
             println!("listening on http://{addr}");
             serve(listener, store.clone(), config, shutdown)
@@ -452,7 +465,7 @@ async fn run(listener: TcpListener, config: Config, backing: Backing) -> Result<
             // would save too; this one says how it went).
             if let Some(saved) = store.save_now() {
                 match saved {
-                    Ok(n) => log_line(format_args!("saved {n} keys\n")),
+                    Ok(n) => log_line(format_args!("saved {}\n", count_keys(n))),
                     Err(e) => return Err(format!("final save failed: {e}")),
                 }
             }
@@ -569,6 +582,15 @@ fn client_of(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpAddr]) -> C
         .find(|ip| !trusted.contains(ip))
         .unwrap_or(peer);
     Client(client.to_string().into())
+}
+
+/// "1 key", "5 keys".
+fn count_keys(n: usize) -> String {
+    if n == 1 {
+        "1 key".to_string()
+    } else {
+        format!("{n} keys")
+    }
 }
 
 /// Formats the line first so it reaches stderr (unbuffered) in one write: lines from concurrent

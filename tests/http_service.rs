@@ -37,21 +37,31 @@ impl Server {
     fn start(limit: u64) -> Server {
         let mut config = service::Config::limit(limit);
         config.trusted_proxies.push("127.0.0.1".parse().unwrap());
-        Server::start_with(config)
+        Server::start_with(config, None)
     }
 
     /// The service as the binary runs it by default: no trusted proxy.
     fn start_untrusted(limit: u64) -> Server {
-        Server::start_with(service::Config::limit(limit))
+        Server::start_with(service::Config::limit(limit), None)
     }
 
-    fn start_with(config: service::Config) -> Server {
+    /// [`Server::start`] on a store holding at most `max_keys` keys, as `--max-keys` builds it.
+    fn start_bounded(limit: u64, max_keys: usize) -> Server {
+        let mut config = service::Config::limit(limit);
+        config.trusted_proxies.push("127.0.0.1".parse().unwrap());
+        Server::start_with(config, Some(max_keys))
+    }
+
+    fn start_with(config: service::Config, max_keys: Option<usize>) -> Server {
         let clock = TestClock::new();
-        let store = Store::builder()
+        let mut builder = Store::builder()
             .test_clock(clock.clone())
             .background_cleanup(false)
-            .record_stats(true)
-            .build();
+            .record_stats(true);
+        if let Some(n) = max_keys {
+            builder = builder.max_keys(n);
+        }
+        let store = builder.build();
         let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = store.clone();
@@ -659,6 +669,57 @@ fn cache_misses_then_hits_until_the_ttl_ends() {
     assert_cached(&get(&agent, &server.url("/cached/x"), &[]), "x", "MISS");
 }
 
+/// A flood of new clients (2,000 addresses, one request each, from 4 connections at once)
+/// into a service bounded at 100 keys: the store never holds more than the bound plus the
+/// writers in flight, `/stats` counts the evictions, and a session made before the flood
+/// survives it (rate-limit windows have a TTL and go first; the session has one too, but ends
+/// later than every window).
+#[test]
+fn a_flood_of_new_clients_is_bounded_by_max_keys() {
+    const MAX_KEYS: usize = 100;
+    const CLIENTS: usize = 2_000;
+    const SENDERS: usize = 4;
+    let server = Arc::new(Server::start_bounded(1_000, MAX_KEYS));
+    let agent = agent();
+    let token = login(&agent, &server.base, "gina");
+    let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|t| {
+            let (server, peak) = (server.clone(), peak.clone());
+            std::thread::spawn(move || {
+                let agent = crate::agent();
+                for i in (t..CLIENTS).step_by(SENDERS) {
+                    let client = format!("10.9.{}.{}", i / 250, i % 250);
+                    get(&agent, &server.url("/"), &from(&client))
+                        .assert_text(200, &hello(1, 1_000));
+                    peak.fetch_max(server.store.len(), std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    // The bound holds up to one key per writer racing the eviction (2 runtime workers).
+    assert!(
+        peak <= MAX_KEYS + 2,
+        "peak {peak} keys over a bound of {MAX_KEYS}"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&get(&agent, &server.url("/stats"), &[]).body).unwrap();
+    let (keys, evicted) = (
+        stats["keys"].as_u64().unwrap(),
+        stats["evicted"].as_u64().unwrap(),
+    );
+    assert!(keys <= MAX_KEYS as u64, "{stats}");
+    // Every key made beyond the bound was evicted: 1 session + 2,000 windows in, `keys` left.
+    assert_eq!(evicted, (1 + CLIENTS) as u64 - keys, "{stats}");
+    let bearer = format!("Bearer {token}");
+    get(&agent, &server.url("/me"), &[("Authorization", &bearer)])
+        .assert_json(200, r#"{"user":"gina"}"#);
+}
+
 #[test]
 fn stats_report_the_store_counters_without_walking_keys() {
     let server = Server::start(100);
@@ -964,6 +1025,39 @@ fn two_replicas_on_one_redis_share_sessions_and_limits() {
         .assert_json(202, r#"{"job":"shared","status":"started"}"#);
     post(&agent, &format!("{b}/jobs/shared"), None, "", &[])
         .assert_json(409, r#"{"error":"job is already running","job":"shared"}"#);
+    // Concurrent misses on both replicas: at most one computation per replica (the others
+    // wait for it), and every reply carries the value stored first.
+    let replies: Vec<Reply> = (0..8)
+        .map(|i| {
+            let url = format!("{}/cached/feed", if i % 2 == 0 { &a } else { &b });
+            std::thread::spawn(move || get(&crate::agent(), &url, &[]))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let sources: Vec<&str> = replies
+        .iter()
+        .map(|r| r.header("x-cache").unwrap())
+        .collect();
+    let at: Vec<i64> = replies
+        .iter()
+        .zip(&sources)
+        .map(|(r, src)| assert_cached(r, "feed", src))
+        .collect();
+    let misses = sources.iter().filter(|s| **s == "MISS").count();
+    assert!((1..=2).contains(&misses), "{sources:?}");
+    assert!(
+        sources
+            .iter()
+            .all(|s| ["MISS", "COALESCED", "HIT"].contains(s)),
+        "{sources:?}"
+    );
+    assert!(at.iter().all(|&t| t == at[0]), "one value for all: {at:?}");
+    for replica in [&a, &b] {
+        let reply = get(&agent, &format!("{replica}/cached/feed"), &[]);
+        assert_eq!(assert_cached(&reply, "feed", "HIT"), at[0]);
+    }
     drop((stop_a, stop_b));
     thread_a.join().unwrap().unwrap();
     thread_b.join().unwrap().unwrap();
@@ -1012,6 +1106,7 @@ mod process {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut sources = vec![root.join("examples").join("http_service.rs")];
         rust_files(&root.join("src"), &mut sources);
+        rust_files(&root.join("redis").join("src"), &mut sources);
         for source in sources {
             let modified = std::fs::metadata(&source)
                 .and_then(|m| m.modified())
@@ -1296,6 +1391,12 @@ mod process {
             stderr.iter().any(|l| l == "saved 2 keys"),
             "the session and the window saved at shutdown: {stderr:#?}"
         );
+        assert!(
+            stderr.first().is_some_and(
+                |l| l.starts_with("no snapshot at ") && l.ends_with(", starting empty")
+            ),
+            "the first start says there was nothing to load: {stderr:#?}"
+        );
         let second = Service::start(&["--rate-limit", "10", "--data-dir", data_dir]);
         let bearer = format!("Bearer {token}");
         super::get(
@@ -1313,6 +1414,47 @@ mod process {
             stderr.iter().any(|l| l.starts_with("loaded 2 keys from ")),
             "{stderr:#?}"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `--data-dir` over a damaged snapshot: the service says it could not load it and where it
+    /// moved it, starts empty and serves, and the damaged file is kept for inspection, not
+    /// overwritten.
+    #[test]
+    fn a_corrupt_snapshot_is_moved_aside_and_the_service_starts_empty() {
+        let dir = std::env::temp_dir().join(format!("skv-http-corrupt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let garbage = b"not a snapshot, just bytes that happen to be here".to_vec();
+        std::fs::write(dir.join("kv.snap"), &garbage).expect("write garbage");
+        let data_dir = dir.to_str().expect("UTF-8 temp path");
+        let service = Service::start(&["--rate-limit", "10", "--data-dir", data_dir]);
+        super::get(&super::agent(), &format!("{}/", service.base), &[])
+            .assert_text(200, &super::hello(1, 10));
+        service.terminate();
+        let (status, stderr) = service.finish();
+        assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:#?}");
+        assert!(
+            stderr[0].starts_with("persistence: ") && stderr[0].contains("is not a valid snapshot"),
+            "the load error first: {stderr:#?}"
+        );
+        let moved_line = &stderr[1];
+        assert!(
+            moved_line.starts_with("moved ") && moved_line.ends_with(", starting empty"),
+            "{stderr:#?}"
+        );
+        let moved: Vec<_> = std::fs::read_dir(&dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.to_string_lossy().contains("kv.snap.corrupt-"))
+            .collect();
+        assert_eq!(moved.len(), 1, "{moved:?}; {stderr:#?}");
+        assert!(
+            moved_line.contains(&*moved[0].to_string_lossy()),
+            "{moved_line}"
+        );
+        assert_eq!(std::fs::read(&moved[0]).expect("moved file"), garbage);
+        assert!(stderr.iter().any(|l| l == "saved 1 key"), "{stderr:#?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

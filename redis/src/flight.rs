@@ -11,8 +11,9 @@ use tokio::sync::watch;
 /// What a finished load shares with its waiters.
 #[derive(Clone)]
 pub(crate) enum Outcome {
-    /// The value the leader returned (its own, or the one another process stored first).
-    Value(Value),
+    /// The value the leader returned (its own, or the one another process stored first), and
+    /// whether the leader found it stored (no load ran).
+    Value(Value, bool),
     /// The leader's error, an `Arc<E>` for the leader's `E`.
     Failed(Arc<dyn Any + Send + Sync>),
 }

@@ -207,6 +207,10 @@
 //! each process may run one load per key at the same time, the first to store wins, and every
 //! process returns that first value (the others' loads are discarded). A caller whose leader is
 //! cancelled (its future dropped) or panics takes over and runs its own loader.
+//! [`RedisStore::load_with_async`] and [`RedisStore::try_load_with_async`] also say where the
+//! value came from ([`scriptling_kv::Source`]: `Hit`, `Loaded`, `Coalesced`), as the in-process
+//! store's `load_with` does (`tests/redis.rs`, `concurrent_loads_of_one_key_run_once` and
+//! `across_processes_the_first_stored_value_wins`).
 //!
 //! # Testing against real servers
 //!

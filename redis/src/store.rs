@@ -10,7 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_routing::Slot;
 use redis::{cmd, Cmd, ErrorKind, RedisError, ServerErrorKind, Value as Reply};
-use scriptling_kv::{AsyncKv, Error, Pattern, Result, Ttl, Value};
+use scriptling_kv::{AsyncKv, Error, Loaded, Pattern, Result, Source, Ttl, Value};
 
 use crate::codec;
 use crate::conn::{masters_of, Conn, NodeAddr, Resend};
@@ -871,6 +871,52 @@ impl RedisStore {
         Fut: Future<Output = std::result::Result<Value, E>>,
         E: From<Error> + Send + Sync + 'static,
     {
+        Ok(self.try_load_with_async(key, ttl, load).await?.value)
+    }
+
+    /// [`get_or_insert_with_async`](RedisStore::get_or_insert_with_async), also saying where the
+    /// value came from, as [`Store::load_with_async`](scriptling_kv::Store::load_with_async)
+    /// does: [`Source::Hit`] (it was stored: no load ran), [`Source::Loaded`] (this call ran
+    /// `load`; the value is the one stored first, which is another process's if it stored
+    /// first) or [`Source::Coalesced`] (this call waited for another call's load in this
+    /// process and returns its value).
+    ///
+    /// ```no_run
+    /// # async fn demo(kv: scriptling_kv_redis::RedisStore) -> scriptling_kv::Result<()> {
+    /// use std::time::Duration;
+    /// use scriptling_kv::{Source, Value};
+    ///
+    /// let ttl = Duration::from_secs(300);
+    /// let first = kv.load_with_async("cache:feed", ttl, || async { Value::from("items") }).await?;
+    /// let again = kv.load_with_async("cache:feed", ttl, || async { Value::from("other") }).await?;
+    /// assert_eq!(again.source, Source::Hit);
+    /// assert_eq!(again.value, first.value);
+    /// # Ok(()) }
+    /// # let _ = demo;
+    /// ```
+    pub async fn load_with_async<F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Loaded>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Value>,
+    {
+        self.try_load_with_async::<_, _, Error>(key, ttl, || async { Ok(load().await) })
+            .await
+            .map_err(Arc::unwrap_or_clone)
+    }
+
+    /// [`load_with_async`](RedisStore::load_with_async) with a loader that can fail, shared as in
+    /// [`try_get_or_insert_with_async`](RedisStore::try_get_or_insert_with_async).
+    pub async fn try_load_with_async<F, Fut, E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        load: F,
+    ) -> std::result::Result<Loaded, Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<Value, E>>,
+        E: From<Error> + Send + Sync + 'static,
+    {
         let mut load = Some(load);
         loop {
             match self.inner.flights.join(key) {
@@ -881,7 +927,10 @@ impl RedisStore {
                         Err(_) => continue,
                     };
                     match shared {
-                        Some(Outcome::Value(v)) => return Ok(v),
+                        Some(Outcome::Value(value, hit)) => {
+                            let source = if hit { Source::Hit } else { Source::Coalesced };
+                            return Ok(Loaded { value, source });
+                        }
                         Some(Outcome::Failed(e)) => match e.downcast::<E>() {
                             Ok(e) => return Err(e),
                             // A caller with another error type led: load for ourselves.
@@ -894,7 +943,7 @@ impl RedisStore {
                     let load = load.take().expect("a caller leads at most once");
                     let result = self.lead(key, ttl, load).await;
                     leader.finish(match &result {
-                        Ok(v) => Outcome::Value(v.clone()),
+                        Ok(l) => Outcome::Value(l.value.clone(), l.source == Source::Hit),
                         Err(e) => Outcome::Failed(e.clone()),
                     });
                     return result;
@@ -908,26 +957,29 @@ impl RedisStore {
         key: &str,
         ttl: Duration,
         load: F,
-    ) -> std::result::Result<Value, Arc<E>>
+    ) -> std::result::Result<Loaded, Arc<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = std::result::Result<Value, E>>,
         E: From<Error> + Send + Sync + 'static,
     {
         let fail = |e: Error| Arc::new(E::from(e));
-        if let Some(v) = self.get_value(key).await.map_err(fail)? {
-            return Ok(v);
+        if let Some(value) = self.get_value(key).await.map_err(fail)? {
+            let source = Source::Hit;
+            return Ok(Loaded { value, source });
         }
         let value = load().await.map_err(Arc::new)?;
         let c = self.set_cmd(key, &codec::encode(&value), ttl, &["NX", "GET"]);
         let reply = self.query(&c, Resend::Never).await.map_err(fail)?;
-        match self.decode(key, reply).map_err(fail)? {
-            None => Ok(value),
+        let value = match self.decode(key, reply).map_err(fail)? {
+            None => value,
             Some(winner) => {
                 value.dispose();
-                Ok(winner)
+                winner
             }
-        }
+        };
+        let source = Source::Loaded;
+        Ok(Loaded { value, source })
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{connect, connect_cluster, run, unique_namespace};
 use redis::AsyncCommands;
-use scriptling_kv::{AsyncKv, Error, Ttl, Value};
+use scriptling_kv::{AsyncKv, Error, Source, Ttl, Value};
 use scriptling_kv_redis::RedisStore;
 
 fn assert_traits<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
@@ -312,7 +312,7 @@ fn concurrent_loads_of_one_key_run_once() {
             let kv = kv.clone();
             let loads = loads.clone();
             tasks.push(tokio::spawn(async move {
-                kv.get_or_insert_with_async("page", Duration::from_secs(60), || async move {
+                kv.load_with_async("page", Duration::from_secs(60), || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Value::from("rendered")
@@ -321,10 +321,23 @@ fn concurrent_loads_of_one_key_run_once() {
                 .unwrap()
             }));
         }
+        let mut sources = Vec::new();
         for t in tasks {
-            assert_eq!(t.await.unwrap(), Value::from("rendered"));
+            let loaded = t.await.unwrap();
+            assert_eq!(loaded.value, Value::from("rendered"));
+            sources.push(loaded.source);
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
+        // One caller ran the load; the others waited for it, or (a task spawned after it
+        // stored) found the value stored.
+        let ran = sources.iter().filter(|&&s| s == Source::Loaded).count();
+        assert_eq!(ran, 1, "{sources:?}");
+        assert!(
+            sources
+                .iter()
+                .all(|&s| matches!(s, Source::Loaded | Source::Coalesced | Source::Hit)),
+            "{sources:?}"
+        );
         assert_eq!(kv.ttl("page").await.unwrap().as_secs(), 60);
         // Now cached: no load.
         let v = kv
@@ -334,6 +347,13 @@ fn concurrent_loads_of_one_key_run_once() {
             .await
             .unwrap();
         assert_eq!(v, Value::from("rendered"));
+        let again = kv
+            .load_with_async("page", Duration::from_secs(60), || async {
+                panic!("loaded a cached key")
+            })
+            .await
+            .unwrap();
+        assert_eq!(again.source, Source::Hit);
         kv.clear().await.unwrap();
     });
 }
@@ -357,7 +377,7 @@ fn across_processes_the_first_stored_value_wins() {
             let delay = if i % 2 == 0 { 50 } else { 250 };
             let loads = loads.clone();
             tasks.push(tokio::spawn(async move {
-                kv.get_or_insert_with_async("k", Duration::ZERO, || async move {
+                kv.load_with_async("k", Duration::ZERO, || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                     Value::from(who)
@@ -366,10 +386,14 @@ fn across_processes_the_first_stored_value_wins() {
                 .unwrap()
             }));
         }
+        let mut ran = 0;
         for t in tasks {
-            assert_eq!(t.await.unwrap(), Value::from("p1"), "p1 stored first");
+            let loaded = t.await.unwrap();
+            assert_eq!(loaded.value, Value::from("p1"), "p1 stored first");
+            ran += usize::from(loaded.source == Source::Loaded);
         }
         assert_eq!(loads.load(Ordering::SeqCst), 2, "one load per process");
+        assert_eq!(ran, 2, "p2's loader ran too: Loaded, with p1's value");
         assert_eq!(p2.get("k").await.unwrap(), Some(Value::from("p1")));
         assert_eq!(p2.ttl("k").await.unwrap(), Ttl::Persistent);
         p1.clear().await.unwrap();
