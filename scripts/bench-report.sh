@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md and benches/throughput.svg (+ .png if rsvg-convert is installed):
-# runs the three bench binaries (throughput, purge, memory) with BENCH_OUT set, profiles the
-# single-thread get / set_with_ttl / incr loops under callgrind (if valgrind is installed), and
-# renders the report with benches/report/gen.py (Python 3, standard library only).
+# runs the four bench binaries (throughput, purge, memory, capabilities) with BENCH_OUT set,
+# profiles the single-thread get / set_with_ttl / incr loops under callgrind (if valgrind is
+# installed), and renders the report with benches/report/gen.py (Python 3, standard library only).
 #
 #   scripts/bench-report.sh            # full run (~10 minutes on 2 cores), rewrites the report
 #   BENCH_QUICK=1 scripts/bench-report.sh
@@ -23,7 +23,7 @@ export BENCH_OUT="$results"
 quick="${BENCH_QUICK:-}"
 
 echo "== building benches"
-cargo bench --no-run --bench throughput --bench purge --bench memory
+cargo bench --no-run --bench throughput --bench purge --bench memory --bench capabilities
 
 {
     echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
@@ -40,7 +40,7 @@ cargo bench --no-run --bench throughput --bench purge --bench memory
 cat "$results/machine.txt"
 
 start=$(date +%s)
-for bench in throughput purge memory; do
+for bench in throughput purge memory capabilities; do
     echo "== cargo bench --bench $bench"
     cargo bench --bench "$bench"
 done
