@@ -106,8 +106,8 @@ impl Sizes {
                 flood: 1_000_000,
                 flood_reps: 3,
                 cap: 10_000,
-                ab_pairs: 21,
-                ab_window: Duration::from_millis(100),
+                ab_pairs: 61,
+                ab_window: Duration::from_millis(50),
             }
         }
     }

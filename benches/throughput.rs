@@ -3,7 +3,10 @@
 //! For every workload, every thread count and every repetition, each contender runs the same
 //! pre-generated operation tapes (one per thread, cycled) for a fixed window; the score is total
 //! operations over the window in Mops/s. Repetitions interleave the contenders (rotating who goes
-//! first) so that drift on a shared machine hits all of them; the table reports medians.
+//! first) so that drift on a shared machine hits all of them; the table reports medians. Every
+//! workload also runs on a second instance of the store built with `record_stats(true)` (the row
+//! `scriptling-kv +record_stats`, right after ours in the rotation): the cost of counting hits
+//! and misses, which the report gives as with / without per workload.
 //!
 //! ```text
 //! cargo bench --bench throughput                     # full: ~300 ms windows, 5 repetitions
@@ -493,7 +496,8 @@ fn profile_keys(store: &scriptling_kv::Store, calls: usize) -> usize {
         .sum()
 }
 
-/// `BENCH_PROFILE=get|set|incr|expire` runs that loop `BENCH_PROFILE_OPS` times (default 200,000) on a
+/// `BENCH_PROFILE=get|set|incr|expire` runs that loop (`get-stats`: the `get` loop on a store built
+/// with `record_stats(true)`) `BENCH_PROFILE_OPS` times (default 200,000) on a
 /// store of 10k keys (half with a TTL) and 1k counters; `purge` purges `BENCH_PROFILE_OPS`
 /// expired keys (written with a 1 ms TTL, never purged before); `keys` calls `keys("g07:*")`
 /// over a store of 100k keys (1% match) `BENCH_PROFILE_OPS / 100,000` times; anything else
@@ -506,6 +510,7 @@ fn profile() {
         .unwrap_or(200_000);
     let store = scriptling_kv::Store::builder()
         .background_cleanup(false)
+        .record_stats(which == "get-stats")
         .build();
     if which == "purge" {
         for i in 0..n {
@@ -555,9 +560,12 @@ fn profile() {
     for k in &counters {
         store.incr(k, 0).expect("fresh counter");
     }
-    let all = !matches!(which.as_str(), "get" | "set" | "incr" | "expire");
+    let all = !matches!(
+        which.as_str(),
+        "get" | "get-stats" | "set" | "incr" | "expire"
+    );
     let start = Instant::now();
-    if all || which == "get" {
+    if all || which == "get" || which == "get-stats" {
         profile_get(&store, &keys, n);
     }
     if all || which == "set" {

@@ -52,7 +52,7 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
         print(m["executable"])')"
-    for op in get set incr expire purge keys; do
+    for op in get get-stats set incr expire purge keys; do
         case "$op" in
             purge) ops=100000; [ -n "$quick" ] && ops=10000 ;;  # expired keys removed
             keys) ops=1000000; [ -n "$quick" ] && ops=100000 ;; # stored keys scanned
@@ -61,7 +61,7 @@ for line in sys.stdin:
         echo "== callgrind: $op x $ops"
         BENCH_PROFILE=$op BENCH_PROFILE_OPS=$ops valgrind --tool=callgrind \
             --callgrind-out-file="$results/callgrind.$op.out" \
-            --toggle-collect="*profile_$op*" "$bin" > /dev/null 2> "$results/callgrind.$op.log"
+            --toggle-collect="*profile_${op%-stats}*" "$bin" > /dev/null 2> "$results/callgrind.$op.log"
         { echo "# ops: $ops"; callgrind_annotate --threshold=100 "$results/callgrind.$op.out"; } \
             > "$results/callgrind-$op.txt"
     done

@@ -411,9 +411,9 @@ def paired(a, b):
     return [y / x for x, y in zip(a, b) if x > 0]
 
 
-def stats_cost_section(tp, caps):
-    """record_stats(true) / record_stats(false), per throughput workload and thread count, and
-    the paired A/B of capabilities.rs."""
+def stats_cost_section(tp, caps, results):
+    """record_stats(true) / record_stats(false), per throughput workload and thread count, the
+    paired A/B of capabilities.rs, and the instruction counts of a `get` with and without."""
     data, _ = throughput_data(tp)
     threads = sorted({t for per in data.values() for v in per.values() for t in v})
     rows = []
@@ -453,6 +453,21 @@ def stats_cost_section(tp, caps):
             "A focused A/B (" + desc + "):\n\n"
             + table(["threads", "without: Mops/s", "with: Mops/s", "with / without (median)",
                      "range"], rows)
+        )
+    ir = {}
+    for op in ("get", "get-stats"):
+        path = os.path.join(results, f"callgrind-{op}.txt")
+        if os.path.exists(path):
+            total, ops, _ = parse_callgrind(path)
+            if total and ops:
+                ir[op] = total / ops
+    if len(ir) == 2:
+        parts.append(
+            f"\nInstructions (callgrind, one thread, a `get` that hits, 10k keys): "
+            f"{ir['get']:,.0f} Ir without, {ir['get-stats']:,.0f} Ir with "
+            f"(+{ir['get-stats'] - ir['get']:,.0f} Ir, "
+            f"+{100 * (ir['get-stats'] / ir['get'] - 1):.1f}%): exact, but instructions are not time "
+            "(among the added ones is a locked add, dearer than an ordinary instruction).\n"
         )
     return "\n".join(parts) if parts else "_(no record_stats results)_"
 
@@ -659,7 +674,8 @@ def parse_callgrind(path):
 
 
 def callgrind_section(results):
-    ops_names = [("get", "get (hit)"), ("set", "set_with_ttl (existing key)"),
+    ops_names = [("get", "get (hit)"), ("get-stats", "get (hit), record_stats(true)"),
+                 ("set", "set_with_ttl (existing key)"),
                  ("incr", "incr (existing key)"), ("purge", "purge_expired, per key removed"),
                  ("keys", "keys(prefix*), per key stored")]
     parsed = {}
@@ -802,7 +818,7 @@ def main():
         "with `record_stats(true)` (the row `scriptling-kv +record_stats`), interleaved with "
         "the others. With / without (below 1: counting costs throughput):\n"
     )
-    md.append(stats_cost_section(tp, caps) + "\n")
+    md.append(stats_cost_section(tp, caps, results) + "\n")
     if caps:
         md.append(capabilities_sections(caps))
     md.append("## `keys(pattern)`\n")
