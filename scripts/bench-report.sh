@@ -42,8 +42,10 @@ cat "$results/machine.txt"
 start=$(date +%s)
 for bench in throughput purge memory capabilities; do
     echo "== cargo bench --bench $bench"
+    echo "load average before $bench: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
     cargo bench --bench "$bench"
 done
+echo "load average after the benches: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
 
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
     bin="$(cargo bench --no-run --bench throughput --message-format=json 2>/dev/null \
