@@ -3,7 +3,10 @@
 //! For every workload, every thread count and every repetition, each contender runs the same
 //! pre-generated operation tapes (one per thread, cycled) for a fixed window; the score is total
 //! operations over the window in Mops/s. Repetitions interleave the contenders (rotating who goes
-//! first) so that drift on a shared machine hits all of them; the table reports medians.
+//! first) so that drift on a shared machine hits all of them; the table reports medians. Every
+//! workload also runs on a second instance of the store built with `record_stats(true)` (the row
+//! `scriptling-kv +record_stats`, right after ours in the rotation): the cost of counting hits
+//! and misses, which the report gives as with / without per workload.
 //!
 //! ```text
 //! cargo bench --bench throughput                     # full: ~300 ms windows, 5 repetitions
@@ -19,7 +22,7 @@
 #[macro_use]
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -29,7 +32,7 @@ use rand_distr::{Distribution, Zipf};
 use scriptling_kv::Value;
 use serde_json::json;
 
-use common::{median, quick, sink, small_value, Contender, Output};
+use common::{drive, median, quick, sink, small_value, span_secs, window_run, Contender, Output};
 
 /// TTL used by every TTL write in these workloads (long enough that nothing expires mid-run).
 const TTL: Duration = Duration::from_secs(600);
@@ -169,54 +172,6 @@ fn tape(kind: Kind, n_keys: usize, t: usize) -> Vec<Op> {
         .collect()
 }
 
-/// Runs `body(thread, stop)` on `threads` threads for `window`; returns Mops/s.
-fn window_run(
-    threads: usize,
-    window: Duration,
-    body: &(dyn Fn(usize, &AtomicBool) -> u64 + Sync),
-) -> (f64, u64) {
-    let stop = AtomicBool::new(false);
-    let barrier = Barrier::new(threads + 1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (stop, barrier) = (&stop, &barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    body(t, stop)
-                })
-            })
-            .collect();
-        barrier.wait();
-        let start = Instant::now();
-        std::thread::sleep(window);
-        stop.store(true, Ordering::Relaxed);
-        let ops: u64 = handles
-            .into_iter()
-            .map(|h| h.join().expect("bench thread"))
-            .sum();
-        let secs = start.elapsed().as_secs_f64();
-        (ops as f64 / secs / 1e6, ops)
-    })
-}
-
-/// Cycles `tape` through `exec` until `stop`; returns how many ops ran.
-#[inline(always)]
-fn drive(tape: &[Op], stop: &AtomicBool, mut exec: impl FnMut(Op)) -> u64 {
-    let mut n = 0u64;
-    loop {
-        for chunk in tape.chunks(64) {
-            for &op in chunk {
-                exec(op);
-            }
-            n += chunk.len() as u64;
-            if stop.load(Ordering::Relaxed) {
-                return n;
-            }
-        }
-    }
-}
-
 /// A contender (or the `AtomicI64` limit) ready to run workloads.
 trait Runner {
     fn name(&self) -> &'static str;
@@ -287,7 +242,7 @@ impl<C: Contender> Runner for Of<C> {
     fn churn(&self, keys: &[Vec<String>]) -> f64 {
         let fresh = C::build();
         let vals = &*self.vals;
-        let barrier = Barrier::new(keys.len() + 1);
+        let barrier = Barrier::new(keys.len());
         let secs = std::thread::scope(|s| {
             let handles: Vec<_> = keys
                 .iter()
@@ -295,19 +250,20 @@ impl<C: Contender> Runner for Of<C> {
                     let (fresh, barrier) = (&fresh, &barrier);
                     s.spawn(move || {
                         barrier.wait();
+                        let start = Instant::now();
                         for (i, k) in mine.iter().enumerate() {
                             fresh.set_with_ttl(k, vals[i % VALUES].clone(), TTL);
                             sink(fresh.get(&mine[i.saturating_sub(16)]));
                         }
+                        ((), start, Instant::now())
                     })
                 })
                 .collect();
-            barrier.wait();
-            let start = Instant::now();
-            for h in handles {
-                h.join().expect("churn thread");
-            }
-            start.elapsed().as_secs_f64()
+            let runs: Vec<((), Instant, Instant)> = handles
+                .into_iter()
+                .map(|h| h.join().expect("churn thread"))
+                .collect();
+            span_secs(&runs)
         });
         let ops: usize = keys.iter().map(|k| 2 * k.len()).sum();
         assert_eq!(fresh.len(), ops / 2, "{}: churn lost keys", C::NAME);
@@ -368,6 +324,16 @@ impl Runner for Atomics {
 fn runners(kind: Kind, keys: &Arc<Vec<String>>, vals: &Arc<Vec<Value>>) -> Vec<Box<dyn Runner>> {
     let mut out: Vec<Box<dyn Runner>> = Vec::new();
     for_each_contender!(C => out.push(Box::new(Of::<C>::new(kind, keys.clone(), vals.clone()))));
+    // Right after ours (so that the rotation mostly runs the two back to back): the same store
+    // with `record_stats(true)`, for the cost of counting hits and misses.
+    out.insert(
+        1,
+        Box::new(Of::<common::OursStats>::new(
+            kind,
+            keys.clone(),
+            vals.clone(),
+        )),
+    );
     if kind.counters() {
         out.push(Box::new(Atomics {
             cells: keys.iter().map(|_| AtomicI64::new(0)).collect(),
@@ -460,13 +426,13 @@ fn main() {
             }
         }
         let ours = |ti: usize| median(&results[0][ti]);
-        print!("{:<20}", "contender");
+        print!("{:<28}", "contender");
         for t in &sizes.threads {
             print!(" {:>9} {:>7}", format!("{t}T Mops"), "ours/x");
         }
         println!();
         for (r, runner) in runners.iter().enumerate() {
-            print!("{:<20}", runner.name());
+            print!("{:<28}", runner.name());
             for (ti, &threads) in sizes.threads.iter().enumerate() {
                 let m = median(&results[r][ti]);
                 print!(" {:>9.2} {:>7.2}", m, ours(ti) / m);
@@ -530,7 +496,8 @@ fn profile_keys(store: &scriptling_kv::Store, calls: usize) -> usize {
         .sum()
 }
 
-/// `BENCH_PROFILE=get|set|incr|expire` runs that loop `BENCH_PROFILE_OPS` times (default 200,000) on a
+/// `BENCH_PROFILE=get|set|incr|expire` runs that loop (`get-stats`: the `get` loop on a store built
+/// with `record_stats(true)`) `BENCH_PROFILE_OPS` times (default 200,000) on a
 /// store of 10k keys (half with a TTL) and 1k counters; `purge` purges `BENCH_PROFILE_OPS`
 /// expired keys (written with a 1 ms TTL, never purged before); `keys` calls `keys("g07:*")`
 /// over a store of 100k keys (1% match) `BENCH_PROFILE_OPS / 100,000` times; anything else
@@ -543,6 +510,7 @@ fn profile() {
         .unwrap_or(200_000);
     let store = scriptling_kv::Store::builder()
         .background_cleanup(false)
+        .record_stats(which == "get-stats")
         .build();
     if which == "purge" {
         for i in 0..n {
@@ -592,9 +560,12 @@ fn profile() {
     for k in &counters {
         store.incr(k, 0).expect("fresh counter");
     }
-    let all = !matches!(which.as_str(), "get" | "set" | "incr" | "expire");
+    let all = !matches!(
+        which.as_str(),
+        "get" | "get-stats" | "set" | "incr" | "expire"
+    );
     let start = Instant::now();
-    if all || which == "get" {
+    if all || which == "get" || which == "get-stats" {
         profile_get(&store, &keys, n);
     }
     if all || which == "set" {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md and benches/throughput.svg (+ .png if rsvg-convert is installed):
-# runs the four bench binaries (throughput, purge, memory, snapshot) with BENCH_OUT set, profiles the
-# single-thread get / set_with_ttl / incr loops under callgrind (if valgrind is installed), and
-# renders the report with benches/report/gen.py (Python 3, standard library only).
+# runs the five bench binaries (throughput, purge, memory, snapshot, capabilities) with BENCH_OUT set,
+# profiles the single-thread get / set_with_ttl / incr loops under callgrind (if valgrind is
+# installed), and renders the report with benches/report/gen.py (Python 3, standard library only).
 #
 #   scripts/bench-report.sh            # full run (~10 minutes on 2 cores), rewrites the report
 #   BENCH_QUICK=1 scripts/bench-report.sh
@@ -23,7 +23,7 @@ export BENCH_OUT="$results"
 quick="${BENCH_QUICK:-}"
 
 echo "== building benches"
-cargo bench --no-run --bench throughput --bench purge --bench memory --bench snapshot
+cargo bench --no-run --bench throughput --bench purge --bench memory --bench snapshot --bench capabilities
 
 {
     echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
@@ -40,10 +40,12 @@ cargo bench --no-run --bench throughput --bench purge --bench memory --bench sna
 cat "$results/machine.txt"
 
 start=$(date +%s)
-for bench in throughput purge memory snapshot; do
+for bench in throughput purge memory snapshot capabilities; do
     echo "== cargo bench --bench $bench"
+    echo "load average before $bench: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
     cargo bench --bench "$bench"
 done
+echo "load average after the benches: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
 
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
     bin="$(cargo bench --no-run --bench throughput --message-format=json 2>/dev/null \
@@ -52,7 +54,7 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
         print(m["executable"])')"
-    for op in get set incr expire purge keys; do
+    for op in get get-stats set incr expire purge keys; do
         case "$op" in
             purge) ops=100000; [ -n "$quick" ] && ops=10000 ;;  # expired keys removed
             keys) ops=1000000; [ -n "$quick" ] && ops=100000 ;; # stored keys scanned
@@ -61,7 +63,7 @@ for line in sys.stdin:
         echo "== callgrind: $op x $ops"
         BENCH_PROFILE=$op BENCH_PROFILE_OPS=$ops valgrind --tool=callgrind \
             --callgrind-out-file="$results/callgrind.$op.out" \
-            --toggle-collect="*profile_$op*" "$bin" > /dev/null 2> "$results/callgrind.$op.log"
+            --toggle-collect="*profile_${op%-stats}*" "$bin" > /dev/null 2> "$results/callgrind.$op.log"
         { echo "# ops: $ops"; callgrind_annotate --threshold=100 "$results/callgrind.$op.out"; } \
             > "$results/callgrind-$op.txt"
     done

@@ -15,7 +15,8 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Barrier, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ahash::RandomState;
@@ -61,13 +62,32 @@ fn prefix_of(pattern: &str) -> &str {
 // scriptling-kv
 
 /// This crate, with defaults except the background cleaner (off, so that no contender has a
-/// thread doing work behind the measured ones; the purge benches call `purge_expired` directly).
-pub(crate) struct Ours(pub(crate) Store);
+/// thread doing work behind the measured ones; the purge benches call `purge_expired` directly),
+/// and with hit/miss counting (`record_stats`) on if `STATS`.
+pub(crate) struct OursOf<const STATS: bool>(pub(crate) Store);
 
-impl Contender for Ours {
-    const NAME: &'static str = "scriptling-kv";
+/// This crate, as every bench compares it (`record_stats(false)`, the default).
+pub(crate) type Ours = OursOf<false>;
+
+/// This crate built with `record_stats(true)`: not a peer, the cost of counting hits and misses.
+pub(crate) type OursStats = OursOf<true>;
+
+/// Name of [`OursStats`] in tables (the report generator knows it).
+pub(crate) const OURS_STATS_NAME: &str = "scriptling-kv +record_stats";
+
+impl<const STATS: bool> Contender for OursOf<STATS> {
+    const NAME: &'static str = if STATS {
+        OURS_STATS_NAME
+    } else {
+        "scriptling-kv"
+    };
     fn build() -> Self {
-        Ours(Store::builder().background_cleanup(false).build())
+        OursOf(
+            Store::builder()
+                .background_cleanup(false)
+                .record_stats(STATS)
+                .build(),
+        )
     }
     #[inline]
     fn get(&self, key: &str) -> Option<Value> {
@@ -131,11 +151,17 @@ impl Item {
     }
 }
 
-/// `incr` on an item in place, with the store's semantics (expired: restart at `delta`, no TTL).
+/// `incr` on an item in place, with the store's semantics: an expired item restarts at `delta`
+/// with `fresh_ttl` (`None` for `incr`, the window for `incr_with_ttl`); a live one keeps its
+/// deadline.
 #[inline]
-fn bump_in_place(item: &mut Item, delta: i64) -> Result<i64, Error> {
+fn bump_in_place_ttl(
+    item: &mut Item,
+    delta: i64,
+    fresh_ttl: Option<Duration>,
+) -> Result<i64, Error> {
     if !item.live() {
-        *item = Item::new(Value::Int(delta), None);
+        *item = Item::new(Value::Int(delta), fresh_ttl);
         return Ok(delta);
     }
     match &mut item.value {
@@ -147,11 +173,12 @@ fn bump_in_place(item: &mut Item, delta: i64) -> Result<i64, Error> {
     }
 }
 
-/// `incr` producing a new item from the current one (for the copy-on-write maps).
+/// `incr` producing a new item from the current one (for the copy-on-write maps); a created item
+/// gets `fresh_ttl`.
 #[inline]
-fn bumped(current: Option<&Item>, delta: i64) -> Result<Item, Error> {
+fn bumped(current: Option<&Item>, delta: i64, fresh_ttl: Option<Duration>) -> Result<Item, Error> {
     match current.filter(|it| it.live()) {
-        None => Ok(Item::new(Value::Int(delta), None)),
+        None => Ok(Item::new(Value::Int(delta), fresh_ttl)),
         Some(Item {
             value: Value::Int(n),
             deadline,
@@ -183,6 +210,23 @@ fn collect_keys<'a>(prefix: &str, it: impl Iterator<Item = (&'a str, &'a Item)>)
 /// `dashmap::DashMap` (sharded `RwLock`s).
 pub(crate) struct Dash(dashmap::DashMap<String, Item, RandomState>);
 
+impl Dash {
+    /// `incr`, a created key getting `fresh_ttl`: `get_mut` in place, `entry` to create.
+    #[inline]
+    fn incr_ttl(&self, key: &str, delta: i64, fresh_ttl: Option<Duration>) -> Result<i64, Error> {
+        if let Some(mut r) = self.0.get_mut(key) {
+            return bump_in_place_ttl(&mut r, delta, fresh_ttl);
+        }
+        match self.0.entry(key.to_owned()) {
+            dashmap::Entry::Occupied(mut o) => bump_in_place_ttl(o.get_mut(), delta, fresh_ttl),
+            dashmap::Entry::Vacant(v) => {
+                v.insert(Item::new(Value::Int(delta), fresh_ttl));
+                Ok(delta)
+            }
+        }
+    }
+}
+
 impl Contender for Dash {
     const NAME: &'static str = "dashmap";
     fn build() -> Self {
@@ -206,16 +250,7 @@ impl Contender for Dash {
     }
     #[inline]
     fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
-        if let Some(mut r) = self.0.get_mut(key) {
-            return bump_in_place(&mut r, delta);
-        }
-        match self.0.entry(key.to_owned()) {
-            dashmap::Entry::Occupied(mut o) => bump_in_place(o.get_mut(), delta),
-            dashmap::Entry::Vacant(v) => {
-                v.insert(Item::new(Value::Int(delta), None));
-                Ok(delta)
-            }
-        }
+        self.incr_ttl(key, delta, None)
     }
     fn keys(&self, pattern: &str) -> Vec<String> {
         let prefix = prefix_of(pattern);
@@ -240,6 +275,26 @@ impl Contender for Dash {
 
 /// `papaya::HashMap` (lock-free reads, copy-on-write values).
 pub(crate) struct Papaya(papaya::HashMap<String, Item, RandomState>);
+
+impl Papaya {
+    /// `incr`, a created key getting `fresh_ttl`.
+    #[inline]
+    fn incr_ttl(&self, key: &str, delta: i64, fresh_ttl: Option<Duration>) -> Result<i64, Error> {
+        use papaya::{Compute, Operation};
+        // `compute` takes the key by value: papaya's only atomic read-modify-write.
+        let map = self.0.pin();
+        match map.compute(key.to_owned(), |cur| {
+            match bumped(cur.map(|(_, v)| v), delta, fresh_ttl) {
+                Ok(item) => Operation::Insert(item),
+                Err(e) => Operation::Abort(e),
+            }
+        }) {
+            Compute::Inserted(_, v) | Compute::Updated { new: (_, v), .. } => Ok(int_of(v)),
+            Compute::Aborted(e) => Err(e),
+            Compute::Removed(..) => unreachable!("incr never removes"),
+        }
+    }
+}
 
 impl Contender for Papaya {
     const NAME: &'static str = "papaya";
@@ -266,19 +321,7 @@ impl Contender for Papaya {
     }
     #[inline]
     fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
-        use papaya::{Compute, Operation};
-        // `compute` takes the key by value: papaya's only atomic read-modify-write.
-        let map = self.0.pin();
-        match map.compute(key.to_owned(), |cur| {
-            match bumped(cur.map(|(_, v)| v), delta) {
-                Ok(item) => Operation::Insert(item),
-                Err(e) => Operation::Abort(e),
-            }
-        }) {
-            Compute::Inserted(_, v) | Compute::Updated { new: (_, v), .. } => Ok(int_of(v)),
-            Compute::Aborted(e) => Err(e),
-            Compute::Removed(..) => unreachable!("incr never removes"),
-        }
+        self.incr_ttl(key, delta, None)
     }
     fn keys(&self, pattern: &str) -> Vec<String> {
         let map = self.0.pin();
@@ -297,6 +340,28 @@ impl Contender for Papaya {
 
 /// `scc::HashMap` (bucket locks, lock-free reads through `read`).
 pub(crate) struct Scc(scc::HashMap<String, Item, RandomState>);
+
+impl Scc {
+    /// `incr`, a created key getting `fresh_ttl`: `update` in place, `entry` to create.
+    #[inline]
+    fn incr_ttl(&self, key: &str, delta: i64, fresh_ttl: Option<Duration>) -> Result<i64, Error> {
+        if let Some(r) = self
+            .0
+            .update(key, |_, v| bump_in_place_ttl(v, delta, fresh_ttl))
+        {
+            return r;
+        }
+        match self.0.entry(key.to_owned()) {
+            scc::hash_map::Entry::Occupied(mut o) => {
+                bump_in_place_ttl(o.get_mut(), delta, fresh_ttl)
+            }
+            scc::hash_map::Entry::Vacant(v) => {
+                v.insert_entry(Item::new(Value::Int(delta), fresh_ttl));
+                Ok(delta)
+            }
+        }
+    }
+}
 
 impl Contender for Scc {
     const NAME: &'static str = "scc";
@@ -321,16 +386,7 @@ impl Contender for Scc {
     }
     #[inline]
     fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
-        if let Some(r) = self.0.update(key, |_, v| bump_in_place(v, delta)) {
-            return r;
-        }
-        match self.0.entry(key.to_owned()) {
-            scc::hash_map::Entry::Occupied(mut o) => bump_in_place(o.get_mut(), delta),
-            scc::hash_map::Entry::Vacant(v) => {
-                v.insert_entry(Item::new(Value::Int(delta), None));
-                Ok(delta)
-            }
-        }
+        self.incr_ttl(key, delta, None)
     }
     fn keys(&self, pattern: &str) -> Vec<String> {
         let prefix = prefix_of(pattern);
@@ -354,6 +410,26 @@ impl Contender for Scc {
     }
     fn len(&self) -> usize {
         self.0.len()
+    }
+}
+
+/// A std map under its (write) lock.
+type StdMap = HashMap<String, Item, RandomState>;
+
+/// `incr` on a std map under its lock, a created key getting `fresh_ttl`.
+#[inline]
+fn incr_in_map(
+    map: &mut StdMap,
+    key: &str,
+    delta: i64,
+    fresh_ttl: Option<Duration>,
+) -> Result<i64, Error> {
+    match map.get_mut(key) {
+        Some(item) => bump_in_place_ttl(item, delta, fresh_ttl),
+        None => {
+            map.insert(key.to_owned(), Item::new(Value::Int(delta), fresh_ttl));
+            Ok(delta)
+        }
     }
 }
 
@@ -389,13 +465,7 @@ impl Contender for MutexMap {
     #[inline]
     fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
         let mut map = self.0.lock().unwrap();
-        match map.get_mut(key) {
-            Some(item) => bump_in_place(item, delta),
-            None => {
-                map.insert(key.to_owned(), Item::new(Value::Int(delta), None));
-                Ok(delta)
-            }
-        }
+        incr_in_map(&mut map, key, delta, None)
     }
     fn keys(&self, pattern: &str) -> Vec<String> {
         let map = self.0.lock().unwrap();
@@ -444,13 +514,7 @@ impl Contender for RwMap {
     #[inline]
     fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
         let mut map = self.0.write().unwrap();
-        match map.get_mut(key) {
-            Some(item) => bump_in_place(item, delta),
-            None => {
-                map.insert(key.to_owned(), Item::new(Value::Int(delta), None));
-                Ok(delta)
-            }
-        }
+        incr_in_map(&mut map, key, delta, None)
     }
     fn keys(&self, pattern: &str) -> Vec<String> {
         let map = self.0.read().unwrap();
@@ -516,6 +580,55 @@ impl moka::Expiry<String, MokaItem> for PerEntry {
 /// `moka::sync::Cache` (unbounded) with a per-entry `Expiry`.
 pub(crate) struct Moka(moka::sync::Cache<String, MokaItem, RandomState>);
 
+impl Moka {
+    /// A cache bounded at `cap` entries (moka's `max_capacity`, each entry weighing 1), with the
+    /// same per-entry expiry: the flood bench's bounded peer.
+    pub(crate) fn bounded(cap: u64) -> Self {
+        Moka(
+            moka::sync::Cache::builder()
+                .max_capacity(cap)
+                .expire_after(PerEntry)
+                .build_with_hasher(RandomState::new()),
+        )
+    }
+
+    /// moka's own entry count, as it stands (an estimate its housekeeping updates; `len` runs
+    /// the housekeeping first).
+    pub(crate) fn entry_count(&self) -> u64 {
+        self.0.entry_count()
+    }
+
+    /// `incr`, a created key getting `fresh` (`Persistent` for `incr`).
+    #[inline]
+    fn incr_ttl(&self, key: &str, delta: i64, fresh: TtlSpec) -> Result<i64, Error> {
+        use moka::ops::compute::{CompResult, Op};
+        let r = self.0.entry_by_ref(key).and_try_compute_with(|cur| {
+            let next = match cur.map(|e| e.into_value()) {
+                None => MokaItem {
+                    value: Value::Int(delta),
+                    ttl: fresh,
+                },
+                Some(MokaItem {
+                    value: Value::Int(n),
+                    ..
+                }) => MokaItem {
+                    value: Value::Int(n.checked_add(delta).ok_or(Error::Overflow)?),
+                    ttl: TtlSpec::Keep,
+                },
+                Some(_) => return Err(Error::NotAnInteger),
+            };
+            Ok(Op::Put(next))
+        })?;
+        match r {
+            CompResult::Inserted(e) | CompResult::ReplacedWith(e) => match e.value().value {
+                Value::Int(n) => Ok(n),
+                _ => unreachable!("incr stores integers"),
+            },
+            _ => unreachable!("incr always puts"),
+        }
+    }
+}
+
 impl Contender for Moka {
     const NAME: &'static str = "moka";
     fn build() -> Self {
@@ -555,31 +668,7 @@ impl Contender for Moka {
     }
     #[inline]
     fn incr(&self, key: &str, delta: i64) -> Result<i64, Error> {
-        use moka::ops::compute::{CompResult, Op};
-        let r = self.0.entry_by_ref(key).and_try_compute_with(|cur| {
-            let next = match cur.map(|e| e.into_value()) {
-                None => MokaItem {
-                    value: Value::Int(delta),
-                    ttl: TtlSpec::Persistent,
-                },
-                Some(MokaItem {
-                    value: Value::Int(n),
-                    ..
-                }) => MokaItem {
-                    value: Value::Int(n.checked_add(delta).ok_or(Error::Overflow)?),
-                    ttl: TtlSpec::Keep,
-                },
-                Some(_) => return Err(Error::NotAnInteger),
-            };
-            Ok(Op::Put(next))
-        })?;
-        match r {
-            CompResult::Inserted(e) | CompResult::ReplacedWith(e) => match e.value().value {
-                Value::Int(n) => Ok(n),
-                _ => unreachable!("incr stores integers"),
-            },
-            _ => unreachable!("incr always puts"),
-        }
+        self.incr_ttl(key, delta, TtlSpec::Persistent)
     }
     fn keys(&self, pattern: &str) -> Vec<String> {
         let prefix = prefix_of(pattern);
@@ -610,6 +699,394 @@ impl Contender for Moka {
     fn len(&self) -> usize {
         self.0.run_pending_tasks();
         usize::try_from(self.0.entry_count()).unwrap_or(usize::MAX)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The conditional writes and the single-flight load, with each peer's closest equivalent.
+
+/// The store's newer operations (`benches/capabilities.rs`), every one with the store's
+/// semantics (expired = absent) on every contender. Each peer uses its own closest idiom, named
+/// in its impl; the only liberty taken is a lock-free `get` before a locking path where a careful
+/// user would write one (a hit in `get_or_insert_with`).
+pub(crate) trait Conditional: Contender {
+    /// Stores `value` with `ttl` only if the key is not live; whether this call stored it.
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool;
+    /// Replaces the value (keeping the TTL) only if the key is live and holds `expected`.
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool;
+    /// Deletes the key only if it is live and holds `expected`.
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool;
+    /// `incr`; a key this call creates gets `ttl`, a live key keeps its TTL.
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error>;
+    /// The live value, or `init()`'s, stored with `ttl`. Whether concurrent misses share one
+    /// `init` is what differs between contenders.
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value;
+}
+
+impl<const STATS: bool> Conditional for OursOf<STATS> {
+    #[inline]
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        self.0.set_if_absent(key, value, ttl)
+    }
+    #[inline]
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
+        self.0.compare_and_set(key, expected, new)
+    }
+    #[inline]
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        self.0.compare_and_delete(key, expected)
+    }
+    #[inline]
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        self.0.incr_with_ttl(key, delta, ttl)
+    }
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+        // Single flight: concurrent misses wait for one `init`.
+        self.0.get_or_insert_with(key, ttl, init)
+    }
+}
+
+/// dashmap: `entry` (shard write lock, owned key) for `set_if_absent` and loads, `get_mut` for
+/// `compare_and_set`, `remove_if` for `compare_and_delete`.
+impl Conditional for Dash {
+    #[inline]
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        match self.0.entry(key.to_owned()) {
+            dashmap::Entry::Occupied(mut o) => {
+                if o.get().live() {
+                    return false;
+                }
+                *o.get_mut() = Item::new(value, Some(ttl));
+                true
+            }
+            dashmap::Entry::Vacant(v) => {
+                v.insert(Item::new(value, Some(ttl)));
+                true
+            }
+        }
+    }
+    #[inline]
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
+        match self.0.get_mut(key) {
+            Some(mut r) if r.live() && r.value == *expected => {
+                r.value = new;
+                true
+            }
+            _ => false,
+        }
+    }
+    #[inline]
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        self.0
+            .remove_if(key, |_, v| v.live() && v.value == *expected)
+            .is_some()
+    }
+    #[inline]
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        self.incr_ttl(key, delta, Some(ttl))
+    }
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+        if let Some(v) = self.get(key) {
+            return v;
+        }
+        // `entry().or_insert_with`: `init` runs holding the shard's write lock.
+        match self.0.entry(key.to_owned()) {
+            dashmap::Entry::Occupied(mut o) => {
+                if o.get().live() {
+                    return o.get().value.clone();
+                }
+                let v = init();
+                *o.get_mut() = Item::new(v.clone(), Some(ttl));
+                v
+            }
+            dashmap::Entry::Vacant(e) => {
+                let v = init();
+                e.insert(Item::new(v.clone(), Some(ttl)));
+                v
+            }
+        }
+    }
+}
+
+/// papaya: `try_insert` (then `compute` over an expired item) for `set_if_absent`, `compute` for
+/// `compare_and_set` (copy-on-write: a new item), `remove_if` for `compare_and_delete`,
+/// `get_or_insert_with` for loads (`init` runs outside any lock: no coalescing).
+impl Conditional for Papaya {
+    #[inline]
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        use papaya::{Compute, Operation};
+        let map = self.0.pin();
+        match map.try_insert(key.to_owned(), Item::new(value, Some(ttl))) {
+            Ok(_) => true,
+            Err(e) if e.current.live() => false,
+            Err(e) => {
+                // An expired item is there: replace it unless it was revived meanwhile.
+                let item = e.not_inserted;
+                matches!(
+                    map.compute(key.to_owned(), |cur| match cur {
+                        Some((_, it)) if it.live() => Operation::Abort(()),
+                        _ => Operation::Insert(item.clone()),
+                    }),
+                    Compute::Inserted(..) | Compute::Updated { .. }
+                )
+            }
+        }
+    }
+    #[inline]
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
+        use papaya::{Compute, Operation};
+        let map = self.0.pin();
+        matches!(
+            map.compute(key.to_owned(), |cur| match cur {
+                Some((_, it)) if it.live() && it.value == *expected => Operation::Insert(Item {
+                    value: new.clone(),
+                    deadline: it.deadline,
+                }),
+                _ => Operation::Abort(()),
+            }),
+            Compute::Updated { .. }
+        )
+    }
+    #[inline]
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        let map = self.0.pin();
+        matches!(
+            map.remove_if(key, |_, v| v.live() && v.value == *expected),
+            Ok(Some(_))
+        )
+    }
+    #[inline]
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        self.incr_ttl(key, delta, Some(ttl))
+    }
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+        use papaya::{Compute, Operation};
+        let map = self.0.pin();
+        if let Some(v) = map.get(key).and_then(Item::live_value) {
+            return v;
+        }
+        let mut init = Some(init);
+        let cur = map.get_or_insert_with(key.to_owned(), || {
+            Item::new(init.take().expect("called once")(), Some(ttl))
+        });
+        if cur.live() {
+            return cur.value.clone();
+        }
+        // An expired item was there: load and replace it unless it was revived meanwhile.
+        let item = Item::new(
+            init.take().expect("not called: the key was present")(),
+            Some(ttl),
+        );
+        match map.compute(key.to_owned(), |cur| match cur {
+            Some((_, it)) if it.live() => Operation::Abort(it.value.clone()),
+            _ => Operation::Insert(item.clone()),
+        }) {
+            Compute::Inserted(_, it) | Compute::Updated { new: (_, it), .. } => it.value.clone(),
+            Compute::Aborted(v) => v,
+            Compute::Removed(..) => unreachable!("never removes"),
+        }
+    }
+}
+
+/// scc: `entry` (bucket lock, owned key) for `set_if_absent` and loads, `update` in place for
+/// `compare_and_set`, `remove_if` for `compare_and_delete`.
+impl Conditional for Scc {
+    #[inline]
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        match self.0.entry(key.to_owned()) {
+            scc::hash_map::Entry::Occupied(mut o) => {
+                if o.get().live() {
+                    return false;
+                }
+                *o.get_mut() = Item::new(value, Some(ttl));
+                true
+            }
+            scc::hash_map::Entry::Vacant(v) => {
+                v.insert_entry(Item::new(value, Some(ttl)));
+                true
+            }
+        }
+    }
+    #[inline]
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
+        self.0.update(key, |_, it| {
+            let hit = it.live() && it.value == *expected;
+            if hit {
+                it.value = new;
+            }
+            hit
+        }) == Some(true)
+    }
+    #[inline]
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        self.0
+            .remove_if(key, |v| v.live() && v.value == *expected)
+            .is_some()
+    }
+    #[inline]
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        self.incr_ttl(key, delta, Some(ttl))
+    }
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+        if let Some(v) = self.get(key) {
+            return v;
+        }
+        // `init` runs holding the bucket's lock.
+        match self.0.entry(key.to_owned()) {
+            scc::hash_map::Entry::Occupied(mut o) => {
+                if o.get().live() {
+                    return o.get().value.clone();
+                }
+                let v = init();
+                *o.get_mut() = Item::new(v.clone(), Some(ttl));
+                v
+            }
+            scc::hash_map::Entry::Vacant(e) => {
+                let v = init();
+                e.insert_entry(Item::new(v.clone(), Some(ttl)));
+                v
+            }
+        }
+    }
+}
+
+/// moka: `entry().or_insert_with` for `set_if_absent`, `and_compute_with` (a per-key lock) for
+/// `compare_and_set`/`compare_and_delete`/`incr_with_ttl`, `get_with` (coalesces) for loads.
+impl Conditional for Moka {
+    #[inline]
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        self.0
+            .entry_by_ref(key)
+            .or_insert_with(|| MokaItem {
+                value,
+                ttl: TtlSpec::After(ttl),
+            })
+            .is_fresh()
+    }
+    #[inline]
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
+        use moka::ops::compute::{CompResult, Op};
+        let r = self.0.entry_by_ref(key).and_compute_with(|cur| match cur {
+            Some(e) if e.value().value == *expected => Op::Put(MokaItem {
+                value: new,
+                ttl: TtlSpec::Keep,
+            }),
+            _ => Op::Nop,
+        });
+        matches!(r, CompResult::ReplacedWith(_))
+    }
+    #[inline]
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        use moka::ops::compute::{CompResult, Op};
+        let r = self.0.entry_by_ref(key).and_compute_with(|cur| match cur {
+            Some(e) if e.value().value == *expected => Op::Remove,
+            _ => Op::Nop,
+        });
+        matches!(r, CompResult::Removed(_))
+    }
+    #[inline]
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        self.incr_ttl(key, delta, TtlSpec::After(ttl))
+    }
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+        self.0
+            .get_with_by_ref(key, || MokaItem {
+                value: init(),
+                ttl: TtlSpec::After(ttl),
+            })
+            .value
+    }
+}
+
+/// The std maps: everything under the (write) lock; a load runs `init` holding it.
+fn set_if_absent_in_map(map: &mut StdMap, key: &str, item: Item) -> bool {
+    match map.get_mut(key) {
+        Some(it) if it.live() => false,
+        Some(it) => {
+            *it = item;
+            true
+        }
+        None => {
+            map.insert(key.to_owned(), item);
+            true
+        }
+    }
+}
+
+fn compare_and_set_in_map(map: &mut StdMap, key: &str, expected: &Value, new: Value) -> bool {
+    match map.get_mut(key) {
+        Some(it) if it.live() && it.value == *expected => {
+            it.value = new;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn compare_and_delete_in_map(map: &mut StdMap, key: &str, expected: &Value) -> Option<Item> {
+    match map.get(key) {
+        Some(it) if it.live() && it.value == *expected => map.remove(key),
+        _ => None,
+    }
+}
+
+fn load_in_map(map: &mut StdMap, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+    if let Some(v) = map.get(key).and_then(Item::live_value) {
+        return v;
+    }
+    let v = init();
+    map.insert(key.to_owned(), Item::new(v.clone(), Some(ttl)));
+    v
+}
+
+impl Conditional for MutexMap {
+    #[inline]
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        let item = Item::new(value, Some(ttl));
+        set_if_absent_in_map(&mut self.0.lock().unwrap(), key, item)
+    }
+    #[inline]
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
+        compare_and_set_in_map(&mut self.0.lock().unwrap(), key, expected, new)
+    }
+    #[inline]
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        let removed = compare_and_delete_in_map(&mut self.0.lock().unwrap(), key, expected);
+        removed.is_some()
+    }
+    #[inline]
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        incr_in_map(&mut self.0.lock().unwrap(), key, delta, Some(ttl))
+    }
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+        load_in_map(&mut self.0.lock().unwrap(), key, ttl, init)
+    }
+}
+
+impl Conditional for RwMap {
+    #[inline]
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+        let item = Item::new(value, Some(ttl));
+        set_if_absent_in_map(&mut self.0.write().unwrap(), key, item)
+    }
+    #[inline]
+    fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
+        compare_and_set_in_map(&mut self.0.write().unwrap(), key, expected, new)
+    }
+    #[inline]
+    fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
+        let removed = compare_and_delete_in_map(&mut self.0.write().unwrap(), key, expected);
+        removed.is_some()
+    }
+    #[inline]
+    fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+        incr_in_map(&mut self.0.write().unwrap(), key, delta, Some(ttl))
+    }
+    fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
+        if let Some(v) = self.get(key) {
+            return v;
+        }
+        load_in_map(&mut self.0.write().unwrap(), key, ttl, init)
     }
 }
 
@@ -692,6 +1169,64 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs `body(thread, stop)` on `threads` threads for `window`; returns (Mops/s, ops). The time
+/// is taken by the workers (from the first one's start to the last one's end), not by the
+/// thread that sleeps through the window: on a loaded machine that thread may be scheduled late.
+pub(crate) fn window_run(
+    threads: usize,
+    window: Duration,
+    body: &(dyn Fn(usize, &AtomicBool) -> u64 + Sync),
+) -> (f64, u64) {
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(threads + 1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (stop, barrier) = (&stop, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    let ops = body(t, stop);
+                    (ops, start, Instant::now())
+                })
+            })
+            .collect();
+        barrier.wait();
+        std::thread::sleep(window);
+        stop.store(true, Ordering::Relaxed);
+        let runs: Vec<(u64, Instant, Instant)> = handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread"))
+            .collect();
+        let ops: u64 = runs.iter().map(|r| r.0).sum();
+        (ops as f64 / span_secs(&runs) / 1e6, ops)
+    })
+}
+
+/// Seconds from the earliest start to the latest end of `(_, start, end)` records.
+pub(crate) fn span_secs<T>(runs: &[(T, Instant, Instant)]) -> f64 {
+    let first = runs.iter().map(|r| r.1).min().expect("runs");
+    let last = runs.iter().map(|r| r.2).max().expect("runs");
+    last.duration_since(first).as_secs_f64()
+}
+
+/// Cycles `tape` through `exec` until `stop`; returns how many ops ran.
+#[inline(always)]
+pub(crate) fn drive<T: Copy>(tape: &[T], stop: &AtomicBool, mut exec: impl FnMut(T)) -> u64 {
+    let mut n = 0u64;
+    loop {
+        for chunk in tape.chunks(64) {
+            for &op in chunk {
+                exec(op);
+            }
+            n += chunk.len() as u64;
+            if stop.load(Ordering::Relaxed) {
+                return n;
+            }
+        }
     }
 }
 

@@ -5,9 +5,9 @@ Usage: gen.py RESULTS_DIR REPO_ROOT [OUT_DIR]
 
 Writes OUT_DIR/BENCHMARKS.md and OUT_DIR/benches/throughput.svg (OUT_DIR defaults to REPO_ROOT).
 
-RESULTS_DIR holds throughput.jsonl, purge.jsonl, memory.jsonl, snapshot.jsonl (written by the benches
-with BENCH_OUT set), machine.txt (key: value lines) and, optionally, callgrind-{get,set,incr}.txt
-(callgrind_annotate output). Only the standard library is used.
+RESULTS_DIR holds throughput.jsonl, purge.jsonl, memory.jsonl, snapshot.jsonl, capabilities.jsonl
+(written by the bench binaries with BENCH_OUT set), machine.txt (key: value lines) and,
+optionally, callgrind-{get,set,incr}.txt (callgrind_annotate output). Only the standard library is used.
 """
 
 import json
@@ -19,6 +19,8 @@ import sys
 from collections import OrderedDict, defaultdict
 
 OURS = "scriptling-kv"
+# The same store with `record_stats(true)`: not a peer (its cost has its own section).
+OURS_STATS = "scriptling-kv +record_stats"
 LIMIT = "AtomicI64 (limit)"
 COLORS = {
     "scriptling-kv": "#d62728",
@@ -72,11 +74,19 @@ def table(header, rows, align=None):
 # Throughput
 
 
-def throughput_data(recs):
-    """workload -> contender -> threads -> (median, reps); plus descriptions and orders."""
+def is_ours(c):
+    """Ours or one of its variants (never a "best peer")."""
+    return c == OURS or c.startswith(OURS + " ")
+
+
+def throughput_data(recs, group=None):
+    """workload -> contender -> threads -> (median, reps); plus descriptions and orders. Only
+    the records of `group` (capabilities.jsonl tags its sections; throughput.jsonl has none)."""
     data = OrderedDict()
     desc = {}
     for r in recs:
+        if r.get("group") != group:
+            continue
         if r["kind"] == "workload":
             desc[r["workload"]] = r["describe"]
             data.setdefault(r["workload"], OrderedDict())
@@ -87,7 +97,7 @@ def throughput_data(recs):
 
 
 def best_peer(per, t):
-    peers = [(c, v[t][0]) for c, v in per.items() if c not in (OURS, LIMIT) and t in v]
+    peers = [(c, v[t][0]) for c, v in per.items() if not is_ours(c) and c != LIMIT and t in v]
     return max(peers, key=lambda x: x[1]) if peers else (None, None)
 
 
@@ -172,7 +182,7 @@ def svg_plot(data, workloads):
         per = data[w]
         threads = sorted({t for v in per.values() for t in v})
         # The AtomicI64 limit is an order of magnitude above every map: printed, not plotted.
-        ymax = max(v[t][0] for c, v in per.items() if c != LIMIT for t in v)
+        ymax = max(v[t][0] for c, v in per.items() if c not in (LIMIT, OURS_STATS) for t in v)
         ymax = 4 * nice_step(ymax / 4)
         x0 = 10 + i * pw + ml
         y0 = 20 + mt
@@ -207,6 +217,8 @@ def svg_plot(data, workloads):
             f'<text x="{x0 + iw / 2}" y="{y0 + ih + 32}" text-anchor="middle">threads</text>'
         )
         for c, v in per.items():
+            if c == OURS_STATS:
+                continue
             if c not in contenders:
                 contenders.append(c)
             color = COLORS.get(c, "#000")
@@ -426,6 +438,202 @@ def snapshot_section(recs):
     return "\n".join(out) + "\n"
 
 
+# ---------------------------------------------------------------------------------------------
+# Capabilities (benches/capabilities.rs) and the record_stats cost
+
+
+def ratio_summary(data):
+    """One row per workload: for each thread count, ours, the best peer and ours / best peer."""
+    threads = sorted({t for per in data.values() for v in per.values() for t in v})
+    header = ["workload"]
+    for t in threads:
+        header += [f"ours @{t} Mops/s", f"best peer @{t} (Mops/s)", f"ours / best @{t}"]
+    rows = []
+    for w, per in data.items():
+        row = [w]
+        for t in threads:
+            ours = per.get(OURS, {}).get(t, (None,))[0]
+            peer, pv = best_peer(per, t)
+            row += [fmt(ours), f"{esc(peer)} ({fmt(pv)})" if peer else "n/a", ratio(ours, pv)]
+        rows.append(row)
+    return table(header, rows)
+
+
+def paired(a, b):
+    """Per-repetition ratios b[i] / a[i] (the repetitions interleave the contenders)."""
+    return [y / x for x, y in zip(a, b) if x > 0]
+
+
+def stats_cost_section(tp, caps, results):
+    """record_stats(true) / record_stats(false), per throughput workload and thread count, the
+    paired A/B of capabilities.rs, and the instruction counts of a `get` with and without."""
+    data, _ = throughput_data(tp)
+    threads = sorted({t for per in data.values() for v in per.values() for t in v})
+    rows = []
+    for w, per in data.items():
+        if OURS not in per or OURS_STATS not in per:
+            continue
+        row = [w]
+        for t in threads:
+            a, b = per[OURS].get(t), per[OURS_STATS].get(t)
+            if not a or not b:
+                row.append("n/a")
+                continue
+            rs = paired(a[1], b[1])
+            med = sorted(rs)[len(rs) // 2] if len(rs) % 2 else (
+                sorted(rs)[len(rs) // 2 - 1] + sorted(rs)[len(rs) // 2]) / 2
+            row.append(f"{med:.2f} ({min(rs):.2f}–{max(rs):.2f})")
+        rows.append(row)
+    parts = []
+    if rows:
+        parts.append(table(["workload"] + [f"with / without @{t} thr" for t in threads], rows))
+        parts.append(
+            "\nMedian of the per-repetition ratios (range in parentheses): in every repetition "
+            "the two run one after the other, so a ratio pairs two windows a few hundred "
+            "milliseconds apart. Only reads count (`get`, `get_with`, the loads): the `incr` "
+            "workloads do not touch the counters and show the noise floor of this measurement.\n"
+        )
+    ab = [r for r in caps if r["kind"] == "stats-ab"]
+    desc = next((r["describe"] for r in caps if r["kind"] == "stats-ab-workload"), "")
+    if ab:
+        rows = []
+        for r in ab:
+            rows.append([
+                r["threads"], fmt(median(r["without"])), fmt(median(r["with"])),
+                f"{r['median']:.3f}", f"{min(r['ratios']):.2f}–{max(r['ratios']):.2f}",
+            ])
+        parts.append(
+            "A focused A/B (" + desc + "):\n\n"
+            + table(["threads", "without: Mops/s", "with: Mops/s", "with / without (median)",
+                     "range"], rows)
+        )
+    ir = {}
+    for op in ("get", "get-stats"):
+        path = os.path.join(results, f"callgrind-{op}.txt")
+        if os.path.exists(path):
+            total, ops, _ = parse_callgrind(path)
+            if total and ops:
+                ir[op] = total / ops
+    if len(ir) == 2:
+        parts.append(
+            f"\nInstructions (callgrind, one thread, a `get` that hits, 10k keys): "
+            f"{ir['get']:,.0f} Ir without, {ir['get-stats']:,.0f} Ir with "
+            f"(+{ir['get-stats'] - ir['get']:,.0f} Ir, "
+            f"+{100 * (ir['get-stats'] / ir['get'] - 1):.1f}%): exact, but instructions are not time "
+            "(among the added ones is a locked add, dearer than an ordinary instruction).\n"
+        )
+    return "\n".join(parts) if parts else "_(no record_stats results)_"
+
+
+def median(xs):
+    v = sorted(xs)
+    n = len(v)
+    if n == 0:
+        return None
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def stampede_section(caps):
+    recs = [r for r in caps if r["kind"] == "stampede"]
+    if not recs:
+        return "_(no stampede results)_"
+    parts = []
+    labels = {
+        "sleep": "`init` = `thread::sleep(1 ms)` (an I/O-bound load)",
+        "spin": "`init` = 1 ms of spinning (a CPU-bound load)",
+        "async-sleep": "async: N tokio tasks on 2 worker threads, `init` = "
+                       "`tokio::time::sleep(1 ms)`",
+    }
+    for init in OrderedDict((r["init"], None) for r in recs):
+        sub = [r for r in recs if r["init"] == init]
+        ns = sorted({r["threads"] for r in sub})
+        by = OrderedDict()
+        for r in sub:
+            by.setdefault(r["contender"], {})[r["threads"]] = r
+        ours = by.get(OURS, {})
+        header = ["contender"]
+        for n in ns:
+            header += [f"N={n}: inits", f"N={n}: ms to all", f"N={n}: x / ours"]
+        rows = []
+        for c, v in by.items():
+            row = [esc(c)]
+            for n in ns:
+                r = v.get(n)
+                if not r:
+                    row += ["n/a"] * 3
+                    continue
+                inits = fmt(r["inits_median"], 1).rstrip("0").rstrip(".")
+                if r["inits_max"] != r["inits_median"]:
+                    inits += f" (max {r['inits_max']:.0f})"
+                o = ours.get(n, {}).get("ms_median")
+                row += [inits, fmt(r["ms_median"], 2),
+                        "—" if c == OURS else ratio(r["ms_median"], o)]
+            rows.append(row)
+        reps = len(sub[0]["ms"])
+        parts.append(f"**{labels.get(init, init)}**, median of {reps} stampedes:\n\n"
+                     + table(header, rows) + "\n")
+    return "\n".join(parts)
+
+
+def flood_section(caps):
+    recs = [r for r in caps if r["kind"] == "flood"]
+    if not recs:
+        return "_(no flood results)_"
+    desc = next((r["describe"] for r in caps if r["kind"] == "flood-workload"), "")
+    rows = []
+    ours_by_t = {r["threads"]: r for r in recs if is_ours(r["contender"])}
+    for r in recs:
+        o = ours_by_t.get(r["threads"])
+        rows.append([
+            esc(r["contender"]), r["threads"], fmt(r["median"], 3),
+            "—" if is_ours(r["contender"]) else ratio(o["median"] if o else None, r["median"]),
+            f"{r['max_len']:,}", f"{r['final_len']:,}",
+            fmt(r.get("rss_mb_median"), 1),
+        ])
+    return (desc + ".\n\n" + table(
+        ["contender", "threads", "Mops/s (median)", "ours / x", "largest size seen",
+         "size after", "peak RSS growth: MB"], rows))
+
+
+def capabilities_sections(caps):
+    md = []
+    cond, cond_desc = throughput_data(caps, "conditional")
+    sess, sess_desc = throughput_data(caps, "session")
+    if cond:
+        md.append("## Conditional writes\n")
+        md.append(
+            "The store's conditional writes against each peer's closest equivalent "
+            "(`benches/capabilities.rs`, the `Conditional` trait in `benches/common/mod.rs`): "
+            "every contender keeps the store's semantics (a value plus an optional deadline, "
+            "expired = absent), each peer through its own idiom (named under each table). "
+            "Windows, repetitions and medians as in the throughput tables; `ours / best` above 1 "
+            "means we are faster than every peer.\n"
+        )
+        md.append(ratio_summary(cond) + "\n")
+        md.append(throughput_section(cond, cond_desc))
+    md.append("## Stampede: single-flight loads\n")
+    md.append(
+        "N threads miss the same key at the same moment (released by one barrier) and call "
+        "`get_or_insert_with(key, ttl, init)`; `init` takes ~1 ms and counts its calls. "
+        "\"inits\" is how many times `init` ran per stampede (the backend calls a stampede "
+        "costs), \"ms to all\" the time from the first caller's start to the last caller "
+        "having the value; every caller must get the same value (asserted). Ours: "
+        "`Store::get_or_insert_with` (the others wait for one `init`; asserted exactly 1). "
+        "moka: `get_with` (coalesces). dashmap and scc: `entry()` + insert, `init` running "
+        "under the shard or bucket lock; the std maps: `init` under the map's lock (all four "
+        "exactly 1 by construction, asserted). papaya: `get_or_insert_with`, no coalescing "
+        "(every caller that missed runs `init`, the first insert wins).\n"
+    )
+    md.append(stampede_section(caps))
+    if sess:
+        md.append("## Sliding sessions\n")
+        md.append(ratio_summary(sess) + "\n")
+        md.append(throughput_section(sess, sess_desc))
+    md.append("## Flood into a bounded store\n")
+    md.append(flood_section(caps) + "\n")
+    return "\n".join(md)
+
+
 ALLOC = "allocation (malloc/free)"
 RECLAIM = "reclamation: pins, guards, protected loads, retire (seize, crossbeam-epoch)"
 TABLE = "table walk (flurry bins, key compare)"
@@ -519,7 +727,8 @@ def parse_callgrind(path):
 
 
 def callgrind_section(results):
-    ops_names = [("get", "get (hit)"), ("set", "set_with_ttl (existing key)"),
+    ops_names = [("get", "get (hit)"), ("get-stats", "get (hit), record_stats(true)"),
+                 ("set", "set_with_ttl (existing key)"),
                  ("incr", "incr (existing key)"), ("purge", "purge_expired, per key removed"),
                  ("keys", "keys(prefix*), per key stored")]
     parsed = {}
@@ -587,6 +796,7 @@ def main():
     pg = load(os.path.join(results, "purge.jsonl"))
     mem = load(os.path.join(results, "memory.jsonl"))
     snap = load(os.path.join(results, "snapshot.jsonl"))
+    caps = load(os.path.join(results, "capabilities.jsonl"))
     machine = OrderedDict()
     mpath = os.path.join(results, "machine.txt")
     if os.path.exists(mpath):
@@ -611,7 +821,8 @@ def main():
     md.append(
         "Generated by `scripts/bench-report.sh` (all numbers below come from one run of it; "
         "regenerate with that one command). The harness is in `benches/`: `throughput.rs`, "
-        "`purge.rs`, `memory.rs`, `snapshot.rs`, sharing `benches/common/mod.rs`.\n"
+        "`purge.rs`, `memory.rs`, `snapshot.rs`, `capabilities.rs`, sharing the `Contender` and "
+        "`Conditional` traits in `benches/common/mod.rs`.\n"
     )
     md.append("## Machine\n")
     md.append(table(["", ""], [[k, esc(v)] for k, v in machine.items()], ["---", "---"]))
@@ -655,6 +866,15 @@ def main():
         md.append("(PNG rendering: [benches/throughput.png](benches/throughput.png).)\n")
     md.append("## Throughput per workload\n")
     md.append(throughput_section(data, desc))
+    md.append("## Cost of `record_stats(true)`\n")
+    md.append(
+        "Every throughput workload above also runs on a second instance of the store built "
+        "with `record_stats(true)` (the row `scriptling-kv +record_stats`), interleaved with "
+        "the others. With / without (below 1: counting costs throughput):\n"
+    )
+    md.append(stats_cost_section(tp, caps, results) + "\n")
+    if caps:
+        md.append(capabilities_sections(caps))
     md.append("## `keys(pattern)`\n")
     md.append(
         "One call on one thread (median of 15 calls at 100k keys, 5 at 1M). `ours/x` here is "
