@@ -24,15 +24,23 @@
 //! (2^20 ns), wheel-slot and wheel-level boundaries, and to and around the deadlines of the keys
 //! the model holds.
 //!
+//! The same sequences also run on a store capped at 3 keys (`max_keys`): the model mirrors the
+//! removals the store reports to its removal listener after checking each is allowed (the bound
+//! after every step, the cause, no key without a TTL evicted while a key with one is held), and
+//! everything else is compared as for the unbounded store, `stats().evicted` included.
+//!
 //! `PROPTEST_CASES` overrides the number of cases (default 512).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use scriptling_kv::ops::{self, Decide, InitFailed, Op, OpResult};
-use scriptling_kv::{strategy, Compute, Error, Loaded, Source, Store, TestClock, Ttl, Value};
+use scriptling_kv::{
+    strategy, Compute, Error, Loaded, RemovalCause, Source, Store, TestClock, Ttl, Value,
+};
 
 /// Nanoseconds per wheel tick.
 const TICK: u64 = 1 << 20;
@@ -177,8 +185,11 @@ struct Model {
     /// Reads that found a live value, and reads that did not.
     hits: u64,
     misses: u64,
-    /// Keys removed by `purge_expired`.
+    /// Keys removed by `purge_expired` (or, in a bounded store, expired keys removed to make
+    /// room).
     expired: u64,
+    /// Live keys removed to respect `max_keys`.
+    evicted: u64,
 }
 
 impl Model {
@@ -210,6 +221,51 @@ impl Model {
             self.misses += 1;
         }
         found
+    }
+
+    /// Applies removals the bounded store made to respect its cap during one operation (already
+    /// applied to the model), after checking each is allowed.
+    fn mirror_evictions(
+        &mut self,
+        removed: &[(String, RemovalCause)],
+        at: &str,
+    ) -> Result<(), TestCaseError> {
+        for (key, cause) in removed {
+            let Some((_, deadline)) = self.held.get(key).cloned() else {
+                return Err(TestCaseError::fail(format!(
+                    "{at}: the store removed {key:?}, which it does not hold"
+                )));
+            };
+            let live = self.is_live(deadline);
+            let want = if live {
+                RemovalCause::Evicted
+            } else {
+                RemovalCause::Expired
+            };
+            prop_assert_eq!(*cause, want, "{}: the cause of removing {:?}", at, key);
+            if deadline.is_none() {
+                let with_ttl: Vec<&String> = self
+                    .held
+                    .iter()
+                    .filter(|(_, (_, d))| d.is_some())
+                    .map(|(k, _)| k)
+                    .collect();
+                prop_assert!(
+                    with_ttl.is_empty(),
+                    "{}: evicted {:?}, which has no TTL, while {:?} have one",
+                    at,
+                    key,
+                    with_ttl
+                );
+            }
+            self.held.remove(key);
+            if live {
+                self.evicted += 1;
+            } else {
+                self.expired += 1;
+            }
+        }
+        Ok(())
     }
 
     fn remaining(&self, deadline: Option<u128>) -> Option<Duration> {
@@ -481,20 +537,39 @@ fn check_stats(store: &Store, model: &Model, at: &str) -> Result<(), TestCaseErr
     let stats = store.stats();
     prop_assert_eq!(
         (stats.hits, stats.misses, stats.expired, stats.evicted),
-        (model.hits, model.misses, model.expired, 0),
+        (model.hits, model.misses, model.expired, model.evicted),
         "{}: stats (hits, misses, expired, evicted)",
         at
     );
     Ok(())
 }
 
-fn run(steps: &[Step]) -> Result<(), TestCaseError> {
+/// What the removal listener of the store under test heard: key and cause, in order.
+type Heard = Arc<Mutex<Vec<(String, RemovalCause)>>>;
+
+/// Runs `steps` on a store and on the model, comparing after every step. With `max_keys`, the
+/// store is bounded: the model has no eviction policy of its own, so it mirrors the removals the
+/// store reports to its listener, after checking that each is allowed: the bound holds after
+/// every step, an expired key removed to make room is reported `Expired`, and a key without a
+/// TTL is evicted only when no key with a TTL is held (the contract's exact part of the order;
+/// among keys with a TTL the choice is a sample). Everything else (every result, `len`, the
+/// stats) is then compared exactly as for an unbounded store.
+fn run(steps: &[Step], max_keys: Option<usize>) -> Result<(), TestCaseError> {
     let clock = TestClock::new();
-    let store = Store::builder()
+    let heard: Heard = Arc::default();
+    let mut builder = Store::builder()
         .test_clock(clock.clone())
         .background_cleanup(false)
-        .record_stats(true)
-        .build();
+        .record_stats(true);
+    if let Some(n) = max_keys {
+        let heard = heard.clone();
+        builder = builder.max_keys(n).removal_listener(
+            move |key: &str, _: &Value, cause: RemovalCause| {
+                heard.lock().unwrap().push((key.to_owned(), cause));
+            },
+        );
+    }
+    let store = builder.build();
     let mut model = Model::default();
 
     for (i, step) in steps.iter().enumerate() {
@@ -527,6 +602,29 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(ttl.as_secs(), secs_rounded_up(*model_ttl), "{}", at);
             }
             _ => prop_assert_eq!(&got, &want, "{}", at),
+        }
+        let removed = std::mem::take(&mut *heard.lock().unwrap());
+        if let Op::PurgeExpired = op {
+            prop_assert!(
+                removed.iter().all(|(_, c)| *c == RemovalCause::Expired),
+                "{}: a purge reports expirations only: {:?}",
+                at,
+                removed
+            );
+            if let (Some(_), OpResult::Count(n)) = (max_keys, &got) {
+                prop_assert_eq!(removed.len(), *n, "{}: one call per key purged", at);
+            }
+        } else {
+            model.mirror_evictions(&removed, &at)?;
+        }
+        if let Some(n) = max_keys {
+            prop_assert!(
+                store.len() <= n,
+                "{}: {} keys over the bound {}",
+                at,
+                store.len(),
+                n
+            );
         }
         if let Op::PurgeExpired = op {
             prop_assert_eq!(
@@ -576,7 +674,16 @@ proptest! {
 
     #[test]
     fn store_matches_the_sequential_model(steps in prop::collection::vec(step_strategy(), 1..60)) {
-        run(&steps)?;
+        run(&steps, None)?;
+    }
+
+    /// The same sequences on a store capped at 3 keys (of the 9 the operations use, so most
+    /// sequences evict).
+    #[test]
+    fn bounded_store_matches_the_model_and_respects_the_cap(
+        steps in prop::collection::vec(step_strategy(), 1..60)
+    ) {
+        run(&steps, Some(3))?;
     }
 }
 
