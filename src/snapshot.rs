@@ -1197,8 +1197,8 @@ impl StoreBuilder {
     ///
     /// At `build()`, temporary files left beside `path` by saves of processes that no longer
     /// exist are deleted (Linux). A corrupt file found at `build()` is moved aside to
-    /// `<path>.corrupt-<unix seconds>` and the store starts empty; a file that exists but cannot be read is left in place and
-    /// saving is suspended, so that it is not overwritten. Failures (at build or of a save) go
+    /// `<path>.corrupt-<unix seconds>` and the store starts empty; a file that exists but cannot
+    /// be read is left in place and saving is suspended, so that it is not overwritten. Failures (at build or of a save) go
     /// to [`on_persist_error`](StoreBuilder::on_persist_error), to
     /// [`Store::persistence_status`], and (saves) to
     /// [`Stats::save_failures`](crate::Stats::save_failures). See the crate docs,

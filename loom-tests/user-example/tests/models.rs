@@ -1,8 +1,6 @@
 //! The user's loom models. Built without the loom cfgs they compile to nothing.
 #![cfg(scriptling_kv_loom)]
 
-use std::time::Duration;
-
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use scriptling_kv::{Store, TestClock, Ttl};
