@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md and benches/throughput.svg (+ .png if rsvg-convert is installed):
 # runs the five bench binaries (throughput, purge, memory, snapshot, capabilities) with BENCH_OUT set,
+# the Redis comparison (redis/benches/ops.rs and scripts/load.sh, under scripts/with-redis.sh),
 # profiles the single-thread get / set_with_ttl / incr loops under callgrind (if valgrind is
 # installed), and renders the report with benches/report/gen.py (Python 3, standard library only).
 #
@@ -70,6 +71,20 @@ for line in sys.stdin:
 else
     echo "(valgrind not installed: the report keeps no raw profile; apt-get install valgrind)"
 fi
+# Going distributed: the AsyncKv operations and the HTTP main job, in-process and on Redis
+# (scripts/with-redis.sh starts the servers, installing redis-server if missing; load.sh
+# installs wrk if missing).
+echo "== redis: cargo bench -p scriptling-kv-redis --bench ops, scripts/load.sh"
+if [ -n "$quick" ]; then
+    dist_env=(BENCH_SECS=0.3 BENCH_RUNS=1 DURATION=2s) load_runs=1
+else
+    dist_env=() load_runs=3
+fi
+env "${dist_env[@]}" scripts/with-redis.sh bash -c '
+    cargo bench -p scriptling-kv-redis --bench ops > "$1/redis-ops.txt" &&
+    scripts/load.sh "$2" > "$1/load.txt"' _ "$results" "$load_runs"
+cat "$results/redis-ops.txt" "$results/load.txt"
+
 echo "benches took $(( $(date +%s) - start )) s" | tee -a "$results/machine.txt"
 sed -i 's/^benches took \(.*\)$/run time: \1/' "$results/machine.txt"
 

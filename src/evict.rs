@@ -84,9 +84,9 @@ pub(crate) fn notify(
     }
 }
 
-/// Queue-membership flags in `Entry::queued`.
-pub(crate) const IN_TTL: u8 = 1;
-pub(crate) const IN_PERSISTENT: u8 = 2;
+/// Queue-membership flags, kept in the top bits of `Entry::scheduled` (see there).
+pub(crate) const IN_TTL: u64 = 1 << 62;
+pub(crate) const IN_PERSISTENT: u64 = 1 << 63;
 
 #[cfg(not(scriptling_kv_loom))]
 type Queue = crossbeam_queue::SegQueue<Arc<Entry>>;
@@ -143,7 +143,7 @@ impl Bound {
         } else {
             (IN_TTL, &self.ttl)
         };
-        if entry.queued.fetch_or(flag, Ordering::AcqRel) & flag == 0 {
+        if entry.set_queued(flag) {
             if queue.len() > 2 * table.len() + 1024 {
                 self.drop_dead(queue, flag, guard);
             }
@@ -152,13 +152,13 @@ impl Bound {
     }
 
     /// Pops every entry of `queue` once, dropping the dead ones and pushing the others back.
-    fn drop_dead(&self, queue: &Queue, flag: u8, guard: &Guard) {
+    fn drop_dead(&self, queue: &Queue, flag: u64, guard: &Guard) {
         for _ in 0..queue.len() {
             let Some(e) = queue.pop() else { break };
             if e.load(guard).slot().is_some() {
                 queue.push(e);
             } else {
-                e.queued.fetch_and(!flag, Ordering::AcqRel);
+                e.clear_queued(flag);
             }
         }
     }
@@ -184,7 +184,7 @@ impl Bound {
             while sample.len() < SAMPLES && pops < 4 * SAMPLES {
                 pops += 1;
                 let Some(e) = self.ttl.pop() else { break };
-                e.queued.fetch_and(!IN_TTL, Ordering::AcqRel);
+                e.clear_queued(IN_TTL);
                 let Some(slot) = e.load(guard).slot() else {
                     continue; // dead: dropped from the queue
                 };
@@ -222,7 +222,7 @@ impl Bound {
         while pops < 64 {
             pops += 1;
             let e = self.persistent.pop()?;
-            e.queued.fetch_and(!IN_PERSISTENT, Ordering::AcqRel);
+            e.clear_queued(IN_PERSISTENT);
             let Some(slot) = e.load(guard).slot() else {
                 continue;
             };

@@ -20,7 +20,9 @@
 //! # At most one active record per entry
 //!
 //! `Entry::scheduled` holds the tick of the entry's *active* record, the earliest one pending
-//! (`UNSCHEDULED` if none). A writer that publishes a deadline with tick `t` then *claims*: if
+//! (`UNSCHEDULED` if none), in its low 62 bits; its top two bits belong to `evict.rs` (queue
+//! flags, changed by `fetch_or`/`fetch_and` only), and every CAS here carries them over
+//! unchanged and retries if they changed under it, so "CAS `scheduled`" below means its tick. A writer that publishes a deadline with tick `t` then *claims*: if
 //! `scheduled <= t` an earlier (or equal) record will visit the entry before `t` and the visit
 //! re-schedules it, so nothing is added; otherwise it CASes `scheduled` down to `t` and pushes one
 //! record. So refreshing a session's TTL on every request (later and later deadlines) adds no
@@ -130,19 +132,44 @@ enum Claim {
 }
 
 /// Claims the right (and duty) to push a record at `tick` for `entry`; see the module docs.
+///
+/// `Entry::scheduled` also carries the eviction-queue flags in its top bits: the CAS keeps them,
+/// and fails (then retries) if they changed meanwhile.
 fn claim(entry: &Entry, tick: u64) -> Claim {
-    let mut cur = entry.scheduled.load(Ordering::SeqCst);
+    debug_assert!(tick < Entry::UNSCHEDULED);
+    let mut word = entry.scheduled.load(Ordering::SeqCst);
     loop {
+        let cur = word & Entry::TICK;
         if cur <= tick {
             return Claim::Covered;
         }
-        match entry
-            .scheduled
-            .compare_exchange(cur, tick, Ordering::SeqCst, Ordering::SeqCst)
-        {
+        match entry.scheduled.compare_exchange(
+            word,
+            (word & !Entry::TICK) | tick,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
             Ok(_) if cur == Entry::UNSCHEDULED => return Claim::Push,
             Ok(_) => return Claim::PushSuperseding,
-            Err(actual) => cur = actual,
+            Err(actual) => word = actual,
+        }
+    }
+}
+
+/// The visitor's step (a) of the module docs: `entry.scheduled`'s tick goes from `tick` to
+/// `UNSCHEDULED` if it still is `tick`; the flag bits are kept (a CAS that failed only because
+/// they changed is retried).
+fn release_record(entry: &Entry, tick: u64) {
+    let mut word = entry.scheduled.load(Ordering::SeqCst);
+    while word & Entry::TICK == tick {
+        match entry.scheduled.compare_exchange(
+            word,
+            (word & !Entry::TICK) | Entry::UNSCHEDULED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => return,
+            Err(actual) => word = actual,
         }
     }
 }
@@ -184,7 +211,7 @@ impl Expiry {
     /// is now dead weight until its tick.
     #[inline]
     pub(crate) fn note_killed(&self, entry: &Entry, table: &Table) {
-        if entry.scheduled.load(Ordering::Relaxed) != Entry::UNSCHEDULED {
+        if entry.scheduled.load(Ordering::Relaxed) & Entry::TICK != Entry::UNSCHEDULED {
             self.note_wasted(table);
         }
     }
@@ -227,8 +254,7 @@ impl Expiry {
             self.drain(wheel, &mut due);
             // A record is needed only while its entry lives and it is the entry's active record.
             wheel.retain(|tick, entry| {
-                entry.load(&guard).slot().is_some()
-                    && entry.scheduled.load(Ordering::SeqCst) == tick
+                entry.load(&guard).slot().is_some() && entry.scheduled_tick() == tick
             });
             // Records that came due while draining stay due: put them back for the next purge.
             lock(&self.shards[0]).extend(due);
@@ -336,12 +362,7 @@ impl Expiry {
         // covers it and this one is stale. Either way the slot check below is what decides.
         let early_release = !mutant::release_after_load();
         let release = || {
-            let _ = entry.scheduled.compare_exchange(
-                tick,
-                Entry::UNSCHEDULED,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            );
+            release_record(entry, tick);
         };
         if early_release {
             release();

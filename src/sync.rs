@@ -9,13 +9,13 @@
 
 #[cfg(scriptling_kv_loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
 };
 
 #[cfg(not(scriptling_kv_loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
 };
 

@@ -789,6 +789,123 @@ def shorten(fn):
     return fn.replace("|", "\\|").replace("`", "'")
 
 
+# ---------------------------------------------------------------------------------------------
+# Going distributed: Redis
+
+
+def distributed_section(results):
+    """The raw operations through `AsyncKv` on `Store` and on Redis (`redis/benches/ops.rs`), and
+    the HTTP main job on each (`scripts/load.sh`); empty if neither ran."""
+    ops_path = os.path.join(results, "redis-ops.txt")
+    load_path = os.path.join(results, "load.txt")
+    out = []
+    if os.path.exists(ops_path):
+        rows = {}
+        header = ""
+        for line in open(ops_path):
+            if line.startswith("| Store ") or line.startswith("| Redis "):
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                backend, op, tasks, ops, p50, p99 = cells[:6]
+                rows[(backend, op, int(tasks))] = (float(ops), p50, p99)
+            elif "run(s) of" in line:
+                header = line.strip()
+        keys = sorted({(op, t) for (_, op, t) in rows}, key=lambda k: (k[1], k[0]))
+        table_rows = []
+        for op, t in keys:
+            st, rd = rows.get(("Store", op, t)), rows.get(("Redis", op, t))
+            table_rows.append(
+                [
+                    f"`{op}`",
+                    t,
+                    f"{st[0]:,.0f}" if st else "n/a",
+                    st[1] if st else "n/a",
+                    st[2] if st else "n/a",
+                    f"{rd[0]:,.0f}" if rd else "n/a",
+                    rd[1] if rd else "n/a",
+                    rd[2] if rd else "n/a",
+                    ratio(st[0], rd[0]) if st and rd else "n/a",
+                ]
+            )
+        out.append(
+            "### The operations through `AsyncKv`\n\n"
+            "`redis/benches/ops.rs` under `scripts/with-redis.sh`: the same `AsyncKv` calls on the "
+            "in-process `Store` and on a local Redis 7 (one server on loopback, `RedisStore` on one "
+            "multiplexed connection), from 1 task and from 32 tasks on a 2-worker Tokio runtime; "
+            "`get` on 1,000 keys of 16-byte strings, `set` on the same keys, `incr` one counter per "
+            "task, `set_if_absent` a fresh key per call (a Lua script on Redis). Every call timed; "
+            + (header.rstrip(".") + ".\n\n" if header else "\n\n")
+            + table(
+                [
+                    "op",
+                    "tasks",
+                    "Store ops/s",
+                    "Store p50",
+                    "Store p99",
+                    "Redis ops/s",
+                    "Redis p50",
+                    "Redis p99",
+                    "Store / Redis",
+                ],
+                table_rows,
+                ["---"] + ["---:"] * 8,
+            )
+            + "\n"
+        )
+    if os.path.exists(load_path):
+        med = {}
+        head = ""
+        for line in open(load_path):
+            if line.startswith("wrk "):
+                head = line.strip()
+            m = re.match(
+                r"(memory|redis): (.*?)\s+median:\s+([\d.]+) req/s\s+p50 ([\d.]+) us\s+p99 ([\d.]+) us",
+                line,
+            )
+            if m:
+                med[(m.group(1), m.group(2))] = (float(m.group(3)), float(m.group(4)), float(m.group(5)))
+        names = []
+        for (_, n) in med:
+            if n not in names:
+                names.append(n)
+        table_rows = []
+        for n in names:
+            a, b = med.get(("memory", n)), med.get(("redis", n))
+            cell = lambda x: (f"{x[0]:,.0f}", f"{x[1]:,.0f} µs", f"{x[2]:,.0f} µs") if x else ("n/a",) * 3
+            table_rows.append(
+                [esc(n), *cell(a), *cell(b), ratio(a[0], b[0]) if a and b else "n/a"]
+            )
+        out.append(
+            "### The HTTP main job on each\n\n"
+            "`scripts/load.sh` under `scripts/with-redis.sh`: the release build of "
+            "`examples/http_service.rs` on loopback, driven by wrk on the same 2 cores ("
+            + esc(head)
+            + "), first on the in-process store, then started with `--redis`; medians of the runs "
+            "(wrk's latency percentiles).\n\n"
+            + table(
+                [
+                    "scenario",
+                    "in-process req/s",
+                    "p50",
+                    "p99",
+                    "on Redis req/s",
+                    "p50",
+                    "p99",
+                    "in-process / Redis",
+                ],
+                table_rows,
+                ["---"] + ["---:"] * 7,
+            )
+            + "\n"
+        )
+    if not out:
+        return ""
+    return (
+        "## Going distributed: the same service on Redis\n\n"
+        "What sharing the state between processes costs (the `scriptling-kv-redis` package): a "
+        "network round trip per call instead of a few hundred nanoseconds.\n\n" + "\n".join(out)
+    )
+
+
 def main():
     results, root = sys.argv[1], sys.argv[2]
     out_dir = sys.argv[3] if len(sys.argv) > 3 else root
@@ -917,6 +1034,9 @@ def main():
         "(half with a TTL), to a file in the temporary directory, `fsync` included; median of 3.\n"
     )
     md.append(snapshot_section(snap))
+    dist = distributed_section(results)
+    if dist:
+        md.append(dist)
     md.append("## Where the time goes\n")
     md.append(hand_text + "\n")
     if cg:
