@@ -65,7 +65,7 @@ start_service() {
     SERVICE_PID=$!
     URL=""
     for _ in $(seq 100); do
-        URL=$(sed -n 's#^listening on \(http://127\.0\.0\.1:[0-9]*\)$#\1#p' "$WORK/stdout")
+        URL=$(sed -n 's#^listening on \(http://127\.0\.0\.1:[0-9]*\)\( .*\)\{0,1\}$#\1#p' "$WORK/stdout")
         [ -n "$URL" ] && break
         kill -0 "$SERVICE_PID" 2>/dev/null || { echo "error: the service exited" >&2; exit 1; }
         sleep 0.1
