@@ -20,16 +20,17 @@
 //! # At most one active record per entry
 //!
 //! `Entry::scheduled` holds the tick of the entry's *active* record, the earliest one pending
-//! (`UNSCHEDULED` if none), in its low 62 bits; its top two bits belong to `evict.rs` (queue
-//! flags, changed by `fetch_or`/`fetch_and` only), and every CAS here carries them over
-//! unchanged and retries if they changed under it, so "CAS `scheduled`" below means its tick. A writer that publishes a deadline with tick `t` then *claims*: if
-//! `scheduled <= t` an earlier (or equal) record will visit the entry before `t` and the visit
-//! re-schedules it, so nothing is added; otherwise it CASes `scheduled` down to `t` and pushes one
-//! record. So refreshing a session's TTL on every request (later and later deadlines) adds no
-//! records at all. A record whose tick is not its entry's `scheduled` is *superseded*: the active
-//! record covers the entry. Shortening a TTL supersedes the previous record; superseded records
-//! are counted with the dead ones below and dropped by compaction, so shortening a TTL over and
-//! over cannot pile records up either: memory is `O(keys with a TTL)`, not `O(TTL updates)`.
+//! (`UNSCHEDULED` if none), in its low 62 bits; its top two bits belong to `evict.rs` (queue flags,
+//! changed by `fetch_or`/`fetch_and` only), and every CAS here carries them over unchanged and
+//! retries if they changed under it, so "CAS `scheduled`" below means its tick. A writer that
+//! publishes a deadline with tick `t` then *claims*: if `scheduled <= t` an earlier (or equal)
+//! record will visit the entry before `t` and the visit re-schedules it, so nothing is added;
+//! otherwise it CASes `scheduled` down to `t` and pushes one record. So refreshing a session's TTL
+//! on every request (later and later deadlines) adds no records at all. A record whose tick is not
+//! its entry's `scheduled` is *superseded*: the active record covers the entry. Shortening a TTL
+//! supersedes the previous record; superseded records are counted with the dead ones below and
+//! dropped by compaction, so shortening a TTL over and over cannot pile records up either: memory
+//! is `O(keys with a TTL)`, not `O(TTL updates)`.
 //!
 //! The visitor of record `(t, e)` first CASes `e.scheduled` from `t` to `UNSCHEDULED` (if it
 //! fails the record was superseded and another record covers the entry), *then* reads the slot;
