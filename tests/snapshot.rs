@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use scriptling_kv::ops::identical;
 use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -72,23 +73,6 @@ fn clocked_at(at: Duration) -> (Store, TestClock) {
     (store, clock)
 }
 
-/// Structural equality with floats compared by their bits (NaN payloads, -0.0).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
-        (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-        }
-        (Value::Dict(x), Value::Dict(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-        }
-        (a, b) => a == b,
-    }
-}
-
 /// Every live key with its value and TTL, sorted by key.
 fn dump(store: &Store) -> Vec<(String, Value, Ttl)> {
     store
@@ -108,7 +92,7 @@ fn assert_same_contents(a: &Store, b: &Store) {
     assert_eq!(da.len(), db.len(), "key counts differ");
     for ((ka, va, ta), (kb, vb, tb)) in da.iter().zip(&db) {
         assert_eq!(ka, kb);
-        assert!(same(va, vb), "{ka}: {va:?} != {vb:?}");
+        assert!(identical(va, vb), "{ka}: {va:?} != {vb:?}");
         assert_eq!(ta, tb, "{ka}: TTL");
     }
 }
@@ -290,7 +274,7 @@ fn every_value_kind_and_key_round_trips_exactly() {
     assert_eq!(b.load(&path).unwrap(), all.len() + 1);
     for (k, v) in &all {
         let got = b.get(k).unwrap_or_else(|| panic!("{k:?} missing"));
-        assert!(same(&got, v), "{k:?}: {got:?} != {v:?}");
+        assert!(identical(&got, v), "{k:?}: {got:?} != {v:?}");
         assert_eq!(b.ttl(k), Ttl::Persistent);
     }
     assert_eq!(b.get("counter"), Some(Value::Int(42)));

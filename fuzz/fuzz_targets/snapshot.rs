@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
+use scriptling_kv::ops::identical;
 use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
 
 const SENTINEL: &str = "fuzz-sentinel";
@@ -35,7 +36,11 @@ fn crc32c(bytes: &[u8]) -> u32 {
     for &b in bytes {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -50,29 +55,14 @@ fn store() -> Store {
         .build()
 }
 
-/// Structural equality with floats compared by their bits.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
-        (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-        }
-        (Value::Dict(x), Value::Dict(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-        }
-        (a, b) => a == b,
-    }
-}
-
 fn dump(s: &Store) -> Vec<(String, Value, Ttl)> {
     s.keys("*")
         .unwrap()
         .into_iter()
         .map(|k| {
-            let v = s.get(&k).expect("listed key readable (the test clock does not move)");
+            let v = s
+                .get(&k)
+                .expect("listed key readable (the test clock does not move)");
             let t = s.ttl(&k);
             (k, v, t)
         })
@@ -107,7 +97,10 @@ fuzz_target!(|data: &[u8]| {
     s.set(SENTINEL, "untouched");
     match s.load(&path) {
         Err(Error::Corrupt { offset, reason, .. }) => {
-            assert!(offset <= bytes.len() as u64, "offset {offset} past the end: {reason}");
+            assert!(
+                offset <= bytes.len() as u64,
+                "offset {offset} past the end: {reason}"
+            );
             assert!(!reason.is_empty());
             assert_eq!(s.keys("*").unwrap(), [SENTINEL], "a partial load: {reason}");
             assert_eq!(s.get(SENTINEL), Some(Value::from("untouched")));
@@ -116,7 +109,11 @@ fuzz_target!(|data: &[u8]| {
         Err(other) => panic!("a readable file gave {other:?}"),
         Ok(set) => {
             let keys = s.keys("*").unwrap();
-            assert!(keys.len() <= set + 1, "{} keys after setting {set}", keys.len());
+            assert!(
+                keys.len() <= set + 1,
+                "{} keys after setting {set}",
+                keys.len()
+            );
             // Re-save and load the result: the same contents.
             let again = scratch("again.snap");
             let saved = s.save(&again).unwrap();
@@ -127,7 +124,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(a.len(), b.len());
             for ((ka, va, ta), (kb, vb, tb)) in a.iter().zip(&b) {
                 assert_eq!(ka, kb);
-                assert!(same(va, vb), "{ka}: {va:?} != {vb:?}");
+                assert!(identical(va, vb), "{ka}: {va:?} != {vb:?}");
                 assert_eq!(ta, tb, "{ka}");
             }
             for (_, v, _) in a.into_iter().chain(b) {
