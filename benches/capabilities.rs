@@ -653,7 +653,7 @@ fn stampede_async(sizes: &Sizes, out: &mut Output) {
                                     Value::Str(format!("loaded by call {i}"))
                                 };
                                 let v = if which == 0 {
-                                    store.get_or_insert_with_async(&key, TTL, init).await
+                                    store.get_or_insert_with_async(&key, Some(TTL), init).await
                                 } else {
                                     let cell = cells.entry(key.clone()).or_default().clone();
                                     cell.get_or_init(|| init).await.clone()

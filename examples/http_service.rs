@@ -52,7 +52,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use scriptling_kv::{AsyncKv, Error, Source, Store, Ttl, Value};
+use scriptling_kv::{AsyncKv, Error, SharedKv, Source, Store, Ttl, Value};
 use scriptling_kv_redis::RedisStore;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -239,20 +239,38 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 // ---------------------------------------------------------------------------------------------
 // The backends: everything the handlers need beyond `AsyncKv`.
 
-/// A store the service can run on: the [`AsyncKv`] operations, plus a single-flight load for the
-/// cache and the numbers for `/stats`.
-pub(crate) trait Backend: AsyncKv + Clone + Send + Sync + 'static {
-    /// The value of `key`, or the value `load` computes, stored for `ttl`; concurrent misses run
-    /// `load` once. Also says where the value came from (`X-Cache`: `HIT`, `MISS`, `COALESCED`).
-    fn cached(
-        &self,
-        key: &str,
-        ttl: Duration,
-        load: impl Future<Output = Value> + Send,
-    ) -> impl Future<Output = scriptling_kv::Result<(Value, &'static str)>> + Send;
+/// The store the service runs on: any backend behind one [`SharedKv`] (chosen from the flags at
+/// start), and the in-process store itself when that is the backend (for its counters).
+#[derive(Debug, Clone)]
+pub(crate) struct Kv {
+    kv: SharedKv,
+    local: Option<Store>,
+    backend: &'static str,
+}
 
-    /// The numbers `/stats` reports.
-    fn numbers(&self) -> impl Future<Output = scriptling_kv::Result<serde_json::Value>> + Send;
+impl From<Store> for Kv {
+    fn from(store: Store) -> Kv {
+        Kv {
+            kv: SharedKv::new(store.clone()),
+            local: Some(store),
+            backend: "memory",
+        }
+    }
+}
+
+impl From<RedisStore> for Kv {
+    fn from(store: RedisStore) -> Kv {
+        let backend = if store.is_cluster() {
+            "redis-cluster"
+        } else {
+            "redis"
+        };
+        Kv {
+            kv: SharedKv::new(store),
+            local: None,
+            backend,
+        }
+    }
 }
 
 /// The `X-Cache` header for a load's [`Source`].
@@ -264,58 +282,15 @@ fn x_cache(source: Source) -> &'static str {
     }
 }
 
-impl Backend for Store {
-    async fn cached(
-        &self,
-        key: &str,
-        ttl: Duration,
-        load: impl Future<Output = Value> + Send,
-    ) -> scriptling_kv::Result<(Value, &'static str)> {
-        let loaded = self.load_with_async(key, ttl, load).await;
-        Ok((loaded.value, x_cache(loaded.source)))
-    }
-
-    async fn numbers(&self) -> scriptling_kv::Result<serde_json::Value> {
-        let stats = self.stats();
-        Ok(json!({
-            "backend": "memory",
-            "keys": self.len(),
-            "hits": stats.hits,
-            "misses": stats.misses,
-            "expired": stats.expired,
-            "evicted": stats.evicted,
-        }))
-    }
-}
-
-impl Backend for RedisStore {
-    async fn cached(
-        &self,
-        key: &str,
-        ttl: Duration,
-        load: impl Future<Output = Value> + Send,
-    ) -> scriptling_kv::Result<(Value, &'static str)> {
-        // Concurrent misses in this process run `load` once; another replica may run its own,
-        // and the first value stored wins for all of them.
-        let loaded = self.load_with_async(key, ttl, || load).await?;
-        Ok((loaded.value, x_cache(loaded.source)))
-    }
-
-    async fn numbers(&self) -> scriptling_kv::Result<serde_json::Value> {
-        Ok(json!({
-            "backend": if self.is_cluster() { "redis-cluster" } else { "redis" },
-            "keys": AsyncKv::len(self).await?,
-        }))
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The service.
 
 /// What every handler shares: the store (a cheap handle) and the configuration.
 #[derive(Debug, Clone)]
-struct AppState<B> {
-    kv: B,
+struct AppState {
+    kv: SharedKv,
+    local: Option<Store>,
+    backend: &'static str,
     config: Arc<Config>,
 }
 
@@ -327,16 +302,17 @@ struct Client(Arc<str>);
 ///
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`] does) so a
 /// request is attributed to its peer address.
-pub(crate) fn app<B: Backend>(kv: B, config: Config) -> Router {
+pub(crate) fn app(kv: impl Into<Kv>, config: Config) -> Router {
+    let Kv { kv, local, backend } = kv.into();
     let trusted = Arc::new(config.trusted_proxies.clone());
     Router::new()
-        .route("/", get(index::<B>))
-        .route("/login", post(login::<B>))
-        .route("/me", get(me::<B>))
-        .route("/logout", post(logout::<B>))
-        .route("/cached/{name}", get(cached::<B>))
-        .route("/jobs/{id}", post(start_job::<B>).get(job_status::<B>))
-        .route("/stats", get(stats::<B>))
+        .route("/", get(index))
+        .route("/login", post(login))
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .route("/cached/{name}", get(cached))
+        .route("/jobs/{id}", post(start_job).get(job_status))
+        .route("/stats", get(stats))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
@@ -346,15 +322,17 @@ pub(crate) fn app<B: Backend>(kv: B, config: Config) -> Router {
         }))
         .with_state(AppState {
             kv,
+            local,
+            backend,
             config: Arc::new(config),
         })
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then lets the requests in flight
 /// finish (idle keep-alive connections are closed) for at most [`GRACE`].
-pub(crate) async fn serve<B: Backend>(
+pub(crate) async fn serve(
     listener: TcpListener,
-    kv: B,
+    kv: impl Into<Kv>,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -655,8 +633,8 @@ pub(crate) const BAD_NAME: &str = "name must be 1 to 64 characters of A-Z a-z 0-
 /// in the same step, so no counter ever exists without its window. Later requests never touch
 /// the TTL, so the window is fixed, not sliding. A counter overwritten with something that is not
 /// an integer (by hand) starts a new window instead of failing forever.
-pub(crate) async fn count_request<B: Backend>(
-    kv: &B,
+pub(crate) async fn count_request(
+    kv: &SharedKv,
     key: &str,
     window: Duration,
 ) -> scriptling_kv::Result<i64> {
@@ -671,7 +649,7 @@ pub(crate) async fn count_request<B: Backend>(
 }
 
 /// Seconds until the window at `key` ends, for `Retry-After`: at least 1.
-async fn retry_after_secs<B: Backend>(kv: &B, key: &str) -> u64 {
+async fn retry_after_secs(kv: &SharedKv, key: &str) -> u64 {
     let secs = match kv.ttl(key).await {
         Ok(ttl @ Ttl::Expires(_)) => ttl.as_secs(),
         // Ended between the count and now, or unknown: retrying in a second is right.
@@ -680,8 +658,8 @@ async fn retry_after_secs<B: Backend>(kv: &B, key: &str) -> u64 {
     u64::try_from(secs).unwrap_or(1).max(1)
 }
 
-async fn index<B: Backend>(
-    State(app): State<AppState<B>>,
+async fn index(
+    State(app): State<AppState>,
     Extension(Client(client)): Extension<Client>,
 ) -> Response {
     let key = format!("rate:{client}");
@@ -736,8 +714,8 @@ fn unix_secs() -> i64 {
 
 /// `POST /login`. Taking the extractor's `Result` lets every rejection (bad JSON, wrong or
 /// missing content type, body too large) answer in this service's JSON shape, with `400`.
-async fn login<B: Backend>(
-    State(app): State<AppState<B>>,
+async fn login(
+    State(app): State<AppState>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Response {
     let body = match body {
@@ -773,7 +751,7 @@ async fn login<B: Backend>(
 }
 
 /// `GET /me`.
-async fn me<B: Backend>(State(app): State<AppState<B>>, headers: HeaderMap) -> Response {
+async fn me(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let Some(token) = bearer_token(&headers) else {
         return unauthorized("expected Authorization: Bearer TOKEN");
     };
@@ -790,7 +768,7 @@ async fn me<B: Backend>(State(app): State<AppState<B>>, headers: HeaderMap) -> R
 }
 
 /// `POST /logout`.
-async fn logout<B: Backend>(State(app): State<AppState<B>>, headers: HeaderMap) -> Response {
+async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let Some(token) = bearer_token(&headers) else {
         return unauthorized("expected Authorization: Bearer TOKEN");
     };
@@ -820,13 +798,19 @@ async fn compute(name: String) -> Value {
 /// Serves `cache:{name}` from the store, or computes and caches it for [`CACHE_TTL`]; concurrent
 /// misses on one name run one computation (a single-flight load), the others wait for it
 /// (`X-Cache: COALESCED`).
-async fn cached<B: Backend>(State(app): State<AppState<B>>, Path(name): Path<String>) -> Response {
+async fn cached(State(app): State<AppState>, Path(name): Path<String>) -> Response {
     if !valid_name(&name) {
         return error(StatusCode::BAD_REQUEST, BAD_NAME);
     }
     let key = format!("cache:{name}");
-    let (value, source) = tryk!(app.kv.cached(&key, CACHE_TTL, compute(name)).await);
-    ([("x-cache", source)], Json(value)).into_response()
+    // Concurrent misses in this process run `compute` once; on Redis another replica may run
+    // its own, and the first value stored wins for all of them.
+    let loaded = tryk!(
+        app.kv
+            .load_with(&key, Some(CACHE_TTL), || compute(name))
+            .await
+    );
+    ([("x-cache", x_cache(loaded.source))], Json(loaded.value)).into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -836,7 +820,7 @@ async fn cached<B: Backend>(State(app): State<AppState<B>>, Path(name): Path<Str
 /// dies) and runs the job in the background; a job already running is not started again. The
 /// runner releases the lock with `compare_and_delete`, which removes it only if it still holds
 /// this run's token (a lock whose lease ran out and was taken by another run stays theirs).
-async fn start_job<B: Backend>(State(app): State<AppState<B>>, Path(id): Path<String>) -> Response {
+async fn start_job(State(app): State<AppState>, Path(id): Path<String>) -> Response {
     if !valid_name(&id) {
         return error(StatusCode::BAD_REQUEST, BAD_NAME);
     }
@@ -844,7 +828,11 @@ async fn start_job<B: Backend>(State(app): State<AppState<B>>, Path(id): Path<St
         return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available");
     };
     let lock = format!("job:{id}");
-    if !tryk!(app.kv.set_if_absent(&lock, token.as_str(), JOB_LEASE).await) {
+    if !tryk!(
+        app.kv
+            .set_if_absent(&lock, token.as_str(), Some(JOB_LEASE))
+            .await
+    ) {
         return (
             StatusCode::CONFLICT,
             Json(json!({ "job": id, "error": "job is already running" })),
@@ -869,10 +857,7 @@ async fn start_job<B: Backend>(State(app): State<AppState<B>>, Path(id): Path<St
 }
 
 /// `GET /jobs/{id}`: `running`, `done` (with when), or 404.
-async fn job_status<B: Backend>(
-    State(app): State<AppState<B>>,
-    Path(id): Path<String>,
-) -> Response {
+async fn job_status(State(app): State<AppState>, Path(id): Path<String>) -> Response {
     if !valid_name(&id) {
         return error(StatusCode::BAD_REQUEST, BAD_NAME);
     }
@@ -893,6 +878,23 @@ async fn job_status<B: Backend>(
 
 /// The store's counters: hits and misses of the reads, keys expired and evicted, and the key
 /// count (which may include expired keys not yet removed). Constant cost: no key is walked.
-async fn stats<B: Backend>(State(app): State<AppState<B>>) -> Response {
-    Json(tryk!(app.kv.numbers().await)).into_response()
+async fn stats(State(app): State<AppState>) -> Response {
+    let numbers = match &app.local {
+        Some(store) => {
+            let stats = store.stats();
+            json!({
+                "backend": app.backend,
+                "keys": store.len(),
+                "hits": stats.hits,
+                "misses": stats.misses,
+                "expired": stats.expired,
+                "evicted": stats.evicted,
+            })
+        }
+        None => {
+            let keys: usize = tryk!(app.kv.len().await);
+            json!({ "backend": app.backend, "keys": keys })
+        }
+    };
+    Json(numbers).into_response()
 }

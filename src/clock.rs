@@ -52,13 +52,11 @@ impl Clock {
         }
     }
 
-    /// The deadline of a TTL of `ttl` starting at `now`; `None` for `Duration::ZERO`
-    /// (no expiry, as `ttl=0` in the original).
+    /// The deadline of a nonzero TTL of `ttl` starting at `now`, saturating below [`NEVER`].
+    /// (A zero TTL is "expired at once" and never becomes a deadline: the write engine turns
+    /// it into a removal, `write.rs`, [`Deadline::Gone`](crate::write::Deadline::Gone).)
     #[inline]
     pub(crate) fn deadline_after(now: u64, ttl: Duration) -> u64 {
-        if ttl.is_zero() {
-            return NEVER;
-        }
         let ttl = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);
         // At least 1 ns so that a live key always has a deadline strictly after `now`.
         now.saturating_add(ttl.max(1)).min(NEVER - 1)
@@ -128,7 +126,6 @@ mod tests {
 
     #[test]
     fn zero_ttl_is_never_and_huge_ttls_saturate() {
-        assert_eq!(Clock::deadline_after(5, Duration::ZERO), NEVER);
         assert_eq!(Clock::deadline_after(5, Duration::MAX), NEVER - 1);
         assert_eq!(
             Clock::deadline_after(NEVER - 3, Duration::from_secs(1)),

@@ -19,7 +19,9 @@ use crate::write::{Deadline, Write};
 
 /// What [`Store::compute`] does to the key (the first element of what its closure returns).
 ///
-/// A TTL of `Duration::ZERO` means no expiry, as everywhere in the crate.
+/// A TTL is a deadline, as everywhere in the crate: `Duration::ZERO` is expired at once (the
+/// answer removes a live key and stores nothing on a missing one). No expiry is
+/// `PutWithTtl(value, None)` or [`Compute::Persist`].
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Compute {
@@ -27,11 +29,15 @@ pub enum Compute {
     Keep,
     /// Store this value and keep the key's TTL (a key that was not live gets none).
     Put(Value),
-    /// Store this value with this TTL.
-    PutWithTtl(Value, Duration),
+    /// Store this value with this TTL (`None`: no expiry; `Some(Duration::ZERO)`: expired at
+    /// once, so nothing is stored and a live key is removed).
+    PutWithTtl(Value, Option<Duration>),
     /// Change only the TTL of the live key, leaving its value untouched (in place, whatever its
-    /// size); nothing if the key is not live.
+    /// size); nothing if the key is not live. `Duration::ZERO` removes the key.
     Expire(Duration),
+    /// Remove the TTL of the live key, leaving its value untouched; nothing if the key is not
+    /// live.
+    Persist,
     /// Remove the key (nothing if it is not live).
     Delete,
 }
@@ -70,7 +76,7 @@ impl Store {
     ///
     /// let store = Store::new();
     /// let token = Value::from("owner-42");
-    /// store.set_if_absent("lock:job", token.clone(), Duration::from_secs(30));
+    /// store.set_if_absent("lock:job", token.clone(), Some(Duration::from_secs(30)));
     /// // Extend my lock, but only if it still holds my token.
     /// let extended = store.compute("lock:job", |cur| match cur {
     ///     Some(cur) if *cur.value() == token => (Compute::Expire(Duration::from_secs(60)), true),
@@ -94,10 +100,9 @@ impl Store {
             let write = match op {
                 Compute::Keep => Write::None,
                 Compute::Put(value) => Write::Put(value, Deadline::Keep),
-                Compute::PutWithTtl(value, ttl) => {
-                    Write::Put(value, Deadline::At(now.deadline_after(ttl)))
-                }
-                Compute::Expire(ttl) => Write::Expire(Deadline::At(now.deadline_after(ttl))),
+                Compute::PutWithTtl(value, ttl) => Write::Put(value, now.ttl_or_never(ttl)),
+                Compute::Expire(ttl) => Write::Expire(now.ttl(ttl)),
+                Compute::Persist => Write::Expire(Deadline::At(NEVER)),
                 Compute::Delete => Write::Delete,
             };
             (write, result)
@@ -106,17 +111,20 @@ impl Store {
 
     /// Stores `value` with `ttl` only if the key is not live (missing or expired); `true` if this
     /// call stored it. Redis `SET key value NX PX ttl`: take a lock, claim an idempotency key.
+    /// `None` stores it with no expiry; `Some(Duration::ZERO)` is expired at once: on a key that
+    /// is not live it returns `true` and nobody ever sees the value.
     ///
     /// ```
     /// use std::time::Duration;
     /// use scriptling_kv::Store;
     ///
     /// let store = Store::new();
-    /// assert!(store.set_if_absent("lock:job", "worker-1", Duration::from_secs(30)));
-    /// assert!(!store.set_if_absent("lock:job", "worker-2", Duration::from_secs(30)));
+    /// let lease = Some(Duration::from_secs(30));
+    /// assert!(store.set_if_absent("lock:job", "worker-1", lease));
+    /// assert!(!store.set_if_absent("lock:job", "worker-2", lease));
     /// assert_eq!(store.get("lock:job"), Some("worker-1".into()));
     /// ```
-    pub fn set_if_absent(&self, key: &str, value: impl Into<Value>, ttl: Duration) -> bool {
+    pub fn set_if_absent(&self, key: &str, value: impl Into<Value>, ttl: Option<Duration>) -> bool {
         if mutant::two_steps() {
             return mutant::set_if_absent(self, key, value.into(), ttl);
         }
@@ -126,7 +134,7 @@ impl Store {
                 value = Some(v);
             }
             match (cur, value.take()) {
-                (None, Some(v)) => (Write::Put(v, Deadline::At(now.deadline_after(ttl))), true),
+                (None, Some(v)) => (Write::Put(v, now.ttl_or_never(ttl)), true),
                 (_, v) => {
                     value = v;
                     (Write::None, false)
@@ -135,18 +143,20 @@ impl Store {
         })
     }
 
-    /// Stores `value` with `ttl` as [`set_with_ttl`](Store::set_with_ttl) does, and returns the
-    /// value it replaced, if that was live. Redis `SET key value PX ttl GET`.
+    /// Stores `value` with `ttl` (`None`: no expiry; `Some(Duration::ZERO)`: expired at once, so
+    /// the key is gone afterwards) and returns the value it replaced, if that was live. Redis
+    /// `SET key value PX ttl GET`.
     ///
     /// ```
     /// use std::time::Duration;
     /// use scriptling_kv::Store;
     ///
     /// let store = Store::new();
-    /// assert_eq!(store.swap("k", 1, Duration::ZERO), None);
-    /// assert_eq!(store.swap("k", 2, Duration::ZERO), Some(1.into()));
+    /// assert_eq!(store.swap("k", 1, None), None);
+    /// assert_eq!(store.swap("k", 2, Some(Duration::from_secs(60))), Some(1.into()));
+    /// assert_eq!(store.ttl("k").as_secs(), 60);
     /// ```
-    pub fn swap(&self, key: &str, value: impl Into<Value>, ttl: Duration) -> Option<Value> {
+    pub fn swap(&self, key: &str, value: impl Into<Value>, ttl: Option<Duration>) -> Option<Value> {
         let mut value = Some(value.into());
         self.inner.write(key, |cur, now, back| {
             let v = back
@@ -154,7 +164,7 @@ impl Store {
                 .or_else(|| value.take())
                 .expect("kept between attempts");
             let old = cur.map(|view| view.value().into_owned());
-            (Write::Put(v, Deadline::At(now.deadline_after(ttl))), old)
+            (Write::Put(v, now.ttl_or_never(ttl)), old)
         })
     }
 
@@ -214,7 +224,7 @@ impl Store {
     /// use scriptling_kv::Store;
     ///
     /// let store = Store::new();
-    /// store.set_if_absent("lock", "me", Duration::from_secs(10));
+    /// store.set_if_absent("lock", "me", Some(Duration::from_secs(10)));
     /// assert!(!store.compare_and_delete("lock", &"someone else".into()));
     /// assert!(store.compare_and_delete("lock", &"me".into()));
     /// ```
@@ -229,7 +239,8 @@ impl Store {
     }
 
     /// [`incr`](Store::incr), and a key this call creates (it was missing or expired) gets
-    /// `ttl`; a live key keeps its TTL or its lack of one. A fixed-window rate limit in one call:
+    /// `ttl`; a live key keeps its TTL or its lack of one (`Duration::ZERO`: a key this call
+    /// would create is expired at once, so nothing is stored and `delta` is returned). A fixed-window rate limit in one call:
     /// the first request of a window creates the counter with the window's length, later ones
     /// only count, and there is no moment at which the counter exists without its TTL.
     ///
@@ -247,7 +258,7 @@ impl Store {
         if mutant::two_steps() {
             return mutant::incr_with_ttl(self, key, delta, ttl);
         }
-        self.incr_creating(key, delta, ttl)
+        self.incr_creating(key, delta, Some(ttl))
     }
 
     /// If the key is live, replaces its value by `f(current)` atomically, keeping its TTL, and
@@ -294,11 +305,14 @@ mod mutant {
         cfg!(scriptling_kv_mutant = "two_steps")
     }
 
-    pub(super) fn set_if_absent(s: &Store, key: &str, value: Value, ttl: Duration) -> bool {
+    pub(super) fn set_if_absent(s: &Store, key: &str, value: Value, ttl: Option<Duration>) -> bool {
         if s.exists(key) {
             return false;
         }
-        s.set_with_ttl(key, value, ttl);
+        match ttl {
+            Some(ttl) => s.set_with_ttl(key, value, ttl),
+            None => s.set(key, value),
+        }
         true
     }
 

@@ -47,6 +47,9 @@ pub enum Error {
         op: String,
         /// The operating system's error.
         reason: String,
+        /// The kind of the operating system's error, to match on (`NotFound`,
+        /// `PermissionDenied`, ...); `Other` or `InvalidInput` when the crate itself refused.
+        kind: std::io::ErrorKind,
     },
     /// A snapshot file that is not a valid, complete snapshot: truncated, corrupted, foreign, or
     /// of a format version this crate cannot read. Nothing was loaded from it.
@@ -56,6 +59,14 @@ pub enum Error {
         /// Byte offset in the file where the problem was found.
         offset: u64,
         /// What is wrong.
+        reason: String,
+    },
+    /// [`to_value`](crate::to_value) or [`from_value`](crate::from_value) met a value of the
+    /// wrong shape (feature `serde`).
+    Convert {
+        /// Where, as `field.list[2].field` (empty: the value itself).
+        path: String,
+        /// What is wrong, in serde's words.
         reason: String,
     },
 }
@@ -69,7 +80,13 @@ impl fmt::Display for Error {
                 write!(f, "invalid pattern '{pattern}': {reason}")
             }
             Error::Backend { backend, reason } => write!(f, "{backend} backend: {reason}"),
-            Error::Io { path, op, reason } => write!(f, "{op} {path}: {reason}"),
+            Error::Io {
+                path, op, reason, ..
+            } => write!(f, "{op} {path}: {reason}"),
+            Error::Convert { path, reason } if path.is_empty() => {
+                write!(f, "cannot convert the value: {reason}")
+            }
+            Error::Convert { path, reason } => write!(f, "cannot convert `{path}`: {reason}"),
             Error::Corrupt {
                 path,
                 offset,
@@ -83,6 +100,24 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The operating system's error kind of an [`Error::Io`]; `None` for every other variant.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use scriptling_kv::Store;
+    ///
+    /// let err = Store::new().load("/no/such/dir/kv.snap").unwrap_err();
+    /// assert_eq!(err.io_kind(), Some(ErrorKind::NotFound));
+    /// ```
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            Error::Io { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+}
 
 /// `std::result::Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
@@ -112,6 +147,7 @@ mod tests {
             path: "/x/y".into(),
             op: "rename".into(),
             reason: "No such file or directory (os error 2)".into(),
+            kind: std::io::ErrorKind::NotFound,
         };
         assert_eq!(
             e.to_string(),

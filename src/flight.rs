@@ -42,7 +42,7 @@ use std::time::Duration;
 use crate::store::Store;
 use crate::sync::{lock, Arc, Condvar, Mutex};
 use crate::value::Value;
-use crate::write::{Deadline, Write};
+use crate::write::Write;
 
 /// Number of shards of the in-flight table (one under loom: fewer interleavings, same protocol).
 #[cfg(not(scriptling_kv_loom))]
@@ -278,7 +278,7 @@ impl Store {
 
     /// Stores a loaded value if the key is still not live; returns what is live after that (the
     /// loaded value, or a concurrent write's).
-    fn store_loaded(&self, key: &str, value: Value, ttl: Duration) -> Value {
+    fn store_loaded(&self, key: &str, value: Value, ttl: Option<Duration>) -> Value {
         let mut value = Some(value);
         self.inner.write(key, |cur, now, back| {
             if let Some(v) = back.take() {
@@ -289,17 +289,15 @@ impl Store {
                 None => {
                     let v = value.take().expect("kept between attempts");
                     let returned = v.clone();
-                    (
-                        Write::Put(v, Deadline::At(now.deadline_after(ttl))),
-                        returned,
-                    )
+                    (Write::Put(v, now.ttl_or_never(ttl)), returned)
                 }
             }
         })
     }
 
     /// The live value of `key`, or the value `init` loads and this call stores with `ttl`
-    /// (`Duration::ZERO`: no expiry). Concurrent calls for a key that is not live run **one**
+    /// (`None`: no expiry; `Some(Duration::ZERO)`: expired at once, so the loaded value is
+    /// returned to this call and its waiters but never stored). Concurrent calls for a key that is not live run **one**
     /// `init` among them; the others wait for it and return its value (the only waiting in the
     /// crate: plain reads and writes never wait for a load). A loader that panics stores
     /// nothing, its panic propagates to its caller, and one of its waiters loads instead.
@@ -313,10 +311,10 @@ impl Store {
     /// use scriptling_kv::Store;
     ///
     /// let store = Store::new();
-    /// let v = store.get_or_insert_with("cache:report", Duration::from_secs(300), || "expensive");
+    /// let v = store.get_or_insert_with("cache:report", Some(Duration::from_secs(300)), || "expensive");
     /// assert_eq!(v, "expensive".into());
     /// // A hit: init is not called again.
-    /// let v = store.get_or_insert_with("cache:report", Duration::from_secs(300), || -> &str {
+    /// let v = store.get_or_insert_with("cache:report", Some(Duration::from_secs(300)), || -> &str {
     ///     unreachable!()
     /// });
     /// assert_eq!(v, "expensive".into());
@@ -324,7 +322,7 @@ impl Store {
     pub fn get_or_insert_with<V: Into<Value>>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl FnOnce() -> V,
     ) -> Value {
         self.load_with(key, ttl, init).value
@@ -338,14 +336,14 @@ impl Store {
     /// use scriptling_kv::Store;
     ///
     /// let store = Store::new();
-    /// let r = store.try_get_or_insert_with("k", Duration::ZERO, || Err::<i64, _>("down"));
+    /// let r = store.try_get_or_insert_with("k", None, || Err::<i64, _>("down"));
     /// assert_eq!(r, Err("down"));
     /// assert!(!store.exists("k"));
     /// ```
     pub fn try_get_or_insert_with<V: Into<Value>, E>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl FnOnce() -> std::result::Result<V, E>,
     ) -> std::result::Result<Value, E> {
         self.try_load_with(key, ttl, init).map(|l| l.value)
@@ -360,13 +358,13 @@ impl Store {
     /// use scriptling_kv::{Source, Store};
     ///
     /// let store = Store::new();
-    /// assert_eq!(store.load_with("k", Duration::ZERO, || 1).source, Source::Loaded);
-    /// assert_eq!(store.load_with("k", Duration::ZERO, || 2).source, Source::Hit);
+    /// assert_eq!(store.load_with("k", None, || 1).source, Source::Loaded);
+    /// assert_eq!(store.load_with("k", None, || 2).source, Source::Hit);
     /// ```
     pub fn load_with<V: Into<Value>>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl FnOnce() -> V,
     ) -> Loaded {
         match self.try_load_with(key, ttl, || Ok::<V, std::convert::Infallible>(init())) {
@@ -380,7 +378,7 @@ impl Store {
     pub fn try_load_with<V: Into<Value>, E>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl FnOnce() -> std::result::Result<V, E>,
     ) -> std::result::Result<Loaded, E> {
         if let Some(value) = self.stored(key) {
@@ -427,7 +425,7 @@ impl Store {
     pub async fn get_or_insert_with_async<V: Into<Value>>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl Future<Output = V>,
     ) -> Value {
         self.load_with_async(key, ttl, init).await.value
@@ -437,7 +435,7 @@ impl Store {
     pub async fn try_get_or_insert_with_async<V: Into<Value>, E>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl Future<Output = std::result::Result<V, E>>,
     ) -> std::result::Result<Value, E> {
         self.try_load_with_async(key, ttl, init)
@@ -449,7 +447,7 @@ impl Store {
     pub async fn load_with_async<V: Into<Value>>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl Future<Output = V>,
     ) -> Loaded {
         let init = async { Ok::<V, std::convert::Infallible>(init.await) };
@@ -463,7 +461,7 @@ impl Store {
     pub async fn try_load_with_async<V: Into<Value>, E>(
         &self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: impl Future<Output = std::result::Result<V, E>>,
     ) -> std::result::Result<Loaded, E> {
         if let Some(value) = self.stored(key) {

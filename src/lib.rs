@@ -229,6 +229,7 @@ mod key;
     all(feature = "arbitrary", feature = "test-util")
 ))]
 pub mod ops;
+mod shared;
 mod snapshot;
 mod stats;
 mod store;
@@ -236,11 +237,13 @@ mod store;
 pub mod strategy;
 mod sync;
 mod table;
+#[cfg(feature = "serde")]
+mod typed;
 mod value;
 mod wheel;
 mod write;
 
-pub use backend::AsyncKv;
+pub use backend::{AsyncKv, LoadError};
 #[cfg(any(feature = "test-util", test))]
 pub use clock::TestClock;
 pub use conditional::{Compute, Current};
@@ -248,9 +251,12 @@ pub use error::{Error, Result};
 pub use evict::RemovalCause;
 pub use flight::{Loaded, Source};
 pub use glob::Pattern;
+pub use shared::SharedKv;
 pub use snapshot::PersistenceStatus;
 pub use stats::{Stats, METRIC_NAMES};
 pub use store::{Store, StoreBuilder, Ttl};
+#[cfg(feature = "serde")]
+pub use typed::{from_value, to_value};
 pub use value::{Value, ValueOutOfRange};
 
 /// Size and alignment of the store's slot allocation, for the tracking allocator of the loom

@@ -25,7 +25,8 @@
 //!   (nesting at most 2 deep, 3 elements per container, any float including NaN);
 //! - TTLs from below one tick of the expiry wheel (2^20 ns, about 1 ms) through milliseconds,
 //!   seconds and minutes, on and around the wheel's level boundaries, and now and then hours to
-//!   centuries, `Duration::MAX` (saturating) and `Duration::ZERO` (no expiry); clock advances
+//!   centuries, `Duration::MAX` (saturating) and `Duration::ZERO` (expired at once); where the
+//!   method takes an `Option<Duration>`, `None` (no expiry) one time in sixteen; clock advances
 //!   likewise (up to three days), so keys expire during a sequence.
 //!
 //! # Comparing results
@@ -51,7 +52,7 @@
 //! let key = || "k".to_string();
 //! let ttl = Duration::from_secs(2);
 //! let script = [
-//!     (Op::SetIfAbsent { key: key(), value: 1.into(), ttl }, OpResult::Bool(true)),
+//!     (Op::SetIfAbsent { key: key(), value: 1.into(), ttl: Some(ttl) }, OpResult::Bool(true)),
 //!     (Op::Update { key: key(), update: Update::AddInt(41) }, OpResult::Found(Some(42.into()))),
 //!     (Op::Advance(Duration::from_secs(1)), OpResult::Unit),
 //!     (
@@ -177,8 +178,8 @@ pub enum Decide {
     Keep,
     /// [`Compute::Put`] of this value.
     Put(Value),
-    /// [`Compute::PutWithTtl`] of this value and TTL.
-    PutWithTtl(Value, Duration),
+    /// [`Compute::PutWithTtl`] of this value and TTL (`None`: no expiry).
+    PutWithTtl(Value, Option<Duration>),
     /// [`Compute::Expire`] with this TTL.
     Expire(Duration),
     /// [`Compute::Delete`].
@@ -212,7 +213,7 @@ impl Decide {
                 Compute::Put(Value::Int(n.wrapping_add(1)))
             }
             (Decide::IncrOrInit { .. }, Some(_)) => Compute::Keep,
-            (Decide::IncrOrInit { ttl }, None) => Compute::PutWithTtl(Value::Int(1), *ttl),
+            (Decide::IncrOrInit { ttl }, None) => Compute::PutWithTtl(Value::Int(1), Some(*ttl)),
             (Decide::Extend { below, to }, Some((_, Some(left)))) if left < *below => {
                 Compute::Expire(*to)
             }
@@ -244,7 +245,7 @@ pub enum Op {
         key: String,
         /// The value.
         value: Value,
-        /// The TTL (`ZERO`: none).
+        /// The TTL (`ZERO`: expired at once).
         ttl: Duration,
     },
     /// [`Store::get`]: [`OpResult::Found`].
@@ -304,7 +305,14 @@ pub enum Op {
     Expire {
         /// The key.
         key: String,
-        /// The new TTL (`ZERO`: none).
+        /// The new TTL (`ZERO`: expired at once).
+        ttl: Duration,
+    },
+    /// [`Store::get_and_expire`]: [`OpResult::Found`].
+    GetAndExpire {
+        /// The key.
+        key: String,
+        /// The new TTL (`ZERO`: expired at once).
         ttl: Duration,
     },
     /// [`Store::persist`]: [`OpResult::Bool`].
@@ -326,8 +334,8 @@ pub enum Op {
         key: String,
         /// The value.
         value: Value,
-        /// The TTL (`ZERO`: none).
-        ttl: Duration,
+        /// The TTL (`None`: none; `Some(ZERO)`: expired at once).
+        ttl: Option<Duration>,
     },
     /// [`Store::swap`]: [`OpResult::Found`] (the live value it replaced).
     Swap {
@@ -335,8 +343,8 @@ pub enum Op {
         key: String,
         /// The value.
         value: Value,
-        /// The TTL (`ZERO`: none).
-        ttl: Duration,
+        /// The TTL (`None`: none; `Some(ZERO)`: expired at once).
+        ttl: Option<Duration>,
     },
     /// [`Store::take`]: [`OpResult::Found`].
     Take {
@@ -377,8 +385,8 @@ pub enum Op {
     GetOrInsertWith {
         /// The key.
         key: String,
-        /// The TTL of a loaded value (`ZERO`: none).
-        ttl: Duration,
+        /// The TTL of a loaded value (`None`: none; `Some(ZERO)`: expired at once).
+        ttl: Option<Duration>,
         /// What `init` returns.
         value: Value,
     },
@@ -387,8 +395,8 @@ pub enum Op {
     TryGetOrInsertWith {
         /// The key.
         key: String,
-        /// The TTL of a loaded value (`ZERO`: none).
-        ttl: Duration,
+        /// The TTL of a loaded value (`None`: none; `Some(ZERO)`: expired at once).
+        ttl: Option<Duration>,
         /// What `init` returns (`None`: it fails).
         value: Option<Value>,
     },
@@ -396,8 +404,8 @@ pub enum Op {
     LoadWith {
         /// The key.
         key: String,
-        /// The TTL of a loaded value (`ZERO`: none).
-        ttl: Duration,
+        /// The TTL of a loaded value (`None`: none; `Some(ZERO)`: expired at once).
+        ttl: Option<Duration>,
         /// What `init` returns.
         value: Value,
     },
@@ -406,8 +414,8 @@ pub enum Op {
     TryLoadWith {
         /// The key.
         key: String,
-        /// The TTL of a loaded value (`ZERO`: none).
-        ttl: Duration,
+        /// The TTL of a loaded value (`None`: none; `Some(ZERO)`: expired at once).
+        ttl: Option<Duration>,
         /// What `init` returns (`None`: it fails).
         value: Option<Value>,
     },
@@ -503,6 +511,7 @@ impl Op {
             | Op::Exists { key }
             | Op::Ttl { key }
             | Op::Expire { key, .. }
+            | Op::GetAndExpire { key, .. }
             | Op::Persist { key }
             | Op::SetIfAbsent { key, .. }
             | Op::Swap { key, .. }
@@ -548,6 +557,7 @@ impl Op {
             Op::Exists { key } => R::Bool(store.exists(key)),
             Op::Ttl { key } => R::Ttl(store.ttl(key)),
             Op::Expire { key, ttl } => R::Bool(store.expire(key, *ttl)),
+            Op::GetAndExpire { key, ttl } => R::Found(store.get_and_expire(key, *ttl)),
             Op::Persist { key } => R::Bool(store.persist(key)),
             Op::Clear => {
                 store.clear();
@@ -637,6 +647,12 @@ pub(crate) fn ttl_from(class: u8, raw: u64) -> Duration {
     }
 }
 
+/// An optional TTL: `None` (no expiry) for class 0, otherwise [`ttl_from`] (so `Some(ZERO)`
+/// one time in sixteen).
+pub(crate) fn ttl_opt_from(class: u8, raw: u64) -> Option<Duration> {
+    (class % TTL_CLASSES != 0).then(|| ttl_from(class, raw))
+}
+
 /// A clock advance: sub-tick (3 in 8), up to a second (2), a second to ten minutes (1), a wheel
 /// boundary (1), up to three days (1).
 pub(crate) fn advance_from(class: u8, raw: u64) -> Duration {
@@ -685,6 +701,10 @@ mod arbitrary_impls {
         Ok(ttl_from(u.arbitrary()?, u.arbitrary()?))
     }
 
+    fn ttl_opt(u: &mut Unstructured<'_>) -> Result<Option<Duration>> {
+        Ok(ttl_opt_from(u.arbitrary()?, u.arbitrary()?))
+    }
+
     fn delta(u: &mut Unstructured<'_>) -> Result<i64> {
         Ok(match u.int_in_range(0u8..=7)? {
             0 => *u.choose(&EXTREME_INTS)?,
@@ -720,7 +740,7 @@ mod arbitrary_impls {
             Ok(match u.choose_index(7)? {
                 0 => Decide::Keep,
                 1 => Decide::Put(value(u)?),
-                2 => Decide::PutWithTtl(value(u)?, ttl(u)?),
+                2 => Decide::PutWithTtl(value(u)?, ttl_opt(u)?),
                 3 => Decide::Expire(ttl(u)?),
                 4 => Decide::Delete,
                 5 => Decide::IncrOrInit { ttl: ttl(u)? },
@@ -737,9 +757,9 @@ mod arbitrary_impls {
     impl<'a> Arbitrary<'a> for Op {
         fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
             // (weight, kind): a weighted choice with one byte.
-            const WEIGHTS: [u8; 30] = [
+            const WEIGHTS: [u8; 31] = [
                 3, 6, 3, 1, 1, 2, 4, 2, 2, 1, 3, 3, 1, 1, 1, 1, 3, 3, 2, 2, 3, 2, 2, 3, 1, 1, 1, 1,
-                1, 8,
+                1, 2, 8,
             ];
             let total: u32 = WEIGHTS.iter().map(|&w| u32::from(w)).sum();
             let mut pick = u.int_in_range(0..=total - 1)?;
@@ -791,12 +811,12 @@ mod arbitrary_impls {
                 17 => Op::SetIfAbsent {
                     key: key(u)?,
                     value: value(u)?,
-                    ttl: ttl(u)?,
+                    ttl: ttl_opt(u)?,
                 },
                 18 => Op::Swap {
                     key: key(u)?,
                     value: value(u)?,
-                    ttl: ttl(u)?,
+                    ttl: ttl_opt(u)?,
                 },
                 19 => Op::Take { key: key(u)? },
                 20 => Op::CompareAndSet {
@@ -818,12 +838,12 @@ mod arbitrary_impls {
                 },
                 24 => Op::GetOrInsertWith {
                     key: key(u)?,
-                    ttl: ttl(u)?,
+                    ttl: ttl_opt(u)?,
                     value: value(u)?,
                 },
                 25 => Op::TryGetOrInsertWith {
                     key: key(u)?,
-                    ttl: ttl(u)?,
+                    ttl: ttl_opt(u)?,
                     value: if u.ratio(1u8, 3u8)? {
                         None
                     } else {
@@ -832,12 +852,12 @@ mod arbitrary_impls {
                 },
                 26 => Op::LoadWith {
                     key: key(u)?,
-                    ttl: ttl(u)?,
+                    ttl: ttl_opt(u)?,
                     value: value(u)?,
                 },
                 27 => Op::TryLoadWith {
                     key: key(u)?,
-                    ttl: ttl(u)?,
+                    ttl: ttl_opt(u)?,
                     value: if u.ratio(1u8, 3u8)? {
                         None
                     } else {
@@ -845,6 +865,10 @@ mod arbitrary_impls {
                     },
                 },
                 28 => Op::Stats,
+                29 => Op::GetAndExpire {
+                    key: key(u)?,
+                    ttl: ttl(u)?,
+                },
                 _ => Op::Advance(advance_from(u.arbitrary()?, u.arbitrary()?)),
             })
         }
@@ -898,7 +922,7 @@ mod tests {
         let ttl = Duration::from_secs(1);
         assert_eq!(
             Decide::IncrOrInit { ttl }.decide(None),
-            Compute::PutWithTtl(1.into(), ttl)
+            Compute::PutWithTtl(1.into(), Some(ttl))
         );
         assert_eq!(
             Decide::IncrOrInit { ttl }.decide(Some((&i64::MAX.into(), None))),

@@ -462,6 +462,7 @@ fn io_error(path: &Path, op: &str, err: &io::Error) -> Error {
         path: display(path),
         op: op.to_owned(),
         reason: err.to_string(),
+        kind: err.kind(),
     }
 }
 
@@ -561,6 +562,7 @@ fn create_temp(path: &Path) -> Result<(PathBuf, File)> {
                 path: display(path),
                 op: "save to".to_owned(),
                 reason: "the path has no file name".to_owned(),
+                kind: io::ErrorKind::InvalidInput,
             });
         };
         let mut options = OpenOptions::new();
@@ -611,6 +613,7 @@ fn write_and_replace(inner: &Inner, path: &Path, tmp: &Path, file: File) -> Resu
         path: display(path),
         op: "save".to_owned(),
         reason: "more records than usize holds".to_owned(),
+        kind: io::ErrorKind::Other,
     })
 }
 
@@ -1410,6 +1413,7 @@ impl Persistence {
                     reason: "saving is suspended: the file found at build could not be loaded \
                              and was left in place (see Store::persistence_status)"
                         .to_owned(),
+                    kind: io::ErrorKind::Other,
                 })
             });
         }

@@ -434,10 +434,13 @@ impl Store {
         self.put(key, value.into(), NEVER);
     }
 
-    /// Stores `value` under `key`, expiring after `ttl`; `Duration::ZERO` means no expiry (as
-    /// `ttl=0` in the original). Replaces any previous value and TTL. The TTL counts from one
-    /// clock reading taken during the call, before the write; huge TTLs saturate (about 292
-    /// years) instead of wrapping.
+    /// Stores `value` under `key`, expiring `ttl` from now, replacing any previous value and
+    /// TTL. The TTL counts from one clock reading taken during the call, before the write; huge
+    /// TTLs saturate (about 292 years) instead of wrapping.
+    ///
+    /// A `Duration` is always a deadline: `Duration::ZERO` is expired at once, so the key is not
+    /// live afterwards (whatever it held is gone, and no reader ever sees `value`; it is not an
+    /// expiry by the store: no listener call, no `expired` count). No expiry is [`set`](Store::set).
     ///
     /// ```
     /// use std::time::Duration;
@@ -446,21 +449,18 @@ impl Store {
     /// let store = Store::new();
     /// store.set_with_ttl("session:abc", "bob", Duration::from_secs(3600));
     /// assert_eq!(store.ttl("session:abc").as_secs(), 3600);
+    /// // A TTL computed as zero never makes a key immortal.
+    /// store.set_with_ttl("session:abc", "bob", Duration::ZERO);
+    /// assert!(!store.exists("session:abc"));
     /// ```
     pub fn set_with_ttl(&self, key: &str, value: impl Into<Value>, ttl: Duration) {
         let value = value.into();
-        let deadline = self.deadline_after(ttl);
-        self.put(key, value, deadline);
-    }
-
-    /// The deadline of a TTL starting now ([`NEVER`] for `Duration::ZERO`, without reading the
-    /// clock).
-    pub(crate) fn deadline_after(&self, ttl: Duration) -> u64 {
         if ttl.is_zero() {
-            NEVER
-        } else {
-            Clock::deadline_after(self.inner.clock.now(), ttl)
+            // Expired at once: never installed; what was there is removed.
+            return self.inner.write(key, |_, _, _| (Write::Delete, ()));
         }
+        let deadline = Clock::deadline_after(self.inner.clock.now(), ttl);
+        self.put(key, value, deadline);
     }
 
     /// The blind store of `set` and `set_with_ttl`.
@@ -597,12 +597,18 @@ impl Store {
     /// assert_eq!(store.incr("max", 1), Err(Error::Overflow));
     /// ```
     pub fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        self.incr_creating(key, delta, Duration::ZERO)
+        self.incr_creating(key, delta, None)
     }
 
-    /// `incr`, giving a key this call creates a TTL of `ttl` (`Duration::ZERO`: none), counted
-    /// from the reading at which the key was found not live.
-    pub(crate) fn incr_creating(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
+    /// `incr`, giving a key this call creates a TTL of `ttl` (`None`: none; a zero TTL: the key
+    /// it creates is expired at once, so nothing is stored and `delta` is returned), counted from
+    /// the reading at which the key was found not live.
+    pub(crate) fn incr_creating(
+        &self,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<i64> {
         // Fast path: a live counter takes the add in place, one CAS and no allocation
         // (entry.rs, "Counters"). Anything else (missing, expired, sealed, not a counter, a sum
         // outside the cell, overflow) goes through the write engine.
@@ -619,7 +625,7 @@ impl Store {
         }
         self.inner.write(key, |cur, now, _| match cur {
             None => (
-                Write::Put(Value::Int(delta), Deadline::At(now.deadline_after(ttl))),
+                Write::Put(Value::Int(delta), now.ttl_or_never(ttl)),
                 Ok(delta),
             ),
             Some(view) => match *view.value() {
@@ -735,7 +741,9 @@ impl Store {
     }
 
     /// Sets a new TTL on a live key, leaving its value untouched; `false` if the key is missing
-    /// or expired. `Duration::ZERO` removes the TTL. This is the correct way to start a
+    /// or expired. The new deadline is `ttl` from now; `Duration::ZERO` expires the key at once
+    /// (it is removed, and `true` is returned if it was live), as Redis `EXPIRE key 0` does;
+    /// [`persist`](Store::persist) removes a TTL. This is the correct way to start a
     /// rate-limit window by hand: unlike `set(key, 1, ttl)`, it keeps concurrent increments (and
     /// [`incr_with_ttl`](Store::incr_with_ttl) does it in one step). Costs one CAS on the key's
     /// deadline, whatever the size of its value.
@@ -754,8 +762,34 @@ impl Store {
         self.inner.write(key, |cur, now, _| match cur {
             None => (Write::None, false),
             // The same reading the key was judged live at.
-            Some(_) => (Write::Expire(Deadline::At(now.deadline_after(ttl))), true),
+            Some(_) => (Write::Expire(now.ttl(ttl)), true),
         })
+    }
+
+    /// Returns the live value of `key` and moves its deadline to `ttl` from now, in one
+    /// linearizable step: sliding expiry for a session, Redis `GETEX key PX ttl`. `None`, and
+    /// nothing changed, if the key is missing or expired. `Duration::ZERO` returns the value and
+    /// removes the key (as [`take`](Store::take) does). Counts a hit or a miss when stats are
+    /// recorded, as [`get`](Store::get) does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::Store;
+    ///
+    /// let store = Store::new();
+    /// store.set_with_ttl("session:abc", "bob", Duration::from_secs(60));
+    /// let user = store.get_and_expire("session:abc", Duration::from_secs(1800));
+    /// assert_eq!(user, Some("bob".into()));
+    /// assert_eq!(store.ttl("session:abc").as_secs(), 1800);
+    /// assert_eq!(store.get_and_expire("session:none", Duration::from_secs(1800)), None);
+    /// ```
+    pub fn get_and_expire(&self, key: &str, ttl: Duration) -> Option<Value> {
+        let found = self.inner.write(key, |cur, now, _| match cur {
+            None => (Write::None, None),
+            Some(view) => (Write::Expire(now.ttl(ttl)), Some(view.value().into_owned())),
+        });
+        self.count_lookup(found.is_some());
+        found
     }
 
     /// Removes the TTL of a live key. `true` only if the key was live and had a TTL.

@@ -134,10 +134,16 @@ fn float() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// A TTL, as the [`ops` module](crate::ops) says: from `Duration::ZERO` (no expiry) and below a
-/// tick through seconds and minutes, wheel boundaries, hours to centuries, `Duration::MAX`.
+/// A TTL, as the [`ops` module](crate::ops) says: from `Duration::ZERO` (expired at once) and
+/// below a tick through seconds and minutes, wheel boundaries, hours to centuries,
+/// `Duration::MAX`.
 pub fn ttl() -> impl Strategy<Value = std::time::Duration> {
     (0..ops::TTL_CLASSES, any::<u64>()).prop_map(|(class, raw)| ops::ttl_from(class, raw))
+}
+
+/// An optional TTL: `None` (no expiry) one time in sixteen, otherwise a [`ttl`].
+pub fn ttl_opt() -> impl Strategy<Value = Option<std::time::Duration>> {
+    (0..ops::TTL_CLASSES, any::<u64>()).prop_map(|(class, raw)| ops::ttl_opt_from(class, raw))
 }
 
 /// A clock advance: mostly below a tick or a second, sometimes minutes, a wheel boundary, or up
@@ -178,7 +184,7 @@ fn decide() -> impl Strategy<Value = Decide> {
     prop_oneof![
         Just(Decide::Keep),
         op_value().prop_map(Decide::Put),
-        (op_value(), ttl()).prop_map(|(v, t)| Decide::PutWithTtl(v, t)),
+        (op_value(), ttl_opt()).prop_map(|(v, t)| Decide::PutWithTtl(v, t)),
         ttl().prop_map(Decide::Expire),
         Just(Decide::Delete),
         ttl().prop_map(|ttl| Decide::IncrOrInit { ttl }),
@@ -220,9 +226,10 @@ pub fn op(keys: usize) -> impl Strategy<Value = Op> {
         1 => Just(Op::Len),
         1 => Just(Op::IsEmpty),
         3 => Just(Op::PurgeExpired),
-        3 => (key(), op_value(), ttl())
+        3 => (key(), op_value(), ttl_opt())
             .prop_map(|(key, value, ttl)| Op::SetIfAbsent { key, value, ttl }),
-        2 => (key(), op_value(), ttl()).prop_map(|(key, value, ttl)| Op::Swap { key, value, ttl }),
+        2 => (key(), op_value(), ttl_opt())
+            .prop_map(|(key, value, ttl)| Op::Swap { key, value, ttl }),
         2 => key().prop_map(|key| Op::Take { key }),
         3 => (key(), op_value(), op_value())
             .prop_map(|(key, expected, new)| Op::CompareAndSet { key, expected, new }),
@@ -230,15 +237,16 @@ pub fn op(keys: usize) -> impl Strategy<Value = Op> {
             .prop_map(|(key, expected)| Op::CompareAndDelete { key, expected }),
         2 => (key(), update()).prop_map(|(key, update)| Op::Update { key, update }),
         3 => (key(), decide()).prop_map(|(key, decide)| Op::Compute { key, decide }),
-        1 => (key(), ttl(), op_value())
+        1 => (key(), ttl_opt(), op_value())
             .prop_map(|(key, ttl, value)| Op::GetOrInsertWith { key, ttl, value }),
-        1 => (key(), ttl(), maybe())
+        1 => (key(), ttl_opt(), maybe())
             .prop_map(|(key, ttl, value)| Op::TryGetOrInsertWith { key, ttl, value }),
-        1 => (key(), ttl(), op_value())
+        1 => (key(), ttl_opt(), op_value())
             .prop_map(|(key, ttl, value)| Op::LoadWith { key, ttl, value }),
-        1 => (key(), ttl(), maybe())
+        1 => (key(), ttl_opt(), maybe())
             .prop_map(|(key, ttl, value)| Op::TryLoadWith { key, ttl, value }),
         1 => Just(Op::Stats),
+        2 => (key(), ttl()).prop_map(|(key, ttl)| Op::GetAndExpire { key, ttl }),
         8 => advance().prop_map(Op::Advance),
     ]
 }

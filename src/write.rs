@@ -83,12 +83,21 @@ impl<'c> Now<'c> {
         }
     }
 
-    /// The deadline of a TTL starting at this reading ([`NEVER`] for `Duration::ZERO`).
-    pub(crate) fn deadline_after(&self, ttl: std::time::Duration) -> u64 {
+    /// The deadline of a TTL argument starting at this reading: a zero TTL is expired at once
+    /// ([`Deadline::Gone`]); any other is a deadline after the reading.
+    pub(crate) fn ttl(&self, ttl: std::time::Duration) -> Deadline {
         if ttl.is_zero() {
-            NEVER
+            Deadline::Gone
         } else {
-            Clock::deadline_after(self.get(), ttl)
+            Deadline::At(Clock::deadline_after(self.get(), ttl))
+        }
+    }
+
+    /// [`Now::ttl`] for an optional TTL: `None` is no expiry (and reads no clock).
+    pub(crate) fn ttl_or_never(&self, ttl: Option<std::time::Duration>) -> Deadline {
+        match ttl {
+            None => Deadline::At(NEVER),
+            Some(ttl) => self.ttl(ttl),
         }
     }
 }
@@ -120,6 +129,11 @@ pub(crate) enum Deadline {
     Keep,
     /// This one.
     At(u64),
+    /// Expired at once (a zero TTL argument): the value is never installed, so no reader ever
+    /// sees it. A `Put` with it is a `Delete` (a user's removal, not an expiry: no listener call,
+    /// no `expired` count); an `Expire` with it deletes a live key and changes nothing on a key
+    /// that is not live ([`Write::settle`]).
+    Gone,
 }
 
 /// What a write decided (module docs).
@@ -132,6 +146,21 @@ pub(crate) enum Write {
     Expire(Deadline),
     /// Remove the key (a no-op on a missing key; an expired one is removed).
     Delete,
+}
+
+impl Write {
+    /// The write a decision comes to once a zero TTL is resolved ([`Deadline::Gone`]): a `Put`
+    /// that is expired at once removes whatever the table holds for the key (a live key, or an
+    /// expired entry not yet purged), as a `Delete` does; an `Expire` that is, removes a live key
+    /// and leaves a key that is not live alone, as any `Expire` does.
+    fn settle(self, live: bool) -> Write {
+        match self {
+            Write::Put(_, Deadline::Gone) => Write::Delete,
+            Write::Expire(Deadline::Gone) if live => Write::Delete,
+            Write::Expire(Deadline::Gone) => Write::None,
+            write => write,
+        }
+    }
 }
 
 /// An allocation for a new slot: a spare handed back by a failed attempt, or a new one.
@@ -162,12 +191,12 @@ impl Inner {
             let Some(entry) = table.get(key, &pin) else {
                 let now = Now::new(&self.clock, None);
                 let (write, result) = decide(None, &now, &mut back);
-                let Write::Put(value, deadline) = write else {
+                let Write::Put(value, deadline) = write.settle(false) else {
                     return result;
                 };
                 let deadline = match deadline {
-                    Deadline::Keep => NEVER,
                     Deadline::At(d) => d,
+                    Deadline::Keep | Deadline::Gone => NEVER,
                 };
                 let fresh = Arc::new(Entry::new(
                     Key::new(key),
@@ -210,7 +239,7 @@ impl Inner {
                 Observed::Expired(cur) => {
                     let now = Now::new(&self.clock, None);
                     let (write, result) = decide(None, &now, &mut back);
-                    match write {
+                    match write.settle(false) {
                         Write::None | Write::Expire(_) => return result,
                         Write::Delete => {
                             if self.delete_entry(&entry, cur, &pin) {
@@ -219,8 +248,8 @@ impl Inner {
                         }
                         Write::Put(value, deadline) => {
                             let deadline = match deadline {
-                                Deadline::Keep => NEVER,
                                 Deadline::At(d) => d,
+                                Deadline::Keep | Deadline::Gone => NEVER,
                             };
                             // The old slot's deadline is irrelevant (the key is absent); `replace`
                             // seals it so no in-place change lands after this replacement.
@@ -255,8 +284,9 @@ impl Inner {
             let resolve = |d: Deadline| match d {
                 Deadline::Keep => view.deadline,
                 Deadline::At(d) => d,
+                Deadline::Gone => unreachable!("settled into a Delete"),
             };
-            match write {
+            match write.settle(true) {
                 Write::None => return result,
                 Write::Expire(deadline) => {
                     let deadline = resolve(deadline);

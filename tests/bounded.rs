@@ -296,8 +296,8 @@ fn stats_count_hits_and_misses_exactly_when_recorded() {
     s.ttl("k"); // not counted
     s.keys("*").unwrap(); // not counted
     s.incr("n", 1).unwrap(); // not counted
-    s.get_or_insert_with("k", secs(1), || 0); // hit
-    s.get_or_insert_with("new", secs(1), || 0); // miss (loaded)
+    s.get_or_insert_with("k", Some(secs(1)), || 0); // hit
+    s.get_or_insert_with("new", Some(secs(1)), || 0); // miss (loaded)
     let st = s.stats();
     assert_eq!((st.hits, st.misses), (3, 3), "{st:?}");
     // Not recorded: zero.

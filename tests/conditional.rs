@@ -26,21 +26,21 @@ fn secs(n: u64) -> Duration {
 #[test]
 fn set_if_absent_stores_only_when_the_key_is_not_live() {
     let (s, clock) = clocked();
-    assert!(s.set_if_absent("k", 1, secs(10)));
+    assert!(s.set_if_absent("k", 1, Some(secs(10))));
     assert_eq!(s.ttl("k"), Ttl::Expires(secs(10)));
-    assert!(!s.set_if_absent("k", 2, secs(99)));
+    assert!(!s.set_if_absent("k", 2, Some(secs(99))));
     assert_eq!(s.get("k"), Some(Value::Int(1)), "the live value is kept");
     assert_eq!(s.ttl("k"), Ttl::Expires(secs(10)), "and its TTL");
     // An expired key is absent: set_if_absent takes it.
     clock.advance(secs(10));
-    assert!(s.set_if_absent("k", 3, Duration::ZERO));
+    assert!(s.set_if_absent("k", 3, None));
     assert_eq!(s.get("k"), Some(Value::Int(3)));
     assert_eq!(s.ttl("k"), Ttl::Persistent, "ZERO means no expiry");
     // A live key without a TTL is live.
-    assert!(!s.set_if_absent("k", 4, secs(1)));
+    assert!(!s.set_if_absent("k", 4, Some(secs(1))));
     // After a delete it is absent again.
     assert!(s.delete("k"));
-    assert!(s.set_if_absent("k", 5, secs(1)));
+    assert!(s.set_if_absent("k", 5, Some(secs(1))));
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn set_if_absent_racing_threads_have_exactly_one_winner() {
                 let (s, barrier) = (s.clone(), barrier.clone());
                 thread::spawn(move || {
                     barrier.wait();
-                    s.set_if_absent("lock", t, secs(60))
+                    s.set_if_absent("lock", t, Some(secs(60)))
                 })
             })
             .collect::<Vec<_>>()
@@ -69,14 +69,14 @@ fn set_if_absent_racing_threads_have_exactly_one_winner() {
 #[test]
 fn swap_stores_like_set_with_ttl_and_returns_the_live_value_it_replaced() {
     let (s, clock) = clocked();
-    assert_eq!(s.swap("k", "a", secs(5)), None);
+    assert_eq!(s.swap("k", "a", Some(secs(5))), None);
     assert_eq!(s.ttl("k"), Ttl::Expires(secs(5)));
-    assert_eq!(s.swap("k", "b", Duration::ZERO), Some(Value::from("a")));
+    assert_eq!(s.swap("k", "b", None), Some(Value::from("a")));
     assert_eq!(s.ttl("k"), Ttl::Persistent, "the TTL is the new one");
-    assert_eq!(s.swap("k", "c", secs(1)), Some(Value::from("b")));
+    assert_eq!(s.swap("k", "c", Some(secs(1))), Some(Value::from("b")));
     clock.advance(secs(1));
     assert_eq!(
-        s.swap("k", "d", secs(1)),
+        s.swap("k", "d", Some(secs(1))),
         None,
         "an expired value is not returned"
     );
@@ -84,7 +84,7 @@ fn swap_stores_like_set_with_ttl_and_returns_the_live_value_it_replaced() {
     // A counter's current value, including in-place increments.
     s.set("n", 1);
     s.incr("n", 41).unwrap();
-    assert_eq!(s.swap("n", 0, Duration::ZERO), Some(Value::Int(42)));
+    assert_eq!(s.swap("n", 0, None), Some(Value::Int(42)));
 }
 
 #[test]
@@ -151,16 +151,16 @@ fn compare_and_set_replaces_only_an_equal_live_value_and_keeps_the_ttl() {
 #[test]
 fn compare_and_delete_releases_only_your_own_lock() {
     let (s, clock) = clocked();
-    assert!(s.set_if_absent("lock", "me", secs(10)));
+    assert!(s.set_if_absent("lock", "me", Some(secs(10))));
     assert!(!s.compare_and_delete("lock", &"you".into()));
     assert!(s.exists("lock"));
     assert!(s.compare_and_delete("lock", &"me".into()));
     assert!(!s.exists("lock"));
     assert!(!s.compare_and_delete("lock", &"me".into()), "already gone");
     // Expired, then taken by someone else: my release must not delete theirs.
-    assert!(s.set_if_absent("lock", "me", secs(1)));
+    assert!(s.set_if_absent("lock", "me", Some(secs(1))));
     clock.advance(secs(1));
-    assert!(s.set_if_absent("lock", "you", secs(10)));
+    assert!(s.set_if_absent("lock", "you", Some(secs(10))));
     assert!(!s.compare_and_delete("lock", &"me".into()));
     assert_eq!(s.get("lock"), Some(Value::from("you")));
 }
@@ -184,9 +184,12 @@ fn incr_with_ttl_gives_a_key_it_creates_the_ttl_and_keeps_a_live_keys() {
     s.set("n", 5);
     assert_eq!(s.incr_with_ttl("n", 1, secs(60)), Ok(6));
     assert_eq!(s.ttl("n"), Ttl::Persistent);
-    // ZERO: a created key gets no TTL.
+    // ZERO: a key it would create is expired at once (nothing stored, `delta` returned); a live
+    // key still counts and keeps its TTL.
     assert_eq!(s.incr_with_ttl("z", 3, Duration::ZERO), Ok(3));
-    assert_eq!(s.ttl("z"), Ttl::Persistent);
+    assert_eq!(s.ttl("z"), Ttl::Missing);
+    assert_eq!(s.incr_with_ttl("n", 1, Duration::ZERO), Ok(7));
+    assert_eq!(s.ttl("n"), Ttl::Persistent);
     // Errors as `incr`, store unchanged.
     s.set_with_ttl("s", "text", secs(5));
     assert_eq!(s.incr_with_ttl("s", 1, secs(60)), Err(Error::NotAnInteger));
@@ -268,7 +271,9 @@ fn compute_can_keep_put_expire_or_delete() {
     let seen = s.compute("k", |cur| (Compute::Keep, cur.is_none()));
     assert!(seen);
     assert!(!s.exists("k"));
-    s.compute("k", |_| (Compute::PutWithTtl(Value::Int(1), secs(30)), ()));
+    s.compute("k", |_| {
+        (Compute::PutWithTtl(Value::Int(1), Some(secs(30))), ())
+    });
     assert_eq!(s.ttl("k"), Ttl::Expires(secs(30)));
     // Put keeps the TTL; the closure sees the value and the TTL.
     clock.advance(secs(10));
@@ -282,11 +287,15 @@ fn compute_can_keep_put_expire_or_delete() {
     assert_eq!(ttl, (Value::Int(1), Some(secs(20))));
     assert_eq!(s.get("k"), Some(Value::Int(2)));
     assert_eq!(s.ttl("k"), Ttl::Expires(secs(20)));
-    // Expire: the TTL only, from now; ZERO removes it.
+    // Expire: the TTL only, from now; Persist removes it; Expire(ZERO) removes the key.
     s.compute("k", |_| (Compute::Expire(secs(5)), ()));
     assert_eq!(s.ttl("k"), Ttl::Expires(secs(5)));
     assert_eq!(s.get("k"), Some(Value::Int(2)));
+    s.compute("k", |_| (Compute::Persist, ()));
+    assert_eq!(s.ttl("k"), Ttl::Persistent);
     s.compute("k", |_| (Compute::Expire(Duration::ZERO), ()));
+    assert_eq!(s.ttl("k"), Ttl::Missing);
+    s.compute("k", |_| (Compute::PutWithTtl(Value::Int(2), None), ()));
     assert_eq!(s.ttl("k"), Ttl::Persistent);
     // Expire on a missing key does nothing.
     s.compute("missing", |_| (Compute::Expire(secs(5)), ()));
@@ -309,7 +318,7 @@ fn compute_extends_a_lock_only_if_it_still_holds_my_token() {
             _ => (Compute::Keep, false),
         })
     };
-    assert!(s.set_if_absent("lock", "a", secs(10)));
+    assert!(s.set_if_absent("lock", "a", Some(secs(10))));
     clock.advance(secs(9));
     assert!(extend(&s, "a"));
     assert_eq!(s.ttl("lock"), Ttl::Expires(secs(30)));
@@ -326,36 +335,54 @@ fn get_or_insert_with_loads_once_then_hits() {
         calls.fetch_add(1, Ordering::SeqCst);
         "v"
     };
-    assert_eq!(s.get_or_insert_with("k", secs(5), load), Value::from("v"));
+    assert_eq!(
+        s.get_or_insert_with("k", Some(secs(5)), load),
+        Value::from("v")
+    );
     assert_eq!(s.ttl("k"), Ttl::Expires(secs(5)));
-    assert_eq!(s.get_or_insert_with("k", secs(5), load), Value::from("v"));
+    assert_eq!(
+        s.get_or_insert_with("k", Some(secs(5)), load),
+        Value::from("v")
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     clock.advance(secs(5));
-    assert_eq!(s.get_or_insert_with("k", secs(5), load), Value::from("v"));
+    assert_eq!(
+        s.get_or_insert_with("k", Some(secs(5)), load),
+        Value::from("v")
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 2, "expired: loaded again");
     // The sources.
-    assert_eq!(s.load_with("k", secs(5), || 0).source, Source::Hit);
-    assert_eq!(s.load_with("new", secs(5), || 0).source, Source::Loaded);
+    assert_eq!(s.load_with("k", Some(secs(5)), || 0).source, Source::Hit);
+    assert_eq!(
+        s.load_with("new", Some(secs(5)), || 0).source,
+        Source::Loaded
+    );
 }
 
 #[test]
 fn a_failed_load_stores_nothing_and_returns_the_error_to_its_caller_only() {
     let s = Store::new();
-    let r: Result<Value, String> =
-        s.try_get_or_insert_with("k", secs(5), || Err::<i64, _>("upstream down".to_string()));
+    let r: Result<Value, String> = s.try_get_or_insert_with("k", Some(secs(5)), || {
+        Err::<i64, _>("upstream down".to_string())
+    });
     assert_eq!(r, Err("upstream down".to_string()));
     assert!(!s.exists("k"));
-    let r: Result<Value, String> = s.try_get_or_insert_with("k", secs(5), || Ok(1));
+    let r: Result<Value, String> = s.try_get_or_insert_with("k", Some(secs(5)), || Ok(1));
     assert_eq!(r, Ok(Value::Int(1)));
     // A panicking loader propagates its panic and stores nothing; the next call loads.
     let s2 = s.clone();
     let panicked = thread::spawn(move || {
-        s2.get_or_insert_with("p", secs(5), || -> Value { panic!("loader panicked") })
+        s2.get_or_insert_with("p", Some(secs(5)), || -> Value {
+            panic!("loader panicked")
+        })
     })
     .join();
     assert!(panicked.is_err());
     assert!(!s.exists("p"));
-    assert_eq!(s.get_or_insert_with("p", secs(5), || 2), Value::Int(2));
+    assert_eq!(
+        s.get_or_insert_with("p", Some(secs(5)), || 2),
+        Value::Int(2)
+    );
 }
 
 #[test]
@@ -369,7 +396,7 @@ fn concurrent_misses_run_one_init_and_all_get_its_value() {
                 let (s, calls, barrier) = (s.clone(), calls.clone(), barrier.clone());
                 thread::spawn(move || {
                     barrier.wait();
-                    let loaded = s.load_with("k", secs(60), || {
+                    let loaded = s.load_with("k", Some(secs(60)), || {
                         calls.fetch_add(1, Ordering::SeqCst);
                         // Slow enough that the others arrive while it runs.
                         thread::sleep(Duration::from_millis(20));
@@ -404,7 +431,7 @@ fn a_failing_loader_hands_over_to_a_waiter() {
     let loader = {
         let (s, barrier, started) = (s.clone(), barrier.clone(), started.clone());
         thread::spawn(move || {
-            s.try_get_or_insert_with("k", secs(5), || {
+            s.try_get_or_insert_with("k", Some(secs(5)), || {
                 started.wait();
                 barrier.wait(); // the waiter is waiting now (or about to)
                 thread::sleep(Duration::from_millis(20));
@@ -415,7 +442,7 @@ fn a_failing_loader_hands_over_to_a_waiter() {
     started.wait();
     let waiter = {
         let s = s.clone();
-        thread::spawn(move || s.load_with("k", secs(5), || "second"))
+        thread::spawn(move || s.load_with("k", Some(secs(5)), || "second"))
     };
     barrier.wait();
     assert_eq!(loader.join().unwrap(), Err("failed"));
@@ -429,7 +456,7 @@ fn a_failing_loader_hands_over_to_a_waiter() {
 fn a_write_during_a_load_wins() {
     let s = Store::new();
     let s2 = s.clone();
-    let loaded = s.load_with("k", secs(5), move || {
+    let loaded = s.load_with("k", Some(secs(5)), move || {
         s2.set("k", "written meanwhile");
         "loaded"
     });
@@ -451,7 +478,7 @@ fn readers_and_writers_never_wait_for_a_load() {
     let loader = {
         let (s, in_init, release) = (s.clone(), in_init.clone(), release.clone());
         thread::spawn(move || {
-            s.get_or_insert_with("k", secs(5), || {
+            s.get_or_insert_with("k", Some(secs(5)), || {
                 in_init.wait();
                 release.wait();
                 "loaded"
@@ -484,7 +511,7 @@ fn async_loads_coalesce_without_an_executor_of_ours() {
             .map(|_| {
                 let (s, calls) = (s.clone(), calls.clone());
                 tokio::spawn(async move {
-                    s.load_with_async("k", secs(60), async {
+                    s.load_with_async("k", Some(secs(60)), async {
                         calls.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(30)).await;
                         "async"
@@ -504,7 +531,7 @@ fn async_loads_coalesce_without_an_executor_of_ours() {
         // A cancelled loader hands over: drop its future mid-init.
         let s2 = s.clone();
         let cancelled = tokio::spawn(async move {
-            s2.get_or_insert_with_async("c", secs(60), async {
+            s2.get_or_insert_with_async("c", Some(secs(60)), async {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 "never"
             })
@@ -514,7 +541,7 @@ fn async_loads_coalesce_without_an_executor_of_ours() {
         let waiter = {
             let s = s.clone();
             tokio::spawn(async move {
-                s.try_get_or_insert_with_async("c", secs(60), async { Ok::<_, ()>("after") })
+                s.try_get_or_insert_with_async("c", Some(secs(60)), async { Ok::<_, ()>("after") })
                     .await
             })
         };
@@ -533,8 +560,8 @@ fn async_loads_coalesce_without_an_executor_of_ours() {
 fn async_load_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
     let s = Store::new();
-    let f = s.get_or_insert_with_async("k", secs(1), async { 1 });
+    let f = s.get_or_insert_with_async("k", Some(secs(1)), async { 1 });
     assert_send(&f);
-    let f = s.try_load_with_async("k", secs(1), async { Ok::<_, String>(1) });
+    let f = s.try_load_with_async("k", Some(secs(1)), async { Ok::<_, String>(1) });
     assert_send(&f);
 }

@@ -389,7 +389,7 @@ trait Kv: Sync {
     }
 
     fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
-        self.store().set_if_absent(key, value, ttl)
+        self.store().set_if_absent(key, value, Some(ttl))
     }
 }
 
@@ -510,7 +510,7 @@ fn exec(kv: &impl Kv, key: &str, op: &Op) -> Ret {
         Op::Ttl => Ret::Ttl(s.ttl(key)),
         Op::Exists => Ret::Bool(s.exists(key)),
         Op::SetIfAbsent(v, ttl) => Ret::Bool(kv.set_if_absent(key, v.value(), ns(*ttl))),
-        Op::Swap(v, ttl) => Ret::Val(s.swap(key, v.value(), ns(*ttl)).map(V::from_value)),
+        Op::Swap(v, ttl) => Ret::Val(s.swap(key, v.value(), Some(ns(*ttl))).map(V::from_value)),
         Op::Take => Ret::Val(s.take(key).map(V::from_value)),
         Op::CompareAndSet(expected, new) => {
             Ret::Bool(s.compare_and_set(key, &expected.value(), new.value()))

@@ -193,12 +193,35 @@ struct Model {
 }
 
 impl Model {
+    /// The deadline of a nonzero TTL.
     fn deadline(&self, ttl: Duration) -> Option<u128> {
-        if ttl.is_zero() {
-            None
-        } else {
-            Some((self.now + ttl.as_nanos()).min(MAX_DEADLINE))
+        assert!(
+            !ttl.is_zero(),
+            "a zero TTL has no deadline: it is expired at once"
+        );
+        Some((self.now + ttl.as_nanos()).min(MAX_DEADLINE))
+    }
+
+    /// A write of `value` with `ttl` (`None`: no expiry). A zero TTL is expired at once: the value
+    /// is never stored, and whatever the store holds for the key (live or expired) is removed, as
+    /// `delete` removes it (no expiry counted).
+    fn put(&mut self, key: &str, value: Value, ttl: Option<Duration>) {
+        match ttl {
+            None => self.set(key, value, None),
+            Some(ttl) if ttl.is_zero() => {
+                self.held.remove(key);
+            }
+            Some(ttl) => {
+                let deadline = self.deadline(ttl);
+                self.set(key, value, deadline);
+            }
         }
+    }
+
+    /// `expire(key, ttl)` on a live key holding `value`: a new deadline, or removed if `ttl` is
+    /// zero.
+    fn expire_live(&mut self, key: &str, value: Value, ttl: Duration) {
+        self.put(key, value, Some(ttl));
     }
 
     fn is_live(&self, deadline: Option<u128>) -> bool {
@@ -287,11 +310,10 @@ impl Model {
         self.held.insert(key.to_owned(), (value, deadline));
     }
 
-    fn incr(&mut self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+    fn incr(&mut self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, Error> {
         match self.live(key) {
             None => {
-                let deadline = self.deadline(ttl);
-                self.set(key, Value::Int(delta), deadline);
+                self.put(key, Value::Int(delta), ttl);
                 Ok(delta)
             }
             Some((Value::Int(n), deadline)) => {
@@ -339,7 +361,7 @@ impl Model {
     fn load(
         &mut self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: Option<&Value>,
     ) -> Result<Loaded, InitFailed> {
         if let Some(value) = self.read(key) {
@@ -349,8 +371,7 @@ impl Model {
             });
         }
         let value = init.cloned().ok_or(InitFailed)?;
-        let deadline = self.deadline(ttl);
-        self.set(key, value.clone(), deadline);
+        self.put(key, value.clone(), ttl);
         Ok(Loaded {
             value,
             source: Source::Loaded,
@@ -368,14 +389,15 @@ impl Model {
                 let deadline = live.and_then(|(_, d)| d);
                 self.set(key, v, deadline);
             }
-            Compute::PutWithTtl(v, ttl) => {
-                let deadline = self.deadline(ttl);
-                self.set(key, v, deadline);
-            }
+            Compute::PutWithTtl(v, ttl) => self.put(key, v, ttl),
             Compute::Expire(ttl) => {
                 if let Some((v, _)) = live {
-                    let deadline = self.deadline(ttl);
-                    self.set(key, v, deadline);
+                    self.expire_live(key, v, ttl);
+                }
+            }
+            Compute::Persist => {
+                if let Some((v, _)) = live {
+                    self.set(key, v, None);
                 }
             }
             // As `delete`: an expired key the store still holds is removed too.
@@ -396,8 +418,7 @@ impl Model {
                 R::Unit
             }
             Op::SetWithTtl { key, value, ttl } => {
-                let deadline = self.deadline(*ttl);
-                self.set(key, value.clone(), deadline);
+                self.put(key, value.clone(), Some(*ttl));
                 R::Unit
             }
             Op::Get { key } | Op::GetWith { key } => R::Found(self.read(key)),
@@ -407,8 +428,8 @@ impl Model {
                 self.held.remove(key);
                 R::Bool(live)
             }
-            Op::Incr { key, delta } => R::Int(self.incr(key, *delta, Duration::ZERO)),
-            Op::IncrWithTtl { key, delta, ttl } => R::Int(self.incr(key, *delta, *ttl)),
+            Op::Incr { key, delta } => R::Int(self.incr(key, *delta, None)),
+            Op::IncrWithTtl { key, delta, ttl } => R::Int(self.incr(key, *delta, Some(*ttl))),
             Op::Keys { pattern } => R::Keys(match self.keys(pattern) {
                 Some(keys) => Ok(keys),
                 // The reason is the store's wording; the run compares the echoed pattern.
@@ -422,11 +443,14 @@ impl Model {
             Op::Expire { key, ttl } => R::Bool(match self.live(key) {
                 None => false,
                 Some((v, _)) => {
-                    let deadline = self.deadline(*ttl);
-                    self.set(key, v, deadline);
+                    self.expire_live(key, v, *ttl);
                     true
                 }
             }),
+            // A counted read, and on a live key the `expire` above.
+            Op::GetAndExpire { key, ttl } => R::Found(self.read(key).inspect(|v| {
+                self.expire_live(key, v.clone(), *ttl);
+            })),
             Op::Persist { key } => R::Bool(match self.live(key) {
                 Some((v, Some(_))) => {
                     self.set(key, v, None);
@@ -444,15 +468,13 @@ impl Model {
             Op::SetIfAbsent { key, value, ttl } => R::Bool(match self.live(key) {
                 Some(_) => false,
                 None => {
-                    let deadline = self.deadline(*ttl);
-                    self.set(key, value.clone(), deadline);
+                    self.put(key, value.clone(), *ttl);
                     true
                 }
             }),
             Op::Swap { key, value, ttl } => {
                 let old = self.live(key).map(|(v, _)| v);
-                let deadline = self.deadline(*ttl);
-                self.set(key, value.clone(), deadline);
+                self.put(key, value.clone(), *ttl);
                 R::Found(old)
             }
             Op::Take { key } => R::Found(self.live(key).map(|(v, _)| {

@@ -132,7 +132,7 @@ fn loads_under_failures_panics_and_cancellations() {
                 let fate = r(32);
                 let name = format!("k{key}");
                 let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    shared.store.try_load_with(&name, TTL, || {
+                    shared.store.try_load_with(&name, Some(TTL), || {
                         shared.enter(key);
                         let _running = Running(&shared, key);
                         std::thread::sleep(Duration::from_micros(200));
@@ -174,7 +174,7 @@ fn loads_under_failures_panics_and_cancellations() {
                 let key = r(KEYS as u64) as usize;
                 let fate = r(8);
                 let name = format!("k{key}");
-                let load = shared.store.try_load_with_async(&name, TTL, async {
+                let load = shared.store.try_load_with_async(&name, Some(TTL), async {
                     shared.enter(key);
                     let _running = Running(&shared, key);
                     if fate == 0 {

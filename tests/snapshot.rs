@@ -692,9 +692,15 @@ fn io_errors_name_the_path_the_step_and_the_os_error() {
 
     let missing = dir.path("missing.snap");
     match s.load(&missing) {
-        Err(Error::Io { path, op, reason }) => {
+        Err(Error::Io {
+            path,
+            op,
+            reason,
+            kind,
+        }) => {
             assert_eq!(path, missing.display().to_string());
             assert_eq!(op, "open");
+            assert_eq!(kind, std::io::ErrorKind::NotFound);
             assert!(reason.contains("No such file"), "{reason}");
         }
         other => panic!("{other:?}"),
@@ -708,7 +714,13 @@ fn io_errors_name_the_path_the_step_and_the_os_error() {
     // Saving into a directory that does not exist, and under a regular file.
     let nowhere = dir.path("no-such-dir").join("s.snap");
     match s.save(&nowhere) {
-        Err(Error::Io { path, op, reason }) => {
+        Err(Error::Io {
+            path,
+            op,
+            reason,
+            kind,
+        }) => {
+            assert_eq!(kind, std::io::ErrorKind::NotFound);
             assert_eq!(path, nowhere.display().to_string());
             assert!(op.contains("temporary file"), "{op}");
             assert!(reason.contains("No such file"), "{reason}");

@@ -726,7 +726,7 @@ pub(crate) trait Conditional: Contender {
 impl<const STATS: bool> Conditional for OursOf<STATS> {
     #[inline]
     fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
-        self.0.set_if_absent(key, value, ttl)
+        self.0.set_if_absent(key, value, Some(ttl))
     }
     #[inline]
     fn compare_and_set(&self, key: &str, expected: &Value, new: Value) -> bool {
@@ -742,7 +742,7 @@ impl<const STATS: bool> Conditional for OursOf<STATS> {
     }
     fn get_or_insert_with(&self, key: &str, ttl: Duration, init: impl FnOnce() -> Value) -> Value {
         // Single flight: concurrent misses wait for one `init`.
-        self.0.get_or_insert_with(key, ttl, init)
+        self.0.get_or_insert_with(key, Some(ttl), init)
     }
 }
 

@@ -76,7 +76,7 @@ async fn run_op<K: AsyncKv>(kv: &K, op: Op, task: usize, rng: &mut u64, fresh: &
         Op::SetIfAbsent => {
             let k = format!("f{}", fresh.fetch_add(1, Ordering::Relaxed));
             assert!(kv
-                .set_if_absent(&k, "value-0123456789", Duration::from_secs(60))
+                .set_if_absent(&k, "value-0123456789", Some(Duration::from_secs(60)))
                 .await
                 .unwrap());
         }

@@ -1,9 +1,8 @@
 //! In-process single flight: at most one load per key runs at a time in one `RedisStore` (and its
 //! clones); concurrent callers for the same key wait for it and share its outcome.
 
-use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use scriptling_kv::Value;
 use tokio::sync::watch;
@@ -14,8 +13,9 @@ pub(crate) enum Outcome {
     /// The value the leader returned (its own, or the one another process stored first), and
     /// whether the leader found it stored (no load ran).
     Value(Value, bool),
-    /// The leader's error, an `Arc<E>` for the leader's `E`.
-    Failed(Arc<dyn Any + Send + Sync>),
+    /// The leader's loader failed (its error went to the leader's caller only): waiters start
+    /// over.
+    Failed,
 }
 
 type Slot = watch::Receiver<Option<Outcome>>;

@@ -67,26 +67,18 @@ end
 return 0
 "#;
 
-/// `incr_with_ttl`: `ARGV[1]` delta (decimal), `ARGV[2]` TTL in ms (`0`: none). `INCRBY`, and if
-/// the key did not exist before, `PEXPIRE`. Returns the new value as decimal text, or `INCRBY`'s
+/// `incr_with_ttl`: `ARGV[1]` delta (decimal), `ARGV[2]` TTL in ms, or `gone` (a zero TTL: a key
+/// this call would create is expired at once, so nothing is written and the delta is returned).
+/// `INCRBY`, and if the key did not exist before, `PEXPIRE`. Returns the new value as decimal text, or `INCRBY`'s
 /// error reply unchanged ("value is not an integer or out of range", "increment or decrement
 /// would overflow"), in which case nothing was written.
 pub(crate) const INCR_WITH_TTL: &str = r#"
 local existed = redis.call('EXISTS', KEYS[1])
+if existed == 0 and ARGV[2] == 'gone' then return ARGV[1] end
 local r = redis.pcall('INCRBY', KEYS[1], ARGV[1])
 if type(r) == 'table' and r.err then return r end
-if existed == 0 and ARGV[2] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return redis.call('GET', KEYS[1])
-"#;
-
-/// `expire(key, ZERO)`: removes the TTL of a live key; returns 1 iff the key is live (as
-/// `Store::expire`), where `PERSIST` alone would say 0 for a live key without TTL.
-pub(crate) const PERSIST_IF_LIVE: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('PERSIST', KEYS[1])
-  return 1
-end
-return 0
 "#;
 
 /// One script: its source (for `EVAL`) and its SHA1 (for `EVALSHA`).
@@ -112,7 +104,6 @@ pub(crate) struct Scripts {
     pub(crate) compare_and_delete: Lua,
     pub(crate) update_if_unchanged: Lua,
     pub(crate) incr_with_ttl: Lua,
-    pub(crate) persist_if_live: Lua,
 }
 
 impl Scripts {
@@ -122,7 +113,6 @@ impl Scripts {
             compare_and_delete: Lua::new(COMPARE_AND_DELETE),
             update_if_unchanged: Lua::new(UPDATE_IF_UNCHANGED),
             incr_with_ttl: Lua::new(INCR_WITH_TTL),
-            persist_if_live: Lua::new(PERSIST_IF_LIVE),
         }
     }
 }

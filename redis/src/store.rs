@@ -10,7 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_routing::Slot;
 use redis::{cmd, Cmd, ErrorKind, RedisError, ServerErrorKind, Value as Reply};
-use scriptling_kv::{AsyncKv, Error, Loaded, Pattern, Result, Source, Ttl, Value};
+use scriptling_kv::{AsyncKv, Error, LoadError, Loaded, Pattern, Result, Source, Ttl, Value};
 
 use crate::codec;
 use crate::conn::{masters_of, Conn, NodeAddr, Resend};
@@ -97,8 +97,31 @@ fn map_err(e: &RedisError) -> Error {
     }
 }
 
+/// A TTL argument as the server takes it: no expiry, a `PX` in milliseconds, or expired at once
+/// (a zero `Duration`, which is never sent: Redis rejects `PX 0`, and the write becomes a removal
+/// or nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RTtl {
+    Never,
+    Ms(u64),
+    Gone,
+}
+
+impl RTtl {
+    /// `None` is no expiry; `Some(d)` a deadline `d` from now (zero: expired at once).
+    pub(crate) fn of(ttl: Option<Duration>) -> RTtl {
+        match ttl {
+            None => RTtl::Never,
+            Some(d) => match ttl_ms(d) {
+                None => RTtl::Gone,
+                Some(ms) => RTtl::Ms(ms),
+            },
+        }
+    }
+}
+
 /// TTL in whole milliseconds, rounded up (1 ns is 1 ms), saturated at [`MAX_TTL_MS`]; `None` for
-/// `Duration::ZERO` (no expiry).
+/// `Duration::ZERO` (expired at once: no `PX` can say it).
 pub(crate) fn ttl_ms(ttl: Duration) -> Option<u64> {
     if ttl.is_zero() {
         return None;
@@ -466,11 +489,12 @@ impl RedisStore {
         self.decode(key, reply)
     }
 
-    /// `SET key bytes [PX ms]` plus `extra` options.
-    fn set_cmd(&self, key: &str, bytes: &[u8], ttl: Duration, extra: &[&str]) -> Cmd {
+    /// `SET key bytes [PX ms]` plus `extra` options (the caller handles [`RTtl::Gone`], which
+    /// sends no `PX`).
+    fn set_cmd(&self, key: &str, bytes: &[u8], ttl: RTtl, extra: &[&str]) -> Cmd {
         let mut c = cmd("SET");
         c.arg(self.rkey(key)).arg(bytes);
-        if let Some(ms) = ttl_ms(ttl) {
+        if let RTtl::Ms(ms) = ttl {
             c.arg("PX").arg(ms);
         }
         for e in extra {
@@ -479,7 +503,12 @@ impl RedisStore {
         c
     }
 
-    async fn set_value(&self, key: &str, value: Value, ttl: Duration) -> Result<()> {
+    async fn set_value(&self, key: &str, value: Value, ttl: RTtl) -> Result<()> {
+        if ttl == RTtl::Gone {
+            // Expired at once: what was there is removed, and the value is never stored.
+            value.dispose();
+            return self.bool_cmd("UNLINK", key, Resend::Never).await.map(drop);
+        }
         let c = self.set_cmd(key, &codec::encode(&value), ttl, &[]);
         value.dispose();
         self.query(&c, Resend::Never).await.map(drop)
@@ -508,14 +537,13 @@ impl RedisStore {
     }
 
     async fn incr_with_ttl_value(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
-        let Some(ms) = ttl_ms(ttl) else {
-            return self.incr_value(key, delta).await;
-        };
+        // `gone`: a key this call creates is expired at once (the script stores nothing).
+        let ttl = ttl_ms(ttl).map_or_else(|| "gone".to_owned(), |ms| ms.to_string());
         let reply = self
             .eval(
                 &self.inner.scripts.incr_with_ttl,
                 &self.rkey(key),
-                &[delta.to_string().as_bytes(), ms.to_string().as_bytes()],
+                &[delta.to_string().as_bytes(), ttl.as_bytes()],
             )
             .await?
             .map_err(|e| incr_error(&e))?;
@@ -525,7 +553,12 @@ impl RedisStore {
         }
     }
 
-    async fn set_if_absent_value(&self, key: &str, value: Value, ttl: Duration) -> Result<bool> {
+    async fn set_if_absent_value(&self, key: &str, value: Value, ttl: RTtl) -> Result<bool> {
+        if ttl == RTtl::Gone {
+            // Stored and expired at once: `true` exactly when the key is not live (one read).
+            value.dispose();
+            return Ok(!self.bool_cmd("EXISTS", key, Resend::Read).await?);
+        }
         let c = self.set_cmd(key, &codec::encode(&value), ttl, &["NX"]);
         value.dispose();
         match self.query(&c, Resend::Never).await? {
@@ -534,7 +567,12 @@ impl RedisStore {
         }
     }
 
-    async fn swap_value(&self, key: &str, value: Value, ttl: Duration) -> Result<Option<Value>> {
+    async fn swap_value(&self, key: &str, value: Value, ttl: RTtl) -> Result<Option<Value>> {
+        if ttl == RTtl::Gone {
+            // The new value is expired at once: the old one is returned and the key is gone.
+            value.dispose();
+            return self.take_value(key).await;
+        }
         let c = self.set_cmd(key, &codec::encode(&value), ttl, &["GET"]);
         value.dispose();
         let reply = self.query(&c, Resend::Never).await?;
@@ -628,18 +666,23 @@ impl RedisStore {
     }
 
     async fn expire_value(&self, key: &str, ttl: Duration) -> Result<bool> {
-        let reply = match ttl_ms(ttl) {
-            None => {
-                self.eval_mapped(&self.inner.scripts.persist_if_live, &self.rkey(key), &[])
-                    .await?
-            }
-            Some(ms) => {
-                let mut c = cmd("PEXPIRE");
-                c.arg(self.rkey(key)).arg(ms);
-                self.query(&c, Resend::Never).await?
-            }
+        let Some(ms) = ttl_ms(ttl) else {
+            // Expired at once, as `EXPIRE key 0`: removed; `true` if it was live.
+            return self.bool_cmd("UNLINK", key, Resend::Never).await;
         };
-        Ok(as_int(&reply)? == 1)
+        let mut c = cmd("PEXPIRE");
+        c.arg(self.rkey(key)).arg(ms);
+        Ok(as_int(&self.query(&c, Resend::Never).await?)? == 1)
+    }
+
+    async fn get_and_expire_value(&self, key: &str, ttl: Duration) -> Result<Option<Value>> {
+        let Some(ms) = ttl_ms(ttl) else {
+            return self.take_value(key).await;
+        };
+        let mut c = cmd("GETEX");
+        c.arg(self.rkey(key)).arg("PX").arg(ms);
+        let reply = self.query(&c, Resend::Never).await?;
+        self.decode(key, reply)
     }
 
     async fn ttl_value(&self, key: &str) -> Result<Ttl> {
@@ -817,107 +860,29 @@ impl RedisStore {
 
     // ----- single-flight loads -----
 
-    /// The value of `key`, loading it with `load` if it is missing: concurrent calls for the same
-    /// key on this store (and its clones) run **one** load and all return its value.
+    /// The loads of [`AsyncKv::load_with`] and [`AsyncKv::try_load_with`]: concurrent calls for
+    /// the same key on this store (and its clones) run **one** `init`, and the others wait for
+    /// it ([`Source::Coalesced`]).
     ///
-    /// The loaded value is stored with `SET key value NX [PX ttl] GET` (`ttl` = `Duration::ZERO`:
-    /// no expiry): if another process stored a value meanwhile, that one wins, is returned (to
-    /// every caller of this flight), and the loaded one is dropped. Across processes, each
-    /// process may run one load at a time for a key (coalescing is per process), and they all
-    /// end up returning the first value stored. If the load's future is dropped (the caller was
-    /// cancelled) or its loader panics, a waiting caller takes over and runs its own loader.
-    ///
-    /// ```no_run
-    /// # async fn demo(kv: scriptling_kv_redis::RedisStore) -> scriptling_kv::Result<()> {
-    /// use std::time::Duration;
-    /// use scriptling_kv::Value;
-    ///
-    /// let page = kv
-    ///     .get_or_insert_with_async("cache:report", Duration::from_secs(300), || async {
-    ///         Value::from("expensive result")
-    ///     })
-    ///     .await?;
-    /// assert_eq!(page, Value::from("expensive result"));
-    /// # Ok(()) }
-    /// # let _ = demo;
-    /// ```
-    pub async fn get_or_insert_with_async<F, Fut>(
+    /// The loaded value is stored with `SET key value NX [PX ttl] GET`: if another process stored
+    /// a value meanwhile, that one wins and is returned (to every caller of this flight), and the
+    /// loaded one is dropped. Across processes each process may run one load at a time for a key
+    /// (coalescing is per process), and they all end up returning the first value stored. A
+    /// loader's error goes to its own caller only: its waiters start over, and one of them loads
+    /// next; so does a load whose future is dropped (cancelled) or whose `init` panics.
+    async fn load<F, Fut, V, E>(
         &self,
         key: &str,
-        ttl: Duration,
-        load: F,
-    ) -> Result<Value>
+        ttl: RTtl,
+        init: F,
+    ) -> std::result::Result<Loaded, LoadError<E>>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Value>,
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = std::result::Result<V, E>> + Send,
+        V: Into<Value>,
+        E: Send,
     {
-        self.try_get_or_insert_with_async::<_, _, Error>(key, ttl, || async { Ok(load().await) })
-            .await
-            .map_err(Arc::unwrap_or_clone)
-    }
-
-    /// [`get_or_insert_with_async`](RedisStore::get_or_insert_with_async) with a loader that can
-    /// fail: a failed load stores nothing, and its error is returned to the caller that ran it
-    /// **and** to every caller waiting on it (hence the `Arc`), so a failing source is not asked
-    /// once per waiter. A backend failure is `E::from(Error::Backend)`.
-    pub async fn try_get_or_insert_with_async<F, Fut, E>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        load: F,
-    ) -> std::result::Result<Value, Arc<E>>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<Value, E>>,
-        E: From<Error> + Send + Sync + 'static,
-    {
-        Ok(self.try_load_with_async(key, ttl, load).await?.value)
-    }
-
-    /// [`get_or_insert_with_async`](RedisStore::get_or_insert_with_async), also saying where the
-    /// value came from, as [`Store::load_with_async`](scriptling_kv::Store::load_with_async)
-    /// does: [`Source::Hit`] (it was stored: no load ran), [`Source::Loaded`] (this call ran
-    /// `load`; the value is the one stored first, which is another process's if it stored
-    /// first) or [`Source::Coalesced`] (this call waited for another call's load in this
-    /// process and returns its value).
-    ///
-    /// ```no_run
-    /// # async fn demo(kv: scriptling_kv_redis::RedisStore) -> scriptling_kv::Result<()> {
-    /// use std::time::Duration;
-    /// use scriptling_kv::{Source, Value};
-    ///
-    /// let ttl = Duration::from_secs(300);
-    /// let first = kv.load_with_async("cache:feed", ttl, || async { Value::from("items") }).await?;
-    /// let again = kv.load_with_async("cache:feed", ttl, || async { Value::from("other") }).await?;
-    /// assert_eq!(again.source, Source::Hit);
-    /// assert_eq!(again.value, first.value);
-    /// # Ok(()) }
-    /// # let _ = demo;
-    /// ```
-    pub async fn load_with_async<F, Fut>(&self, key: &str, ttl: Duration, load: F) -> Result<Loaded>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Value>,
-    {
-        self.try_load_with_async::<_, _, Error>(key, ttl, || async { Ok(load().await) })
-            .await
-            .map_err(Arc::unwrap_or_clone)
-    }
-
-    /// [`load_with_async`](RedisStore::load_with_async) with a loader that can fail, shared as in
-    /// [`try_get_or_insert_with_async`](RedisStore::try_get_or_insert_with_async).
-    pub async fn try_load_with_async<F, Fut, E>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        load: F,
-    ) -> std::result::Result<Loaded, Arc<E>>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<Value, E>>,
-        E: From<Error> + Send + Sync + 'static,
-    {
-        let mut load = Some(load);
+        let mut init = Some(init);
         loop {
             match self.inner.flights.join(key) {
                 Role::Waiter(mut rx) => {
@@ -931,20 +896,16 @@ impl RedisStore {
                             let source = if hit { Source::Hit } else { Source::Coalesced };
                             return Ok(Loaded { value, source });
                         }
-                        Some(Outcome::Failed(e)) => match e.downcast::<E>() {
-                            Ok(e) => return Err(e),
-                            // A caller with another error type led: load for ourselves.
-                            Err(_) => continue,
-                        },
-                        None => continue,
+                        // The leader failed (its error is its own): start over.
+                        Some(Outcome::Failed) | None => continue,
                     }
                 }
                 Role::Leader(leader) => {
-                    let load = load.take().expect("a caller leads at most once");
-                    let result = self.lead(key, ttl, load).await;
+                    let init = init.take().expect("a caller leads at most once");
+                    let result = self.lead(key, ttl, init).await;
                     leader.finish(match &result {
                         Ok(l) => Outcome::Value(l.value.clone(), l.source == Source::Hit),
-                        Err(e) => Outcome::Failed(e.clone()),
+                        Err(_) => Outcome::Failed,
                     });
                     return result;
                 }
@@ -952,33 +913,39 @@ impl RedisStore {
         }
     }
 
-    async fn lead<F, Fut, E>(
+    async fn lead<F, Fut, V, E>(
         &self,
         key: &str,
-        ttl: Duration,
-        load: F,
-    ) -> std::result::Result<Loaded, Arc<E>>
+        ttl: RTtl,
+        init: F,
+    ) -> std::result::Result<Loaded, LoadError<E>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = std::result::Result<Value, E>>,
-        E: From<Error> + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<V, E>>,
+        V: Into<Value>,
     {
-        let fail = |e: Error| Arc::new(E::from(e));
-        if let Some(value) = self.get_value(key).await.map_err(fail)? {
+        if let Some(value) = self.get_value(key).await.map_err(LoadError::Backend)? {
             let source = Source::Hit;
             return Ok(Loaded { value, source });
         }
-        let value = load().await.map_err(Arc::new)?;
+        let value: Value = init().await.map_err(LoadError::Init)?.into();
+        let source = Source::Loaded;
+        if ttl == RTtl::Gone {
+            // Expired at once: returned to this flight, never stored.
+            return Ok(Loaded { value, source });
+        }
         let c = self.set_cmd(key, &codec::encode(&value), ttl, &["NX", "GET"]);
-        let reply = self.query(&c, Resend::Never).await.map_err(fail)?;
-        let value = match self.decode(key, reply).map_err(fail)? {
+        let reply = self
+            .query(&c, Resend::Never)
+            .await
+            .map_err(LoadError::Backend)?;
+        let value = match self.decode(key, reply).map_err(LoadError::Backend)? {
             None => value,
             Some(winner) => {
                 value.dispose();
                 winner
             }
         };
-        let source = Source::Loaded;
         Ok(Loaded { value, source })
     }
 }
@@ -1021,9 +988,11 @@ fn incr_error(e: &RedisError) -> Error {
     map_err(e)
 }
 
+// The trait's signatures spelled out (`+ Send` on every future), as the trait declares them.
+#[allow(clippy::manual_async_fn)]
 impl AsyncKv for RedisStore {
     fn set(&self, key: &str, value: impl Into<Value>) -> impl Future<Output = Result<()>> + Send {
-        self.set_value(key, value.into(), Duration::ZERO)
+        self.set_value(key, value.into(), RTtl::Never)
     }
 
     fn set_with_ttl(
@@ -1032,7 +1001,7 @@ impl AsyncKv for RedisStore {
         value: impl Into<Value>,
         ttl: Duration,
     ) -> impl Future<Output = Result<()>> + Send {
-        self.set_value(key, value.into(), ttl)
+        self.set_value(key, value.into(), RTtl::of(Some(ttl)))
     }
 
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Value>>> + Send {
@@ -1096,22 +1065,30 @@ impl AsyncKv for RedisStore {
         self.empty()
     }
 
+    fn get_and_expire(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<Value>>> + Send {
+        self.get_and_expire_value(key, ttl)
+    }
+
     fn set_if_absent(
         &self,
         key: &str,
         value: impl Into<Value>,
-        ttl: Duration,
+        ttl: Option<Duration>,
     ) -> impl Future<Output = Result<bool>> + Send {
-        self.set_if_absent_value(key, value.into(), ttl)
+        self.set_if_absent_value(key, value.into(), RTtl::of(ttl))
     }
 
     fn swap(
         &self,
         key: &str,
         value: impl Into<Value>,
-        ttl: Duration,
+        ttl: Option<Duration>,
     ) -> impl Future<Output = Result<Option<Value>>> + Send {
-        self.swap_value(key, value.into(), ttl)
+        self.swap_value(key, value.into(), RTtl::of(ttl))
     }
 
     fn take(&self, key: &str) -> impl Future<Output = Result<Option<Value>>> + Send {
@@ -1150,6 +1127,42 @@ impl AsyncKv for RedisStore {
         f: impl FnMut(&Value) -> Value + Send,
     ) -> impl Future<Output = Result<Option<Value>>> + Send {
         self.update_value(key, f)
+    }
+
+    fn load_with<F, Fut, V>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        init: F,
+    ) -> impl Future<Output = Result<Loaded>> + Send
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = V> + Send,
+        V: Into<Value>,
+    {
+        async move {
+            let init = || async { Ok::<V, std::convert::Infallible>(init().await) };
+            match self.load(key, RTtl::of(ttl), init).await {
+                Ok(loaded) => Ok(loaded),
+                Err(LoadError::Backend(e)) => Err(e),
+                Err(LoadError::Init(never)) => match never {},
+            }
+        }
+    }
+
+    fn try_load_with<F, Fut, V, E>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        init: F,
+    ) -> impl Future<Output = std::result::Result<Loaded, LoadError<E>>> + Send
+    where
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = std::result::Result<V, E>> + Send,
+        V: Into<Value>,
+        E: Send,
+    {
+        self.load(key, RTtl::of(ttl), init)
     }
 }
 

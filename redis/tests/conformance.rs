@@ -1,6 +1,6 @@
 //! One conformance suite, written once against `AsyncKv`, run on the in-process `Store`, on a
 //! standalone Redis and on a 3-master Redis Cluster (`scripts/with-redis.sh` starts them; without
-//! them the Redis runs are skipped with a message, or fail when `CI` is set).
+//! them the Redis runs fail, saying so).
 //!
 //! Every suite function gets two handles on the same empty data: `kv`, and `other` (for `Store`
 //! a clone; for Redis a second, separately connected store with the same namespace, as a second
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::same;
-use scriptling_kv::{AsyncKv, Error, Pattern, Ttl, Value};
+use scriptling_kv::{AsyncKv, Error, LoadError, Pattern, SharedKv, Source, Ttl, Value};
 
 /// Generates, for each suite function, one test per backend.
 macro_rules! conformance {
@@ -85,7 +85,270 @@ conformance!(
     race_incr_loses_nothing,
     race_incr_with_ttl_loses_nothing,
     race_update_loses_nothing,
+    a_zero_ttl_is_expired_at_once,
+    get_and_expire_slides_the_deadline,
+    loads_hit_load_and_coalesce,
+    a_failed_load_goes_to_its_caller_only,
+    a_cancelled_load_hands_over,
+    shared_kv_forwards_every_operation,
 );
+
+/// The TTL rule: a zero `Duration` is expired at once, for every method that takes one; each
+/// returns what it would for any other TTL, and nobody sees the value.
+async fn a_zero_ttl_is_expired_at_once<K: AsyncKv>(kv: &K, other: &K) {
+    const ZERO: Duration = Duration::ZERO;
+    let min = Duration::from_secs(60);
+    kv.set_with_ttl("a", 1, ZERO).await.unwrap();
+    assert!(!other.exists("a").await.unwrap());
+    kv.set("a", 1).await.unwrap();
+    kv.set_with_ttl("a", 2, ZERO).await.unwrap();
+    assert_eq!(
+        other.get("a").await.unwrap(),
+        None,
+        "the old value is gone too"
+    );
+    assert!(kv.set_if_absent("lock", "me", Some(ZERO)).await.unwrap());
+    assert!(
+        !other.exists("lock").await.unwrap(),
+        "a zero TTL made a lock immortal"
+    );
+    kv.set_with_ttl("held", "x", min).await.unwrap();
+    assert!(!kv.set_if_absent("held", "me", Some(ZERO)).await.unwrap());
+    assert_eq!(other.get("held").await.unwrap(), Some("x".into()));
+    assert_eq!(
+        kv.swap("held", "y", Some(ZERO)).await.unwrap(),
+        Some("x".into())
+    );
+    assert!(!other.exists("held").await.unwrap());
+    assert_eq!(kv.swap("held", "y", Some(ZERO)).await.unwrap(), None);
+    assert_eq!(kv.incr_with_ttl("c", 4, ZERO).await, Ok(4));
+    assert!(!other.exists("c").await.unwrap());
+    kv.set("p", 1).await.unwrap();
+    assert!(kv.expire("p", ZERO).await.unwrap());
+    assert!(!other.exists("p").await.unwrap());
+    let l = kv.load_with("l", Some(ZERO), || async { 5 }).await.unwrap();
+    assert_eq!((l.value, l.source), (Value::Int(5), Source::Loaded));
+    assert!(
+        !other.exists("l").await.unwrap(),
+        "a zero-TTL load stores nothing"
+    );
+    assert!(kv.is_empty().await.unwrap());
+}
+
+async fn get_and_expire_slides_the_deadline<K: AsyncKv>(kv: &K, other: &K) {
+    assert_eq!(
+        kv.get_and_expire("s", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!other.exists("s").await.unwrap(), "nothing created");
+    kv.set_with_ttl("s", "bob", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.get_and_expire("s", Duration::from_secs(1800))
+            .await
+            .unwrap(),
+        Some("bob".into())
+    );
+    assert_eq!(other.ttl("s").await.unwrap().as_secs(), 1800);
+    kv.set("p", 1).await.unwrap();
+    assert_eq!(
+        kv.get_and_expire("p", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        Some(Value::Int(1))
+    );
+    assert_eq!(other.ttl("p").await.unwrap().as_secs(), 60);
+    assert_eq!(
+        kv.get_and_expire("s", Duration::ZERO).await.unwrap(),
+        Some("bob".into())
+    );
+    assert!(!other.exists("s").await.unwrap(), "ZERO takes the key");
+}
+
+/// A hit does not call `init`; a miss loads and stores with the TTL (`None`: no expiry);
+/// concurrent misses run one `init`, the others coalesce.
+async fn loads_hit_load_and_coalesce<K: AsyncKv + Clone + 'static>(kv: &K, other: &K) {
+    let l = kv
+        .load_with("page", Some(Duration::from_secs(60)), || async {
+            "rendered"
+        })
+        .await
+        .unwrap();
+    assert_eq!((l.value, l.source), ("rendered".into(), Source::Loaded));
+    assert_eq!(other.ttl("page").await.unwrap().as_secs(), 60);
+    let hit = other
+        .load_with("page", None, || async {
+            panic!("init called on a hit");
+            #[allow(unreachable_code)]
+            Value::Null
+        })
+        .await
+        .unwrap();
+    assert_eq!((hit.value, hit.source), ("rendered".into(), Source::Hit));
+    let l = kv.load_with("forever", None, || async { 1 }).await.unwrap();
+    assert_eq!(l.source, Source::Loaded);
+    assert_eq!(other.ttl("forever").await.unwrap(), Ttl::Persistent);
+    // 20 concurrent misses on one handle: one init.
+    let inits = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (kv, inits) = (kv.clone(), inits.clone());
+            tokio::spawn(async move {
+                kv.load_with("hot", Some(Duration::from_secs(60)), || async move {
+                    inits.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    "v"
+                })
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    let mut loaded = 0;
+    for t in tasks {
+        let l = t.await.unwrap();
+        assert_eq!(l.value, Value::from("v"));
+        loaded += usize::from(l.source == Source::Loaded);
+    }
+    assert_eq!(inits.load(Ordering::SeqCst), 1, "one init for 20 callers");
+    assert_eq!(loaded, 1);
+}
+
+/// The loader's error goes to its own caller (`LoadError::Init`), never to a waiter; the
+/// waiters retry, and nothing is stored.
+async fn a_failed_load_goes_to_its_caller_only<K: AsyncKv + Clone + 'static>(kv: &K, other: &K) {
+    let inits = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (kv, inits) = (kv.clone(), inits.clone());
+            tokio::spawn(async move {
+                kv.try_load_with("k", Some(Duration::from_secs(60)), || async move {
+                    inits.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Err::<Value, _>(i)
+                })
+                .await
+            })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Err(LoadError::Init(e)) => assert_eq!(e, i, "another caller's error"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        inits.load(Ordering::SeqCst),
+        8,
+        "each failed caller ran its own init"
+    );
+    assert!(
+        !other.exists("k").await.unwrap(),
+        "a failed load stored something"
+    );
+}
+
+/// A loader whose future is dropped stores nothing; a waiter loads instead.
+async fn a_cancelled_load_hands_over<K: AsyncKv + Clone + 'static>(kv: &K, other: &K) {
+    let leader = {
+        let kv = kv.clone();
+        tokio::spawn(async move {
+            kv.load_with("k", None, || async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiter = {
+        let kv = kv.clone();
+        tokio::spawn(async move { kv.load_with("k", None, || async { "second" }).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    leader.abort();
+    let l = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("the waiter took over")
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.value, Value::from("second"));
+    assert_eq!(other.get("k").await.unwrap(), Some(Value::from("second")));
+}
+
+/// `SharedKv` over the backend: every operation forwards (a sample of each kind).
+async fn shared_kv_forwards_every_operation<K: AsyncKv + Clone + 'static>(kv: &K, other: &K) {
+    let shared = SharedKv::new(kv.clone());
+    assert!(format!("{shared:?}").contains("SharedKv"));
+    let shared2 = shared.clone();
+    shared.set("a", 1).await.unwrap();
+    assert_eq!(other.get("a").await.unwrap(), Some(Value::Int(1)));
+    assert_eq!(shared2.incr("a", 2).await, Ok(3));
+    shared
+        .set_with_ttl("t", "v", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(shared.ttl("t").await.unwrap().as_secs(), 60);
+    assert_eq!(shared.get_or("none", 7).await.unwrap(), Value::Int(7));
+    assert!(shared.exists("t").await.unwrap());
+    assert_eq!(shared.keys("*").await.unwrap(), ["a", "t"]);
+    assert!(shared.expire("t", Duration::from_secs(30)).await.unwrap());
+    assert!(shared.persist("t").await.unwrap());
+    assert_eq!(
+        shared
+            .get_and_expire("t", Duration::from_secs(9))
+            .await
+            .unwrap(),
+        Some("v".into())
+    );
+    assert!(shared
+        .set_if_absent("l", "me", Some(Duration::from_secs(9)))
+        .await
+        .unwrap());
+    assert_eq!(
+        shared.swap("l", "you", None).await.unwrap(),
+        Some("me".into())
+    );
+    assert!(shared
+        .compare_and_set("l", &"you".into(), "us")
+        .await
+        .unwrap());
+    assert!(shared.compare_and_delete("l", &"us".into()).await.unwrap());
+    assert_eq!(
+        shared.incr_with_ttl("c", 1, Duration::from_secs(9)).await,
+        Ok(1)
+    );
+    assert_eq!(
+        shared
+            .update("c", |v| Value::Int(v.as_int().unwrap() * 10))
+            .await
+            .unwrap(),
+        Some(Value::Int(10))
+    );
+    assert_eq!(shared.take("c").await.unwrap(), Some(Value::Int(10)));
+    assert!(shared.delete("a").await.unwrap());
+    assert_eq!(shared.len().await.unwrap(), 1);
+    let l = shared
+        .load_with("page", None, || async { "p" })
+        .await
+        .unwrap();
+    assert_eq!(l.source, Source::Loaded);
+    match shared
+        .try_load_with("bad", None, || async {
+            Err::<Value, _>("down".to_string())
+        })
+        .await
+    {
+        Err(LoadError::Init(e)) => assert_eq!(e, "down"),
+        r => panic!("{r:?}"),
+    }
+    assert!(!other.exists("bad").await.unwrap());
+    shared.clear().await.unwrap();
+    assert!(shared.is_empty().await.unwrap());
+}
 
 fn dict(entries: &[(&str, Value)]) -> Value {
     Value::Dict(
@@ -161,12 +424,9 @@ async fn every_value_kind_round_trips<K: AsyncKv>(kv: &K, other: &K) {
         assert!(same(&back, &value), "{key}");
         // Through every write path: set_with_ttl, swap, set_if_absent.
         kv.delete(key).await.unwrap();
-        assert!(kv
-            .set_if_absent(key, value.clone(), Duration::ZERO)
-            .await
-            .unwrap());
+        assert!(kv.set_if_absent(key, value.clone(), None).await.unwrap());
         let old = kv
-            .swap(key, value.clone(), Duration::from_secs(60))
+            .swap(key, value.clone(), Some(Duration::from_secs(60)))
             .await
             .unwrap();
         assert!(same(&old.expect(key), &value), "{key}");
@@ -213,13 +473,14 @@ async fn set_get_delete_exists<K: AsyncKv>(kv: &K, other: &K) {
     kv.set("k", 2).await.unwrap();
     assert_eq!(other.get("k").await.unwrap(), Some(Value::Int(2)));
     assert_eq!(other.ttl("k").await.unwrap(), Ttl::Persistent);
-    // set_with_ttl(ZERO) is no expiry.
+    // set_with_ttl(ZERO) is expired at once: the key is gone.
     kv.set_with_ttl("k", 3, Duration::from_secs(60))
         .await
         .unwrap();
     kv.set_with_ttl("k", 4, Duration::ZERO).await.unwrap();
-    assert_eq!(other.ttl("k").await.unwrap(), Ttl::Persistent);
-    assert!(other.exists("k").await.unwrap());
+    assert_eq!(other.ttl("k").await.unwrap(), Ttl::Missing);
+    assert!(!other.exists("k").await.unwrap());
+    kv.set("k", 5).await.unwrap();
     assert!(kv.delete("k").await.unwrap());
     assert!(!kv.delete("k").await.unwrap());
     assert!(!other.exists("k").await.unwrap());
@@ -293,9 +554,12 @@ async fn incr_with_ttl_sets_the_ttl_only_on_creation<K: AsyncKv>(kv: &K, other: 
     kv.set("p", 7).await.unwrap();
     assert_eq!(kv.incr_with_ttl("p", 1, window).await, Ok(8));
     assert_eq!(other.ttl("p").await.unwrap(), Ttl::Persistent);
-    // ZERO: created with no TTL.
+    // ZERO: a key it would create is expired at once (nothing stored, `delta` returned); a live
+    // key counts as usual.
     assert_eq!(kv.incr_with_ttl("z", 3, Duration::ZERO).await, Ok(3));
-    assert_eq!(other.ttl("z").await.unwrap(), Ttl::Persistent);
+    assert_eq!(other.ttl("z").await.unwrap(), Ttl::Missing);
+    assert_eq!(kv.incr_with_ttl("p", 1, Duration::ZERO).await, Ok(9));
+    assert_eq!(other.ttl("p").await.unwrap(), Ttl::Persistent);
     // Refusals leave everything unchanged (no TTL added either).
     kv.set("s", "5").await.unwrap();
     assert_eq!(
@@ -361,7 +625,10 @@ async fn ttls_are_milliseconds_rounded_up<K: AsyncKv>(kv: &K, other: &K) {
     }
     assert!(kv.expire("s10", Duration::MAX).await.unwrap());
     assert!(matches!(other.ttl("s10").await.unwrap(), Ttl::Expires(d) if d > century));
-    assert!(kv.set_if_absent("huge2", 1, Duration::MAX).await.unwrap());
+    assert!(kv
+        .set_if_absent("huge2", 1, Some(Duration::MAX))
+        .await
+        .unwrap());
     assert_eq!(kv.incr_with_ttl("huge3", 1, Duration::MAX).await, Ok(1));
     assert!(matches!(other.ttl("huge3").await.unwrap(), Ttl::Expires(d) if d > century));
 }
@@ -379,11 +646,6 @@ async fn expire_and_persist<K: AsyncKv>(kv: &K, other: &K) {
         !kv.persist("k").await.unwrap(),
         "persist: false without a TTL"
     );
-    assert!(
-        kv.expire("k", Duration::ZERO).await.unwrap(),
-        "expire(ZERO): true iff live"
-    );
-    assert_eq!(other.ttl("k").await.unwrap(), Ttl::Persistent);
     assert!(kv.expire("k", Duration::from_secs(60)).await.unwrap());
     assert_eq!(other.ttl("k").await.unwrap().as_secs(), 60);
     assert_eq!(
@@ -391,15 +653,20 @@ async fn expire_and_persist<K: AsyncKv>(kv: &K, other: &K) {
         Some(Value::from("v")),
         "value untouched"
     );
-    assert!(kv.expire("k", Duration::ZERO).await.unwrap());
-    assert_eq!(other.ttl("k").await.unwrap(), Ttl::Persistent);
-    assert!(
-        other.exists("k").await.unwrap(),
-        "expire(ZERO) never deletes"
-    );
     assert!(kv.expire("k", Duration::from_secs(30)).await.unwrap());
     assert!(kv.persist("k").await.unwrap());
     assert_eq!(other.ttl("k").await.unwrap(), Ttl::Persistent);
+    assert!(
+        kv.expire("k", Duration::ZERO).await.unwrap(),
+        "expire(ZERO) on a live key: true"
+    );
+    assert_eq!(
+        other.ttl("k").await.unwrap(),
+        Ttl::Missing,
+        "expire(ZERO) deletes, as EXPIRE k 0"
+    );
+    assert!(!kv.expire("k", Duration::ZERO).await.unwrap());
+    kv.set("k", "v").await.unwrap();
     // A sub-millisecond expire is at least 1 ms, and then the key is gone.
     assert!(kv.expire("k", Duration::from_nanos(10)).await.unwrap());
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -420,8 +687,8 @@ async fn expired_keys_are_gone_everywhere<K: AsyncKv>(kv: &K, other: &K) {
     assert_eq!(other.keys("*").await.unwrap(), ["live"]);
     assert!(!kv.delete("b").await.unwrap());
     assert_eq!(kv.take("c").await.unwrap(), None);
-    assert_eq!(kv.swap("d", 2, Duration::ZERO).await.unwrap(), None);
-    assert!(kv.set_if_absent("e", 2, Duration::ZERO).await.unwrap());
+    assert_eq!(kv.swap("d", 2, None).await.unwrap(), None);
+    assert!(kv.set_if_absent("e", 2, None).await.unwrap());
     assert_eq!(kv.incr("f", 3).await, Ok(3));
     assert_eq!(
         other.ttl("f").await.unwrap(),
@@ -531,21 +798,21 @@ async fn len_is_empty_and_clear<K: AsyncKv>(kv: &K, other: &K) {
 
 async fn set_if_absent_swap_take<K: AsyncKv>(kv: &K, other: &K) {
     let ttl = Duration::from_secs(30);
-    assert!(kv.set_if_absent("lock", "w1", ttl).await.unwrap());
-    assert!(!other.set_if_absent("lock", "w2", ttl).await.unwrap());
+    assert!(kv.set_if_absent("lock", "w1", Some(ttl)).await.unwrap());
+    assert!(!other.set_if_absent("lock", "w2", Some(ttl)).await.unwrap());
     assert_eq!(kv.get("lock").await.unwrap(), Some(Value::from("w1")));
     assert_eq!(kv.ttl("lock").await.unwrap().as_secs(), 30);
-    assert!(kv.set_if_absent("nottl", 1, Duration::ZERO).await.unwrap());
+    assert!(kv.set_if_absent("nottl", 1, None).await.unwrap());
     assert_eq!(kv.ttl("nottl").await.unwrap(), Ttl::Persistent);
 
-    assert_eq!(kv.swap("s", 1, Duration::ZERO).await.unwrap(), None);
-    assert_eq!(other.swap("s", 2, ttl).await.unwrap(), Some(Value::Int(1)));
-    assert_eq!(kv.ttl("s").await.unwrap().as_secs(), 30);
-    // swap with ZERO removes the old TTL (it replaces value and TTL, like set).
+    assert_eq!(kv.swap("s", 1, None).await.unwrap(), None);
     assert_eq!(
-        kv.swap("s", 3, Duration::ZERO).await.unwrap(),
-        Some(Value::Int(2))
+        other.swap("s", 2, Some(ttl)).await.unwrap(),
+        Some(Value::Int(1))
     );
+    assert_eq!(kv.ttl("s").await.unwrap().as_secs(), 30);
+    // swap with None removes the old TTL (it replaces value and TTL, like set).
+    assert_eq!(kv.swap("s", 3, None).await.unwrap(), Some(Value::Int(2)));
     assert_eq!(kv.ttl("s").await.unwrap(), Ttl::Persistent);
     assert_eq!(kv.get("s").await.unwrap(), Some(Value::Int(3)));
 
@@ -730,7 +997,7 @@ async fn race_set_if_absent_has_one_winner<K: AsyncKv + Clone + 'static>(kv: &K,
             };
             let key = key.clone();
             tasks.push(tokio::spawn(async move {
-                h.set_if_absent(&key, t, Duration::from_secs(60))
+                h.set_if_absent(&key, t, Some(Duration::from_secs(60)))
                     .await
                     .unwrap()
             }));

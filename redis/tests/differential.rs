@@ -106,8 +106,8 @@ async fn step<K: AsyncKv>(kv: &K, op: u64, rng: &mut Rng) -> (String, Out) {
         8 => kv.ttl(key).await.map(Out::Ttl),
         9 => kv.expire(key, ttl).await.map(Out::Bool),
         10 => kv.persist(key).await.map(Out::Bool),
-        11 => kv.set_if_absent(key, value, ttl).await.map(Out::Bool),
-        12 => kv.swap(key, value, ttl).await.map(Out::Value),
+        11 => kv.set_if_absent(key, value, Some(ttl)).await.map(Out::Bool),
+        12 => kv.swap(key, value, Some(ttl)).await.map(Out::Value),
         13 => kv.take(key).await.map(Out::Value),
         14 => kv
             .compare_and_set(key, &value, Value::Int(1))
@@ -123,6 +123,8 @@ async fn step<K: AsyncKv>(kv: &K, op: u64, rng: &mut Rng) -> (String, Out) {
             .map(Out::Value),
         17 => kv.keys(rng.pick(&PATTERNS)).await.map(Out::Keys),
         18 => kv.len().await.map(Out::Len),
+        19 => kv.get_and_expire(key, ttl).await.map(Out::Value),
+        20 => kv.set_if_absent(key, value, None).await.map(Out::Bool),
         _ => kv.is_empty().await.map(Out::Bool),
     };
     (desc, out.unwrap_or_else(Out::Err))
@@ -132,7 +134,7 @@ async fn differential<K: AsyncKv>(kv: &K, seed: u64, steps: usize) {
     let store = Store::new();
     let mut ops = Rng(seed);
     for i in 0..steps {
-        let op = ops.next() % 20;
+        let op = ops.next() % 22;
         let args = ops.next() | 1;
         let (desc, expected) = step(&store, op, &mut Rng(args)).await;
         let (_, got) = step(kv, op, &mut Rng(args)).await;

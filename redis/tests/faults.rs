@@ -215,11 +215,11 @@ fn every_op(kv: &RedisStore) -> Vec<(&'static str, Op<'_>)> {
         ),
         (
             "set_if_absent",
-            Box::pin(async move { kv.set_if_absent("l", 1, ttl).await.map(drop) }),
+            Box::pin(async move { kv.set_if_absent("l", 1, Some(ttl)).await.map(drop) }),
         ),
         (
             "swap",
-            Box::pin(async move { kv.swap("s", 1, ttl).await.map(drop) }),
+            Box::pin(async move { kv.swap("s", 1, Some(ttl)).await.map(drop) }),
         ),
         (
             "take",
@@ -240,7 +240,7 @@ fn every_op(kv: &RedisStore) -> Vec<(&'static str, Op<'_>)> {
         (
             "get_or_insert_with_async",
             Box::pin(async move {
-                kv.get_or_insert_with_async("g", ttl, || async { Value::Int(1) })
+                common::get_or_insert(kv, "g", Some(ttl), || async { Value::Int(1) })
                     .await
                     .map(drop)
             }),
@@ -565,10 +565,7 @@ fn writes_follow_ask_and_moved_redirects_once() {
             .contains("OK"));
         // Not on the source: ASK, then ASKING + INCRBY on the target.
         assert_eq!(kv.incr("{t}b", 5).await, Ok(5));
-        assert_eq!(
-            kv.set_if_absent("{t}c", "x", Duration::ZERO).await,
-            Ok(true)
-        );
+        assert_eq!(kv.set_if_absent("{t}c", "x", None).await, Ok(true));
         // Still on the source: served there.
         assert_eq!(kv.incr("{t}a", 1).await, Ok(2));
         let moved = servers[src].cli(&[

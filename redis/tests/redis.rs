@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{connect, connect_cluster, run, unique_namespace};
 use redis::AsyncCommands;
-use scriptling_kv::{AsyncKv, Error, Source, Ttl, Value};
+use scriptling_kv::{AsyncKv, Error, LoadError, Source, Ttl, Value};
 use scriptling_kv_redis::RedisStore;
 
 fn assert_traits<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
@@ -201,7 +201,7 @@ fn stored_bytes_are_the_documented_encoding() {
 }
 
 #[test]
-fn ttls_are_sent_as_milliseconds_and_zero_never_deletes() {
+fn ttls_are_sent_as_milliseconds_and_zero_is_expired_at_once() {
     let Some(url) = common::redis_url() else {
         return;
     };
@@ -214,10 +214,16 @@ fn ttls_are_sent_as_milliseconds_and_zero_never_deletes() {
             .unwrap();
         let pttl: i64 = r.pttl(format!("{ns}:k")).await.unwrap();
         assert!((0..=2).contains(&pttl), "1.5 ms rounds up to 2 ms: {pttl}");
-        kv.set_with_ttl("z", 1, Duration::ZERO).await.unwrap();
+        // A zero TTL is never sent as `PX 0` (which Redis rejects): the write removes the key.
+        kv.set("z", 1).await.unwrap();
+        kv.set_with_ttl("z", 2, Duration::ZERO).await.unwrap();
+        let held: bool = r.exists(format!("{ns}:z")).await.unwrap();
+        assert!(!held, "set_with_ttl(ZERO) left the key on the server");
+        kv.set("z", 1).await.unwrap();
         assert!(kv.expire("z", Duration::ZERO).await.unwrap());
-        assert!(kv.exists("z").await.unwrap());
-        assert_eq!(kv.ttl("z").await.unwrap(), Ttl::Persistent);
+        let held: bool = r.exists(format!("{ns}:z")).await.unwrap();
+        assert!(!held, "expire(ZERO) left the key on the server");
+        assert_eq!(kv.ttl("z").await.unwrap(), Ttl::Missing);
         kv.clear().await.unwrap();
     });
 }
@@ -312,7 +318,7 @@ fn concurrent_loads_of_one_key_run_once() {
             let kv = kv.clone();
             let loads = loads.clone();
             tasks.push(tokio::spawn(async move {
-                kv.load_with_async("page", Duration::from_secs(60), || async move {
+                kv.load_with("page", Some(Duration::from_secs(60)), || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Value::from("rendered")
@@ -340,16 +346,17 @@ fn concurrent_loads_of_one_key_run_once() {
         );
         assert_eq!(kv.ttl("page").await.unwrap().as_secs(), 60);
         // Now cached: no load.
-        let v = kv
-            .get_or_insert_with_async("page", Duration::from_secs(60), || async {
-                panic!("loaded a cached key")
-            })
-            .await
-            .unwrap();
+        let v = common::get_or_insert(&kv, "page", Some(Duration::from_secs(60)), || async {
+            panic!("loaded a cached key")
+        })
+        .await
+        .unwrap();
         assert_eq!(v, Value::from("rendered"));
         let again = kv
-            .load_with_async("page", Duration::from_secs(60), || async {
-                panic!("loaded a cached key")
+            .load_with("page", Some(Duration::from_secs(60)), || async {
+                panic!("loaded a cached key");
+                #[allow(unreachable_code)]
+                Value::Null
             })
             .await
             .unwrap();
@@ -377,7 +384,7 @@ fn across_processes_the_first_stored_value_wins() {
             let delay = if i % 2 == 0 { 50 } else { 250 };
             let loads = loads.clone();
             tasks.push(tokio::spawn(async move {
-                kv.load_with_async("k", Duration::ZERO, || async move {
+                kv.load_with("k", None, || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                     Value::from(who)
@@ -400,20 +407,8 @@ fn across_processes_the_first_stored_value_wins() {
     });
 }
 
-#[derive(Debug, PartialEq)]
-enum LoadError {
-    Source(String),
-    Kv(Error),
-}
-
-impl From<Error> for LoadError {
-    fn from(e: Error) -> Self {
-        LoadError::Kv(e)
-    }
-}
-
 #[test]
-fn a_failed_load_is_shared_and_not_stored() {
+fn a_failed_load_goes_to_its_caller_only_and_stores_nothing() {
     let Some(url) = common::redis_url() else {
         return;
     };
@@ -421,32 +416,36 @@ fn a_failed_load_is_shared_and_not_stored() {
         let kv = connect(&url, &unique_namespace("sf3")).await;
         let loads = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
-        for _ in 0..10 {
+        for i in 0..10 {
             let kv = kv.clone();
             let loads = loads.clone();
             tasks.push(tokio::spawn(async move {
-                kv.try_get_or_insert_with_async("k", Duration::from_secs(5), || async move {
+                kv.try_load_with("k", Some(Duration::from_secs(5)), || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Err::<Value, _>(LoadError::Source("database down".into()))
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Err::<Value, _>(format!("database down ({i})"))
                 })
                 .await
             }));
         }
-        for t in tasks {
-            let err = t.await.unwrap().unwrap_err();
-            assert_eq!(*err, LoadError::Source("database down".into()));
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                // Each caller gets its own loader's error, never another's.
+                Err(LoadError::Init(e)) => assert_eq!(e, format!("database down ({i})")),
+                other => panic!("{other:?}"),
+            }
         }
-        assert_eq!(loads.load(Ordering::SeqCst), 1, "waiters share the failure");
+        // A waiter whose loader failed retries and loads itself: one load per caller.
+        assert_eq!(loads.load(Ordering::SeqCst), 10);
         assert!(!kv.exists("k").await.unwrap());
         // The next call loads again, and succeeds.
-        let v = kv
-            .try_get_or_insert_with_async("k", Duration::from_secs(5), || async {
-                Ok::<_, LoadError>(Value::Int(1))
+        let l = kv
+            .try_load_with("k", Some(Duration::from_secs(5)), || async {
+                Ok::<_, String>(Value::Int(1))
             })
             .await
             .unwrap();
-        assert_eq!(v, Value::Int(1));
+        assert_eq!((l.value, l.source), (Value::Int(1), Source::Loaded));
         kv.clear().await.unwrap();
     });
 }
@@ -463,7 +462,7 @@ fn a_cancelled_load_is_taken_over_by_a_waiter() {
             let kv = kv.clone();
             let loads = loads.clone();
             tokio::spawn(async move {
-                kv.get_or_insert_with_async("k", Duration::ZERO, || async move {
+                common::get_or_insert(&kv, "k", None, || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     Value::from("never")
@@ -476,7 +475,7 @@ fn a_cancelled_load_is_taken_over_by_a_waiter() {
             let kv = kv.clone();
             let loads = loads.clone();
             tokio::spawn(async move {
-                kv.get_or_insert_with_async("k", Duration::ZERO, || async move {
+                common::get_or_insert(&kv, "k", None, || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     Value::from("second")
                 })
@@ -511,7 +510,7 @@ fn single_flight_on_a_cluster() {
             let loads = loads.clone();
             tasks.push(tokio::spawn(async move {
                 let key = format!("k{}", i % 3);
-                kv.get_or_insert_with_async(&key, Duration::from_secs(60), || async move {
+                common::get_or_insert(&kv, &key, Some(Duration::from_secs(60)), || async move {
                     loads.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     Value::from(format!("v{}", i % 3))

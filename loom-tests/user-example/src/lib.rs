@@ -42,7 +42,11 @@ pub fn allow_broken(store: &Store, client: &str) -> bool {
 
 /// Takes the lock `name` for `owner`: `set_if_absent`, one step. `true` if this call took it.
 pub fn lock(store: &Store, name: &str, owner: &str) -> bool {
-    store.set_if_absent(&format!("lock:{name}"), owner, Duration::from_secs(30))
+    store.set_if_absent(
+        &format!("lock:{name}"),
+        owner,
+        Some(Duration::from_secs(30)),
+    )
 }
 
 /// Releases the lock only if `owner` still holds it: `compare_and_delete`, one step.

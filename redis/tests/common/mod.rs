@@ -1,25 +1,25 @@
-//! Shared by the test binaries: the servers `scripts/with-redis.sh` exports, skipping (or, in
-//! CI, failing) when they are missing, fresh namespaces, a multi-threaded runtime.
+//! Shared by the test binaries: the servers `scripts/with-redis.sh` exports (a test fails when
+//! they are missing), fresh namespaces, a multi-threaded runtime.
 #![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use scriptling_kv::Value;
+use std::time::Duration;
+
+use scriptling_kv::{AsyncKv, Value};
 use scriptling_kv_redis::RedisStore;
 
-/// The value of `var`, or `None` after printing why the test is skipped. In CI (env `CI` set) a
-/// missing server is a failure, not a skip.
+/// The value of `var`, which `scripts/with-redis.sh` exports. A test that finds no server fails
+/// (it is never reported as passed): run the Redis tests under `scripts/with-redis.sh`.
 pub fn env(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!("{var} is not set and CI is: run the tests under scripts/with-redis.sh");
-            }
-            eprintln!("skipped: no Redis ({var} unset); run under scripts/with-redis.sh");
-            None
-        }
+        _ => panic!(
+            "no Redis server: {var} is not set. Run the Redis tests under scripts/with-redis.sh \
+             (for example `scripts/with-redis.sh cargo test -p scriptling-kv-redis`), which \
+             starts the servers and sets it"
+        ),
     }
 }
 
@@ -83,4 +83,19 @@ pub fn same(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// `get_or_insert_with` on any backend: the value of a single-flight load.
+pub async fn get_or_insert<K, F, Fut>(
+    kv: &K,
+    key: &str,
+    ttl: Option<Duration>,
+    init: F,
+) -> scriptling_kv::Result<Value>
+where
+    K: AsyncKv,
+    F: FnOnce() -> Fut + Send,
+    Fut: Future<Output = Value> + Send,
+{
+    kv.load_with(key, ttl, init).await.map(|l| l.value)
 }
