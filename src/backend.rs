@@ -130,11 +130,11 @@ pub trait AsyncKv: Send + Sync {
         key: &str,
         f: impl FnMut(&Value) -> Value + Send,
     ) -> impl Future<Output = Result<Option<Value>>> + Send;
-    /// A single-flight load: the live value of `key` ([`Source::Hit`]; `init` is not even
+    /// A single-flight load: the live value of `key` ([`Source::Hit`](crate::Source::Hit); `init` is not even
     /// called), or the value `init`'s future yields, stored with `ttl` (`None`: no expiry;
     /// `Some(Duration::ZERO)`: expired at once, so it is returned but never stored). Concurrent
-    /// calls for the same key run one `init` ([`Source::Loaded`]); the others wait for it and
-    /// return its value ([`Source::Coalesced`]). A loader whose future is dropped (cancelled) or
+    /// calls for the same key run one `init` ([`Source::Loaded`](crate::Source::Loaded)); the others wait for it and
+    /// return its value ([`Source::Coalesced`](crate::Source::Coalesced)). A loader whose future is dropped (cancelled) or
     /// panics stores nothing, and one of its waiters loads instead. The same semantics on every
     /// backend; on a shared backend, calls coalesce within one process, and across processes the
     /// first value stored wins (every process returns it).
