@@ -87,7 +87,7 @@ const DEFAULT_MAX_KEYS: usize = 100_000;
 /// The `--help` text.
 pub(crate) const USAGE: &str = "\
 usage: http_service [--addr HOST:PORT] [--rate-limit N] [--max-keys N] [--trusted-proxy ADDR]...
-                    [--redis URL | --redis-cluster URL,URL,...]
+                    [--data-dir DIR] [--redis URL | --redis-cluster URL,URL,...]
 
   --addr HOST:PORT           address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
   --rate-limit N             requests allowed per client per 60 s window on GET / (default 100, N >= 1)

@@ -12,14 +12,38 @@
 //! store.set_with_ttl("session:abc", "bob", Duration::from_secs(3600));
 //! assert_eq!(store.get("session:abc"), Some(Value::from("bob")));
 //!
-//! // A correct fixed-window rate limiter: `expire` keeps concurrent increments.
-//! let hits = store.incr("rate:10.0.0.1", 1).unwrap();
-//! if hits == 1 {
-//!     store.expire("rate:10.0.0.1", Duration::from_secs(60));
-//! }
+//! // A fixed-window rate limiter in one step: the first request of a window creates the
+//! // counter with the window's TTL, later ones only count (no counter ever lacks its TTL).
+//! let hits = store.incr_with_ttl("rate:10.0.0.1", 1, Duration::from_secs(60)).unwrap();
+//! assert_eq!(hits, 1);
 //! assert!(matches!(store.ttl("rate:10.0.0.1"), Ttl::Expires(_)));
 //! assert_eq!(store.keys("rate:*").unwrap(), ["rate:10.0.0.1"]);
+//!
+//! // A TTL is always a deadline: zero is expired at once, never "no expiry".
+//! store.set_with_ttl("lock:x", "me", Duration::ZERO);
+//! assert!(!store.exists("lock:x"));
 //! ```
+//!
+//! # TTL arguments
+//!
+//! A parameter `ttl: Duration` is a deadline `ttl` after the call's clock reading;
+//! `Duration::ZERO` is a deadline of now: the value is expired at once and never observed by
+//! anyone, so a TTL computed as `deadline - now` that comes out as zero cannot make a lock or a
+//! session immortal. A method that can also store without expiry takes `ttl: Option<Duration>`
+//! (`None`: no expiry). Otherwise no expiry is [`Store::set`], [`Store::persist`], or a
+//! [`Compute`] answer that says so. A write with a zero TTL returns what it would for any other
+//! TTL (`set_if_absent` on a missing key: `true`); it removes what the key held, and is not an
+//! expiry by the store (no listener call, no `expired` count). (`tests/zero_ttl.rs`, every
+//! method on `Store` and through [`SharedKv`], with readers racing the writes; the Redis
+//! conformance suite, `a_zero_ttl_is_expired_at_once`; the proptest model and the fuzz target
+//! `ops` draw zero TTLs.)
+//!
+//! # One API on every backend
+//!
+//! [`AsyncKv`] is the store's operations as futures, implemented by [`Store`] and by
+//! `scriptling_kv_redis::RedisStore`, single-flight loads ([`AsyncKv::load_with`]) included;
+//! [`SharedKv`] holds either behind one type, chosen at run time. [`to_value`] and
+//! [`from_value`] (feature `serde`) store your own types as [`Value`]s.
 //!
 //! # Design
 //!
@@ -75,7 +99,7 @@
 //! ones, the soonest deadline first; at most `n + writers` keys at any instant),
 //! [`StoreBuilder::removal_listener`] is told once of every key the store removes on its own,
 //! and [`Store::stats`] counts hits, misses, expirations and evictions (feature `metrics`
-//! exports them). See `evict.rs` and `stats.rs` for the guarantees.
+//! exports them). [`StoreBuilder::max_keys`] and [`Stats`] state the guarantees.
 //!
 //! # Checking your own code with loom
 //!

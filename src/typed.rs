@@ -632,6 +632,49 @@ struct ValueDeserializer {
 
 type De<T> = std::result::Result<T, ConvertError>;
 
+// What a conversion did not consume (the rest of a value when an error stops it, a value deeper
+// than the limit) is disposed of without recursion (`Value::dispose`), so a deep value never
+// overflows the stack on the way out.
+
+impl Drop for ValueDeserializer {
+    fn drop(&mut self) {
+        if let Some(v) = self.value.take() {
+            v.dispose();
+        }
+    }
+}
+
+impl Drop for Items {
+    fn drop(&mut self) {
+        self.items.by_ref().for_each(Value::dispose);
+    }
+}
+
+impl Drop for Entries {
+    fn drop(&mut self) {
+        self.entries.by_ref().for_each(|(_, v)| v.dispose());
+        if let Some((_, v)) = self.pending.take() {
+            v.dispose();
+        }
+    }
+}
+
+impl Drop for Variant {
+    fn drop(&mut self) {
+        if let Some(v) = self.content.take() {
+            v.dispose();
+        }
+    }
+}
+
+impl Drop for Content {
+    fn drop(&mut self) {
+        if let Some(v) = self.value.take() {
+            v.dispose();
+        }
+    }
+}
+
 fn unexpected(v: &Value) -> de::Unexpected<'_> {
     match v {
         Value::Null => de::Unexpected::Unit,
@@ -672,7 +715,10 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
             Value::Str(s) => visitor.visit_string(s),
             Value::Bytes(b) => visitor.visit_byte_buf(b),
             Value::List(items) => {
-                let depth = self.inner()?;
+                let Ok(depth) = self.inner() else {
+                    Value::List(items).dispose();
+                    return Err(too_deep());
+                };
                 visitor.visit_seq(Items {
                     items: items.into_iter(),
                     index: 0,
@@ -680,7 +726,10 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
                 })
             }
             Value::Dict(map) => {
-                let depth = self.inner()?;
+                let Ok(depth) = self.inner() else {
+                    Value::Dict(map).dispose();
+                    return Err(too_deep());
+                };
                 visitor.visit_map(Entries {
                     entries: map.into_iter(),
                     pending: None,
@@ -702,7 +751,10 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
                     depth,
                 })
             }
-            value => ValueDeserializer { value, ..self }.deserialize_any(visitor),
+            value => {
+                self.value = value;
+                self.deserialize_any(visitor)
+            }
         }
     }
 
@@ -745,10 +797,14 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
                     depth,
                 })
             }
-            other => Err(de::Error::invalid_type(
-                unexpected(&other),
-                &"a variant name or a dict of one entry",
-            )),
+            other => {
+                let e = de::Error::invalid_type(
+                    unexpected(&other),
+                    &"a variant name or a dict of one entry",
+                );
+                other.dispose();
+                Err(e)
+            }
         }
     }
 
@@ -802,8 +858,8 @@ impl<'de> MapAccess<'de> for Entries {
             return Ok(None);
         };
         let k = seed
-            .deserialize(key.as_str().into_deserializer())
-            .map_err(|e: ConvertError| e.at(Step::Field(key.clone())))?;
+            .deserialize(MapKey(&key))
+            .map_err(|e| e.at(Step::Field(key.clone())))?;
         self.pending = Some((key, value));
         Ok(Some(k))
     }
@@ -836,13 +892,13 @@ impl<'de> EnumAccess<'de> for Variant {
     type Error = ConvertError;
     type Variant = Content;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> De<(V::Value, Content)> {
+    fn variant_seed<V: DeserializeSeed<'de>>(mut self, seed: V) -> De<(V::Value, Content)> {
         let v = seed.deserialize(self.name.as_str().into_deserializer())?;
         Ok((
             v,
             Content {
-                name: self.name,
-                value: self.content,
+                name: std::mem::take(&mut self.name),
+                value: self.content.take(),
                 depth: self.depth,
             },
         ))
@@ -857,10 +913,10 @@ struct Content {
 }
 
 impl Content {
-    fn deserializer(self) -> De<(String, ValueDeserializer)> {
-        match self.value {
+    fn deserializer(mut self) -> De<(String, ValueDeserializer)> {
+        match self.value.take() {
             Some(value) => Ok((
-                self.name,
+                std::mem::take(&mut self.name),
                 ValueDeserializer {
                     value: Some(value),
                     depth: self.depth,
@@ -877,13 +933,14 @@ impl Content {
 impl<'de> VariantAccess<'de> for Content {
     type Error = ConvertError;
 
-    fn unit_variant(self) -> De<()> {
-        match self.value {
+    fn unit_variant(mut self) -> De<()> {
+        match self.value.take() {
             None | Some(Value::Null) => Ok(()),
-            Some(other) => Err(de::Error::invalid_type(
-                unexpected(&other),
-                &"a unit variant",
-            )),
+            Some(other) => {
+                let e = de::Error::invalid_type(unexpected(&other), &"a unit variant");
+                other.dispose();
+                Err(e)
+            }
         }
     }
 
@@ -904,5 +961,66 @@ impl<'de> VariantAccess<'de> for Content {
     ) -> De<V::Value> {
         let (name, d) = self.deserializer()?;
         de::Deserializer::deserialize_map(d, visitor).map_err(|e| e.at(Step::Field(name)))
+    }
+}
+
+/// A dict key, deserialized as serde_json deserializes an object key: as the string, or parsed
+/// into the integer, bool or char the target type asks for (so a `HashMap<u16, _>` written by
+/// [`to_value`], whose keys became decimal strings, reads back).
+struct MapKey<'a>(&'a str);
+
+macro_rules! parse_key {
+    ($($method:ident => $visit:ident: $t:ty),* $(,)?) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> De<V::Value> {
+            match self.0.parse::<$t>() {
+                Ok(v) => visitor.$visit(v),
+                Err(_) => Err(de::Error::invalid_value(de::Unexpected::Str(self.0), &visitor)),
+            }
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for MapKey<'_> {
+    type Error = ConvertError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> De<V::Value> {
+        visitor.visit_str(self.0)
+    }
+
+    parse_key! {
+        deserialize_bool => visit_bool: bool,
+        deserialize_i8 => visit_i8: i8,
+        deserialize_i16 => visit_i16: i16,
+        deserialize_i32 => visit_i32: i32,
+        deserialize_i64 => visit_i64: i64,
+        deserialize_i128 => visit_i128: i128,
+        deserialize_u8 => visit_u8: u8,
+        deserialize_u16 => visit_u16: u16,
+        deserialize_u32 => visit_u32: u32,
+        deserialize_u64 => visit_u64: u64,
+        deserialize_u128 => visit_u128: u128,
+        deserialize_char => visit_char: char,
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> De<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> De<V::Value> {
+        visitor.visit_enum(self.0.into_deserializer())
+    }
+
+    serde::forward_to_deserialize_any! {
+        f32 f64 str string bytes byte_buf option unit unit_struct seq tuple tuple_struct map
+        struct identifier ignored_any
     }
 }

@@ -141,8 +141,19 @@ impl Model {
             .cloned()
     }
 
-    fn deadline(&self, ttl: Duration) -> Option<u128> {
-        (!ttl.is_zero()).then(|| (self.now + ttl.as_nanos()).min(MAX_DEADLINE))
+    /// Stores `value` with an optional TTL: `None` never expires; a zero TTL is expired at
+    /// once, so nothing is stored and the key's old entry (live or not) is gone.
+    fn store(&mut self, key: &str, value: Value, ttl: Option<Duration>) {
+        match ttl {
+            Some(t) if t.is_zero() => {
+                self.held.remove(key);
+            }
+            Some(t) => {
+                let deadline = (self.now + t.as_nanos()).min(MAX_DEADLINE);
+                self.put(key, value, Some(deadline));
+            }
+            None => self.put(key, value, None),
+        }
     }
 
     fn left(&self, deadline: Option<u128>) -> Option<Duration> {
@@ -176,10 +187,10 @@ impl Model {
         self.held.insert(key.to_owned(), (value, deadline));
     }
 
-    fn incr(&mut self, key: &str, delta: i64, ttl: Duration) -> Result<i64, Error> {
+    fn incr(&mut self, key: &str, delta: i64, ttl: Option<Duration>) -> Result<i64, Error> {
         match self.live(key) {
             None => {
-                self.put(key, Value::Int(delta), self.deadline(ttl));
+                self.store(key, Value::Int(delta), ttl);
                 Ok(delta)
             }
             Some((Value::Int(n), deadline)) => {
@@ -194,7 +205,7 @@ impl Model {
     fn load(
         &mut self,
         key: &str,
-        ttl: Duration,
+        ttl: Option<Duration>,
         init: Option<&Value>,
     ) -> Result<Loaded, InitFailed> {
         if let Some(value) = self.read(key) {
@@ -204,7 +215,7 @@ impl Model {
             });
         }
         let value = init.cloned().ok_or(InitFailed)?;
-        self.put(key, value.clone(), self.deadline(ttl));
+        self.store(key, value.clone(), ttl);
         Ok(Loaded {
             value,
             source: Source::Loaded,
@@ -231,7 +242,7 @@ impl Model {
                 R::Unit
             }
             Op::SetWithTtl { key, value, ttl } => {
-                self.put(key, value.clone(), self.deadline(*ttl));
+                self.store(key, value.clone(), Some(*ttl));
                 R::Unit
             }
             Op::Get { key } | Op::GetWith { key } => R::Found(self.read(key)),
@@ -241,8 +252,8 @@ impl Model {
                 self.held.remove(key);
                 R::Bool(was_live)
             }
-            Op::Incr { key, delta } => R::Int(self.incr(key, *delta, Duration::ZERO)),
-            Op::IncrWithTtl { key, delta, ttl } => R::Int(self.incr(key, *delta, *ttl)),
+            Op::Incr { key, delta } => R::Int(self.incr(key, *delta, None)),
+            Op::IncrWithTtl { key, delta, ttl } => R::Int(self.incr(key, *delta, Some(*ttl))),
             Op::Keys { pattern } => {
                 let toks = compile(pattern)?;
                 R::Keys(Ok(self
@@ -258,11 +269,18 @@ impl Model {
             Op::Ttl { key } => R::Ttl(self.ttl(key)),
             Op::Expire { key, ttl } => R::Bool(match self.live(key) {
                 Some((v, _)) => {
-                    self.put(key, v, self.deadline(*ttl));
+                    self.store(key, v, Some(*ttl));
                     true
                 }
                 None => false,
             }),
+            Op::GetAndExpire { key, ttl } => {
+                let found = self.read(key);
+                if let Some(v) = &found {
+                    self.store(key, v.clone(), Some(*ttl));
+                }
+                R::Found(found)
+            }
             Op::Persist { key } => R::Bool(match self.live(key) {
                 Some((v, Some(_))) => {
                     self.put(key, v, None);
@@ -280,13 +298,13 @@ impl Model {
             Op::SetIfAbsent { key, value, ttl } => R::Bool(match self.live(key) {
                 Some(_) => false,
                 None => {
-                    self.put(key, value.clone(), self.deadline(*ttl));
+                    self.store(key, value.clone(), *ttl);
                     true
                 }
             }),
             Op::Swap { key, value, ttl } => {
                 let old = self.get(key);
-                self.put(key, value.clone(), self.deadline(*ttl));
+                self.store(key, value.clone(), *ttl);
                 R::Found(old)
             }
             Op::Take { key } => {
@@ -327,10 +345,15 @@ impl Model {
                         let deadline = live.and_then(|(_, d)| d);
                         self.put(key, v, deadline);
                     }
-                    Compute::PutWithTtl(v, ttl) => self.put(key, v, self.deadline(ttl)),
+                    Compute::PutWithTtl(v, ttl) => self.store(key, v, ttl),
                     Compute::Expire(ttl) => {
                         if let Some((v, _)) = live {
-                            self.put(key, v, self.deadline(ttl));
+                            self.store(key, v, Some(ttl));
+                        }
+                    }
+                    Compute::Persist => {
+                        if let Some((v, _)) = live {
+                            self.put(key, v, None);
                         }
                     }
                     Compute::Delete => {
