@@ -44,6 +44,8 @@
 //! - TLS (feature `tls`, on by default): rustls with the `ring` provider (installed as the
 //!   process default unless one is installed already), verifying the server against the system
 //!   root certificates (`rustls-native-certs`, which honours `SSL_CERT_FILE` and `SSL_CERT_DIR`).
+//!   ring has no post-quantum key exchange (rustls 0.23.48 deprecates its provider for that);
+//!   an application that wants it installs another provider (aws-lc-rs) before connecting.
 //!
 //! # Keys
 //!

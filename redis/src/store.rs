@@ -251,12 +251,19 @@ impl RedisStoreBuilder {
     }
 }
 
-/// rustls needs a process-wide crypto provider; install ring's unless one is installed already.
+/// rustls needs a process-wide crypto provider; install ring's unless one is installed already
+/// (an application that wants another, such as aws-lc-rs with post-quantum key exchange,
+/// installs it before connecting, and this leaves it alone).
 #[cfg(feature = "tls")]
 fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Another thread may win the race: either provider is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // rustls 0.23.48 deprecates ring's provider because ring has no post-quantum key
+        // exchange. We keep ring on purpose (it builds without cmake or a C++ toolchain) and
+        // say so in the crate docs ("TLS"); the allow keeps the newest rustls from warning in
+        // every build that depends on us. Another thread may win the race: either is fine.
+        #[allow(deprecated)]
+        let provider = rustls::crypto::ring::default_provider();
+        let _ = provider.install_default();
     }
 }
 
