@@ -87,6 +87,10 @@ impl<'c> Now<'c> {
     /// ([`Deadline::Gone`]); any other is a deadline after the reading.
     pub(crate) fn ttl(&self, ttl: std::time::Duration) -> Deadline {
         if ttl.is_zero() {
+            if mutant::zero_is_persistent() {
+                // MUTANT `zero_is_persistent`: a zero TTL means no expiry, as it once did.
+                return Deadline::At(NEVER);
+            }
             Deadline::Gone
         } else {
             Deadline::At(Clock::deadline_after(self.get(), ttl))
@@ -456,6 +460,12 @@ mod mutant {
     #[inline]
     pub(super) fn revive_dead() -> bool {
         cfg!(scriptling_kv_mutant = "revive_dead")
+    }
+
+    /// Mutant `zero_is_persistent`: a zero TTL argument stores the value with no expiry.
+    #[inline]
+    pub(super) fn zero_is_persistent() -> bool {
+        cfg!(scriptling_kv_mutant = "zero_is_persistent")
     }
 
     /// Mutant `no_tombstone`: `delete` unlinks the entry without killing it first.

@@ -173,14 +173,15 @@ fn purge_after_the_deadline_removes_it_too() {
 }
 
 #[test]
-fn zero_ttl_means_no_expiry() {
+fn zero_ttl_is_expired_at_once_and_leaves_no_record() {
     let (s, c) = store();
     s.set_with_ttl("k", 1, Duration::ZERO);
-    assert_eq!(s.ttl("k"), Ttl::Persistent);
+    assert_eq!(s.ttl("k"), Ttl::Missing);
+    assert_eq!(s.len(), 0, "nothing held for the cleaner");
+    assert_eq!(s.__pending_expiry_records(), 0, "nothing scheduled");
     c.advance(ns(level_span(7)));
     assert_eq!(s.purge_expired(), 0);
-    assert_eq!(s.get("k"), Some(Value::Int(1)));
-    assert_eq!(s.__pending_expiry_records(), 0);
+    assert_eq!(s.stats().expired, 0, "not an expiry by the store");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -214,14 +215,16 @@ fn stale_record_key_persisted() {
 }
 
 #[test]
-fn stale_record_ttl_removed_by_expire_zero() {
+fn stale_record_key_removed_by_expire_zero_and_set_again() {
     let (s, c) = store();
     s.set_with_ttl("k", 1, Duration::from_millis(10));
-    assert!(s.expire("k", Duration::ZERO));
-    assert_eq!(s.ttl("k"), Ttl::Persistent);
+    assert!(s.expire("k", Duration::ZERO), "a live key: removed, true");
+    assert_eq!(s.ttl("k"), Ttl::Missing);
+    s.set("k", 2);
     c.advance(Duration::from_secs(60));
-    assert_eq!(s.purge_expired(), 0);
-    assert_eq!(s.get("k"), Some(Value::Int(1)));
+    assert_eq!(s.purge_expired(), 0, "the old record removed the new key");
+    assert_eq!(s.get("k"), Some(Value::Int(2)));
+    assert_eq!(s.stats().expired, 0);
 }
 
 #[test]

@@ -20,13 +20,13 @@ fn two_loaders_run_one_init() {
         let other = {
             let (store, inits) = (store.clone(), inits.clone());
             loom::thread::spawn(move || {
-                store.get_or_insert_with("k", Duration::from_secs(10), || {
+                store.get_or_insert_with("k", Some(Duration::from_secs(10)), || {
                     inits.fetch_add(1, Ordering::SeqCst);
                     "b"
                 })
             })
         };
-        let mine = store.get_or_insert_with("k", Duration::from_secs(10), || {
+        let mine = store.get_or_insert_with("k", Some(Duration::from_secs(10)), || {
             inits.fetch_add(1, Ordering::SeqCst);
             "a"
         });
@@ -52,12 +52,12 @@ fn a_failing_loader_hands_over_to_its_waiter() {
         let other = {
             let store = store.clone();
             loom::thread::spawn(move || {
-                store.try_get_or_insert_with("k", Duration::from_secs(10), || {
+                store.try_get_or_insert_with("k", Some(Duration::from_secs(10)), || {
                     Err::<Value, _>("upstream down")
                 })
             })
         };
-        let mine = store.get_or_insert_with("k", Duration::from_secs(10), || "mine");
+        let mine = store.get_or_insert_with("k", Some(Duration::from_secs(10)), || "mine");
         let theirs = other.join().unwrap();
         // Either the failure came first (then this caller loaded, or waited and took over), or
         // this caller's load came first (then the other one hit it).
@@ -86,7 +86,7 @@ fn a_reader_never_waits_for_a_load() {
         let loader = {
             let (store, read_done) = (store.clone(), read_done.clone());
             loom::thread::spawn(move || {
-                store.get_or_insert_with("k", Duration::from_secs(10), || {
+                store.get_or_insert_with("k", Some(Duration::from_secs(10)), || {
                     while !read_done.load(Ordering::SeqCst) {
                         loom::thread::yield_now();
                     }

@@ -4,6 +4,8 @@
 #![cfg(scriptling_kv_loom)]
 
 mod common;
+use std::time::Duration;
+
 use common::{check, s, scenario, Op::*};
 
 /// `set` racing `set_with_ttl`: the key ends with one write's value *and* that write's TTL.
@@ -58,4 +60,37 @@ fn expire_persist_racing_set_keep_value_and_ttl_paired() {
             &[Get("k"), Ttl("k")],
         ),
     );
+}
+
+/// A reader racing zero-TTL writes (`swap` and `set_if_absent` with `Some(Duration::ZERO)`): it
+/// sees the old value or nothing, never a zero-TTL value; each write returns what it would for any
+/// TTL; afterwards the key is absent and nothing is held. Mutant `zero_is_persistent` (a zero TTL
+/// meaning "no expiry", as it once did) fails it.
+#[test]
+fn a_zero_ttl_value_is_never_observed() {
+    common::model("a_zero_ttl_value_is_never_observed", 3, || {
+        let (store, _clock) = common::new_store();
+        store.set("k", "old");
+        let reader = {
+            let store = store.clone();
+            loom::thread::spawn(move || store.get("k"))
+        };
+        let swapped = store.swap("k", "zero", Some(Duration::ZERO));
+        let stored = store.set_if_absent("k", "zero", Some(Duration::ZERO));
+        let seen = reader.join().unwrap();
+        let after = store.get("k");
+        if !matches!(&seen, None | Some(v) if *v == s("old"))
+            || swapped != Some(s("old"))
+            || !stored
+            || after.is_some()
+            || store.len() != 0
+        {
+            return Err(format!(
+                "a zero TTL value was observed or kept: reader saw {seen:?}, swap returned \
+                 {swapped:?}, set_if_absent {stored}, afterwards {after:?}, len {}",
+                store.len()
+            ));
+        }
+        Ok(())
+    });
 }

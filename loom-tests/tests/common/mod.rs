@@ -166,7 +166,7 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
             Ret::Unit
         }
         Op::SetTtl(k, v, s) => {
-            store.set_with_ttl(k, v.clone(), Duration::from_secs(*s));
+            store.set_with_ttl(k, v.clone(), secs(*s));
             Ret::Unit
         }
         Op::Get(k) => Ret::Value(store.get(k)),
@@ -174,7 +174,7 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
         Op::Ttl(k) => Ret::Ttl(store.ttl(k)),
         Op::Incr(k, d) => Ret::Incr(store.incr(k, *d)),
         Op::Delete(k) => Ret::Bool(store.delete(k)),
-        Op::Expire(k, s) => Ret::Bool(store.expire(k, Duration::from_secs(*s))),
+        Op::Expire(k, s) => Ret::Bool(store.expire(k, secs(*s))),
         Op::Persist(k) => Ret::Bool(store.persist(k)),
         Op::Clear => {
             store.clear();
@@ -187,8 +187,8 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
         }
         Op::Len => Ret::Count(store.len()),
         Op::Keys(p) => Ret::Keys(store.keys(p).expect("models use valid patterns")),
-        Op::SetIfAbsent(k, v, s) => Ret::Bool(store.set_if_absent(k, v.clone(), secs(*s))),
-        Op::Swap(k, v, s) => Ret::Value(store.swap(k, v.clone(), secs(*s))),
+        Op::SetIfAbsent(k, v, s) => Ret::Bool(store.set_if_absent(k, v.clone(), ttl_arg(*s))),
+        Op::Swap(k, v, s) => Ret::Value(store.swap(k, v.clone(), ttl_arg(*s))),
         Op::Take(k) => Ret::Value(store.take(k)),
         Op::CompareAndSet(k, e, v) => Ret::Bool(store.compare_and_set(k, e, v.clone())),
         Op::CompareAndDelete(k, e) => Ret::Bool(store.compare_and_delete(k, e)),
@@ -205,7 +205,13 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
 }
 
 fn secs(s: u64) -> Duration {
+    assert_ne!(s, 0, "scenarios use nonzero TTLs (zero TTLs have their own model, ttl.rs)");
     Duration::from_secs(s)
+}
+
+/// A scenario's TTL as an `Option<Duration>` argument: 0 is no expiry (`None`).
+fn ttl_arg(s: u64) -> Option<Duration> {
+    (s != 0).then(|| Duration::from_secs(s))
 }
 
 /// The store every model runs on: test clock, no cleaner thread.
