@@ -331,12 +331,15 @@ impl Store {
     /// [`get_or_insert_with`](Store::get_or_insert_with) with a fallible `init`: an `Err` is
     /// returned to this caller only, nothing is stored, and one of the waiters loads instead.
     ///
+    /// A loader that only fails names its value type (`Err::<i64, _>`), which nothing else
+    /// tells the compiler:
+    ///
     /// ```
     /// use std::time::Duration;
     /// use scriptling_kv::Store;
     ///
     /// let store = Store::new();
-    /// let r = store.try_get_or_insert_with("k", None, || Err::<i64, _>("down"));
+    /// let r = store.try_get_or_insert_with("k", Some(Duration::from_secs(60)), || Err::<i64, _>("down"));
     /// assert_eq!(r, Err("down"));
     /// assert!(!store.exists("k"));
     /// ```
@@ -354,7 +357,6 @@ impl Store {
     /// `X-Cache: HIT`/`MISS` header, a hit-ratio metric).
     ///
     /// ```
-    /// use std::time::Duration;
     /// use scriptling_kv::{Source, Store};
     ///
     /// let store = Store::new();

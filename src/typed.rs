@@ -61,9 +61,13 @@ pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
 /// #[derive(Deserialize, Debug)]
 /// struct Session { user: String }
 ///
+/// let v = Value::from(std::collections::BTreeMap::from([("user".to_string(), Value::from("bob"))]));
+/// assert_eq!(from_value::<Session>(v)?.user, "bob");
+///
 /// let v = Value::from(std::collections::BTreeMap::from([("user".to_string(), Value::Int(7))]));
 /// let err = from_value::<Session>(v).unwrap_err();
 /// assert!(matches!(&err, Error::Convert { path, .. } if path == "user"), "{err}");
+/// # Ok::<(), scriptling_kv::Error>(())
 /// ```
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T> {
     T::deserialize(ValueDeserializer {

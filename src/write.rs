@@ -156,10 +156,14 @@ impl Write {
     /// The write a decision comes to once a zero TTL is resolved ([`Deadline::Gone`]): a `Put`
     /// that is expired at once removes whatever the table holds for the key (a live key, or an
     /// expired entry not yet purged), as a `Delete` does; an `Expire` that is, removes a live key
-    /// and leaves a key that is not live alone, as any `Expire` does.
-    fn settle(self, live: bool) -> Write {
+    /// and leaves a key that is not live alone, as any `Expire` does. The value of a settled
+    /// `Put` goes to `back`, so that an attempt whose delete fails can decide again with it.
+    fn settle(self, live: bool, back: &mut Option<Value>) -> Write {
         match self {
-            Write::Put(_, Deadline::Gone) => Write::Delete,
+            Write::Put(value, Deadline::Gone) => {
+                *back = Some(value);
+                Write::Delete
+            }
             Write::Expire(Deadline::Gone) if live => Write::Delete,
             Write::Expire(Deadline::Gone) => Write::None,
             write => write,
@@ -195,7 +199,7 @@ impl Inner {
             let Some(entry) = table.get(key, &pin) else {
                 let now = Now::new(&self.clock, None);
                 let (write, result) = decide(None, &now, &mut back);
-                let Write::Put(value, deadline) = write.settle(false) else {
+                let Write::Put(value, deadline) = write.settle(false, &mut back) else {
                     return result;
                 };
                 let deadline = match deadline {
@@ -243,7 +247,7 @@ impl Inner {
                 Observed::Expired(cur) => {
                     let now = Now::new(&self.clock, None);
                     let (write, result) = decide(None, &now, &mut back);
-                    match write.settle(false) {
+                    match write.settle(false, &mut back) {
                         Write::None | Write::Expire(_) => return result,
                         Write::Delete => {
                             if self.delete_entry(&entry, cur, &pin) {
@@ -290,7 +294,7 @@ impl Inner {
                 Deadline::At(d) => d,
                 Deadline::Gone => unreachable!("settled into a Delete"),
             };
-            match write.settle(true) {
+            match write.settle(true, &mut back) {
                 Write::None => return result,
                 Write::Expire(deadline) => {
                     let deadline = resolve(deadline);

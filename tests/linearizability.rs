@@ -119,6 +119,15 @@ enum Ret {
     Ttl(Ttl),
 }
 
+/// The TTL argument of `set_if_absent` and `swap` that stands for `None` (no expiry); every
+/// other value is a `Duration` in nanoseconds, 0 being expired at once.
+const NO_TTL: u64 = u64::MAX;
+
+/// `NO_TTL` as `None`, anything else as `Some(nanoseconds)`.
+fn ttl_opt(ttl: u64) -> Option<Duration> {
+    (ttl != NO_TTL).then(|| Duration::from_nanos(ttl))
+}
+
 /// The model's state of one key: value and deadline (nanoseconds on the test clock), or absent.
 type State = Option<(V, Option<u64>)>;
 
@@ -129,11 +138,16 @@ fn apply(state: &State, op: &Op, now: u64, base: u64) -> (State, Ret) {
     let live = state
         .clone()
         .filter(|(_, deadline)| deadline.is_none_or(|d| d > now));
-    let deadline = |ttl: u64| (ttl > 0).then_some(now + ttl);
-    let from_base = |ttl: u64| (ttl > 0).then_some(base + ttl);
+    // A TTL of 0 is expired at once: the value is never stored, and the key is absent after.
+    // [`NO_TTL`] (the `None` of the `Option<Duration>` arguments) is no expiry.
+    let put = |v: &V, ttl: u64, from: u64| match ttl {
+        NO_TTL => Some((v.clone(), None)),
+        0 => None,
+        ttl => Some((v.clone(), Some(from + ttl))),
+    };
     match op {
         Op::Set(v) => (Some((v.clone(), None)), Ret::Unit),
-        Op::SetTtl(v, ttl) => (Some((v.clone(), from_base(*ttl))), Ret::Unit),
+        Op::SetTtl(v, ttl) => (put(v, *ttl, base), Ret::Unit),
         Op::Get => (state.clone(), Ret::Val(live.map(|(v, _)| v))),
         Op::Incr(delta) => match live {
             None => (Some((V::Int(*delta), None)), Ret::Int(Ok(*delta))),
@@ -146,7 +160,7 @@ fn apply(state: &State, op: &Op, now: u64, base: u64) -> (State, Ret) {
         Op::Delete => (None, Ret::Bool(live.is_some())),
         Op::Expire(ttl) => match live {
             None => (state.clone(), Ret::Bool(false)),
-            Some((v, _)) => (Some((v, deadline(*ttl))), Ret::Bool(true)),
+            Some((v, _)) => (put(&v, *ttl, now), Ret::Bool(true)),
         },
         Op::Persist => match live {
             Some((v, Some(_))) => (Some((v, None)), Ret::Bool(true)),
@@ -164,12 +178,9 @@ fn apply(state: &State, op: &Op, now: u64, base: u64) -> (State, Ret) {
         Op::Advance(_) => (state.clone(), Ret::Unit),
         Op::SetIfAbsent(v, ttl) => match live {
             Some(_) => (state.clone(), Ret::Bool(false)),
-            None => (Some((v.clone(), from_base(*ttl))), Ret::Bool(true)),
+            None => (put(v, *ttl, base), Ret::Bool(true)),
         },
-        Op::Swap(v, ttl) => (
-            Some((v.clone(), from_base(*ttl))),
-            Ret::Val(live.map(|(old, _)| old)),
-        ),
+        Op::Swap(v, ttl) => (put(v, *ttl, base), Ret::Val(live.map(|(old, _)| old))),
         Op::Take => match live {
             Some((v, _)) => (None, Ret::Val(Some(v))),
             None => (state.clone(), Ret::Val(None)),
@@ -183,10 +194,7 @@ fn apply(state: &State, op: &Op, now: u64, base: u64) -> (State, Ret) {
             _ => (state.clone(), Ret::Bool(false)),
         },
         Op::IncrWithTtl(delta, ttl) => match live {
-            None => (
-                Some((V::Int(*delta), from_base(*ttl))),
-                Ret::Int(Ok(*delta)),
-            ),
+            None => (put(&V::Int(*delta), *ttl, base), Ret::Int(Ok(*delta))),
             Some(_) => apply(state, &Op::Incr(*delta), now, base),
         },
         Op::Update => match live {
@@ -388,8 +396,8 @@ trait Kv: Sync {
         self.store().expire(key, ttl)
     }
 
-    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
-        self.store().set_if_absent(key, value, Some(ttl))
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Option<Duration>) -> bool {
+        self.store().set_if_absent(key, value, ttl)
     }
 }
 
@@ -480,12 +488,15 @@ impl Kv for NonAtomicSetIfAbsent {
         &self.0
     }
 
-    fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> bool {
+    fn set_if_absent(&self, key: &str, value: Value, ttl: Option<Duration>) -> bool {
         if self.0.exists(key) {
             return false;
         }
         thread::yield_now();
-        self.0.set_with_ttl(key, value, ttl);
+        match ttl {
+            Some(ttl) => self.0.set_with_ttl(key, value, ttl),
+            None => self.0.set(key, value),
+        }
         true
     }
 }
@@ -509,8 +520,8 @@ fn exec(kv: &impl Kv, key: &str, op: &Op) -> Ret {
         Op::Persist => Ret::Bool(s.persist(key)),
         Op::Ttl => Ret::Ttl(s.ttl(key)),
         Op::Exists => Ret::Bool(s.exists(key)),
-        Op::SetIfAbsent(v, ttl) => Ret::Bool(kv.set_if_absent(key, v.value(), ns(*ttl))),
-        Op::Swap(v, ttl) => Ret::Val(s.swap(key, v.value(), Some(ns(*ttl))).map(V::from_value)),
+        Op::SetIfAbsent(v, ttl) => Ret::Bool(kv.set_if_absent(key, v.value(), ttl_opt(*ttl))),
+        Op::Swap(v, ttl) => Ret::Val(s.swap(key, v.value(), ttl_opt(*ttl)).map(V::from_value)),
         Op::Take => Ret::Val(s.take(key).map(V::from_value)),
         Op::CompareAndSet(expected, new) => {
             Ret::Bool(s.compare_and_set(key, &expected.value(), new.value()))
@@ -562,7 +573,8 @@ fn any_op(rng: &mut Rng) -> Op {
     let ttl = |rng: &mut Rng| (1 + rng.below(6)) * SEC / 2;
     match rng.below(100) {
         0..=6 => Op::Set(any_v(rng)),
-        7..=14 => Op::SetTtl(any_v(rng), ttl(rng)),
+        // A TTL of 0 now and then: expired at once.
+        7..=14 => Op::SetTtl(any_v(rng), if rng.below(8) == 0 { 0 } else { ttl(rng) }),
         15..=28 => Op::Get,
         29..=40 => Op::Incr(rng.below(3) as i64 + 1),
         41..=45 => Op::Delete,
@@ -570,8 +582,15 @@ fn any_op(rng: &mut Rng) -> Op {
         52..=54 => Op::Persist,
         55..=62 => Op::Ttl,
         63..=67 => Op::Exists,
-        68..=73 => Op::SetIfAbsent(any_v(rng), ttl(rng)),
-        74..=77 => Op::Swap(any_v(rng), if rng.below(3) == 0 { 0 } else { ttl(rng) }),
+        68..=73 => Op::SetIfAbsent(any_v(rng), if rng.below(6) == 0 { 0 } else { ttl(rng) }),
+        74..=77 => Op::Swap(
+            any_v(rng),
+            match rng.below(6) {
+                0 | 1 => NO_TTL,
+                2 => 0,
+                _ => ttl(rng),
+            },
+        ),
         78..=81 => Op::Take,
         82..=87 => Op::CompareAndSet(any_v(rng), any_v(rng)),
         88..=90 => Op::CompareAndDelete(any_v(rng)),
@@ -936,8 +955,13 @@ fn assert_caught_in(
         let now = clock.elapsed().as_nanos() as u64;
         for (i, key) in round.keys.iter().enumerate() {
             if let Some((v, deadline)) = reset(key, now) {
-                let ttl = deadline.map_or(Duration::ZERO, |d| Duration::from_nanos(d - now));
-                kv.store().set_with_ttl(key, v.value(), ttl);
+                match deadline {
+                    Some(d) => {
+                        kv.store()
+                            .set_with_ttl(key, v.value(), Duration::from_nanos(d - now))
+                    }
+                    None => kv.store().set(key, v.value()),
+                }
                 state[i] = Some((v, deadline));
             }
         }
@@ -1063,7 +1087,7 @@ fn real_store_conditional_rounds_are_linearizable() {
 /// Claims and releases only: `set_if_absent` against `take`, `delete` and reads.
 fn claim_op(rng: &mut Rng) -> Op {
     match rng.below(10) {
-        0..=4 => Op::SetIfAbsent(V::Int(rng.below(4) as i64), 0),
+        0..=4 => Op::SetIfAbsent(V::Int(rng.below(4) as i64), NO_TTL),
         5 | 6 => Op::Take,
         7 => Op::Delete,
         _ => Op::Get,
@@ -1204,17 +1228,30 @@ fn checker_on_hand_made_histories_of_conditional_writes() {
 
     // set_if_absent: of two overlapping claims of a missing key one wins...
     let claims = [
-        ev(0, 0, 3, SetIfAbsent(V::Int(1), 0), Ret::Bool(true)),
-        ev(1, 1, 2, SetIfAbsent(V::Int(2), 0), Ret::Bool(false)),
+        ev(0, 0, 3, SetIfAbsent(V::Int(1), NO_TTL), Ret::Bool(true)),
+        ev(1, 1, 2, SetIfAbsent(V::Int(2), NO_TTL), Ret::Bool(false)),
         ev(0, 4, 5, Get, val(1)),
     ];
     assert_eq!(verdict(&claims, None), Verdict::Linearizable);
     // ...never both.
     let both = [
-        ev(0, 0, 3, SetIfAbsent(V::Int(1), 0), Ret::Bool(true)),
-        ev(1, 1, 2, SetIfAbsent(V::Int(2), 0), Ret::Bool(true)),
+        ev(0, 0, 3, SetIfAbsent(V::Int(1), NO_TTL), Ret::Bool(true)),
+        ev(1, 1, 2, SetIfAbsent(V::Int(2), NO_TTL), Ret::Bool(true)),
     ];
     assert_eq!(verdict(&both, None), Verdict::NotLinearizable);
+    // A zero TTL is expired at once: the claim succeeds, and nobody ever sees its value.
+    let zero = |seen| {
+        [
+            ev(0, 0, 3, SetIfAbsent(V::Int(1), 0), Ret::Bool(true)),
+            ev(1, 1, 2, Get, Ret::Val(seen)),
+            ev(0, 4, 5, SetIfAbsent(V::Int(2), 0), Ret::Bool(true)),
+        ]
+    };
+    assert_eq!(verdict(&zero(None), None), Verdict::Linearizable);
+    assert_eq!(
+        verdict(&zero(Some(V::Int(1))), None),
+        Verdict::NotLinearizable
+    );
     // Its TTL counts from a clock reading during the call: before or after an advance that
     // overlaps it, so 1 s or 0.5 s are left after the advance, but not 0.25 s.
     let window = |left| {
@@ -1292,15 +1329,15 @@ fn checker_on_hand_made_histories_of_conditional_writes() {
 
     // swap returns what it replaced, in some order of overlapping swaps...
     let swaps = [
-        ev(0, 0, 3, Swap(V::Int(2), 0), val(3)),
-        ev(1, 1, 2, Swap(V::Int(3), 0), val(1)),
+        ev(0, 0, 3, Swap(V::Int(2), NO_TTL), val(3)),
+        ev(1, 1, 2, Swap(V::Int(3), NO_TTL), val(1)),
         ev(0, 4, 5, Get, val(2)),
     ];
     assert_eq!(verdict(&swaps, one.clone()), Verdict::Linearizable);
     // ...never a value already replaced.
     let stale_swap = [
         ev(0, 0, 1, Set(V::Int(2)), Ret::Unit),
-        ev(1, 2, 3, Swap(V::Int(3), 0), val(1)),
+        ev(1, 2, 3, Swap(V::Int(3), NO_TTL), val(1)),
     ];
     assert_eq!(verdict(&stale_swap, one.clone()), Verdict::NotLinearizable);
 

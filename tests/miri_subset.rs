@@ -105,7 +105,8 @@ fn every_method_in_one_thread() {
     assert!(!s.persist("t"));
     assert!(s.expire("t", secs(2)));
     assert!(!s.expire("missing", secs(2)));
-    assert!(s.expire("a", Duration::ZERO));
+    assert!(s.expire("a", secs(600)));
+    assert!(s.persist("a"));
     assert_eq!(s.ttl("a"), Ttl::Persistent);
 
     // Time passes: "t" (2 s) and "h" (5 s) expire; "n" (30 s) does not.
@@ -273,12 +274,11 @@ fn store_dropped_on_another_thread_with_pending_records() {
     let s = store_on(&clock);
     let keys = scaled(20, 500);
     for i in 0..keys {
-        let ttl = if i % 3 == 0 {
-            Duration::ZERO
+        if i % 3 == 0 {
+            s.set(&format!("k{i}"), heavy(i as i64));
         } else {
-            secs(i as u64)
-        };
-        s.set_with_ttl(&format!("k{i}"), heavy(i as i64), ttl);
+            s.set_with_ttl(&format!("k{i}"), heavy(i as i64), secs(i as u64));
+        }
     }
     clock.advance(secs(keys as u64 / 2));
     assert!(s.__pending_expiry_records() > 0);

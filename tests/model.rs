@@ -755,7 +755,7 @@ fn generated_sequences_reach_every_outcome() {
     let mut runner = TestRunner::deterministic();
     let sequences = prop::collection::vec(step_strategy(), 1..60);
     let mut seen = std::collections::BTreeSet::new();
-    for _ in 0..200 {
+    for _ in 0..600 {
         let steps = sequences.new_tree(&mut runner).unwrap().current();
         let clock = TestClock::new();
         let store = Store::builder()
@@ -776,6 +776,9 @@ fn generated_sequences_reach_every_outcome() {
         }
     }
     let want = [
+        "GetAndExpire:live:some",
+        "GetAndExpire:missing:none",
+        "GetAndExpire:expired:none",
         "SetIfAbsent:missing:true",
         "SetIfAbsent:expired:true",
         "SetIfAbsent:live:false",

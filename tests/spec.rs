@@ -333,19 +333,21 @@ fn set_with_ttl_expires_exactly_at_the_deadline() {
 }
 
 #[test]
-fn set_with_ttl_zero_means_no_expiry() {
+fn set_with_ttl_zero_is_expired_at_once() {
     let (s, clock) = clocked();
-    s.set_with_ttl("k", "forever", Duration::ZERO);
-    assert_eq!(s.ttl("k"), Ttl::Persistent);
-    assert_eq!(s.ttl("k").as_secs(), -1);
-    clock.advance(secs(10 * 365 * 24 * 3600));
-    assert_eq!(s.get("k"), Some(Value::from("forever")));
-    // It also replaces an existing TTL with none.
-    s.set_with_ttl("j", 1, secs(1));
+    s.set_with_ttl("k", "never seen", Duration::ZERO);
+    assert_eq!(s.ttl("k"), Ttl::Missing);
+    assert_eq!(s.ttl("k").as_secs(), -2);
+    assert_eq!(s.get("k"), None);
+    // It also removes what the key held, TTL or not.
+    s.set_with_ttl("j", 1, secs(100));
     s.set_with_ttl("j", 2, Duration::ZERO);
+    s.set("p", 1);
+    s.set_with_ttl("p", 2, Duration::ZERO);
+    assert!(!s.exists("j") && !s.exists("p"));
     clock.advance(secs(5));
-    assert_eq!(s.get("j"), Some(Value::Int(2)));
-    assert_eq!(s.purge_expired(), 0);
+    assert_eq!(s.purge_expired(), 0, "nothing was left for the cleaner");
+    assert!(s.is_empty());
 }
 
 #[test]
@@ -951,16 +953,20 @@ fn expire_on_a_missing_or_expired_key_is_false_and_creates_nothing() {
 }
 
 #[test]
-fn expire_with_zero_removes_the_ttl() {
-    let (s, clock) = clocked();
+fn expire_with_zero_removes_the_key() {
+    let (s, _clock) = clocked();
     s.set_with_ttl("k", "v", secs(5));
-    assert!(s.expire("k", Duration::ZERO));
-    assert_eq!(s.ttl("k"), Ttl::Persistent);
-    clock.advance(secs(10));
-    assert_eq!(s.get("k"), Some(Value::from("v")));
-    // On a persistent key it is a (successful) no-op.
-    assert!(s.expire("k", Duration::ZERO));
-    assert_eq!(s.ttl("k"), Ttl::Persistent);
+    assert!(s.expire("k", Duration::ZERO), "a live key: true");
+    assert_eq!(s.ttl("k"), Ttl::Missing);
+    assert_eq!(s.get("k"), None);
+    s.set("p", "v");
+    assert!(
+        s.expire("p", Duration::ZERO),
+        "a persistent key is removed too"
+    );
+    assert!(!s.exists("p"));
+    assert!(!s.expire("p", Duration::ZERO), "a missing key: false");
+    assert_eq!(s.stats().expired, 0);
 }
 
 #[test]

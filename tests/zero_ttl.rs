@@ -275,3 +275,55 @@ fn the_rule_holds_through_async_kv_and_shared_kv() {
         assert!(!kv.exists("l").await.unwrap());
     });
 }
+
+/// Zero-TTL writes racing other writers on the same keys: every write method retries correctly
+/// when it loses a race (a zero-TTL `swap` whose delete lost its compare-and-swap decides again
+/// with its value), nothing panics, and when the racing stops the last writes decide the state.
+#[test]
+fn zero_ttl_writes_racing_other_writers() {
+    let s = Store::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (s, stop, rounds) = (s.clone(), stop.clone(), rounds.clone());
+            thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) || i < 2_000 {
+                    let k = if i % 8 == 0 { "b" } else { "a" };
+                    match (i + t) % 6 {
+                        0 => {
+                            s.swap(k, i as i64, Some(ZERO));
+                        }
+                        1 => {
+                            s.set_if_absent(k, i as i64, Some(ZERO));
+                        }
+                        2 => s.set(k, i as i64),
+                        3 => {
+                            let _ = s.incr_with_ttl(k, 1, ZERO);
+                        }
+                        4 => {
+                            s.compute(k, |_| (Compute::PutWithTtl(Value::Null, Some(ZERO)), ()));
+                        }
+                        _ => {
+                            s.get_and_expire(k, ZERO);
+                        }
+                    }
+                    i += 1;
+                }
+                rounds.fetch_add(i as usize, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("a writer panicked");
+    }
+    assert!(rounds.load(Ordering::Relaxed) >= 8_000);
+    for k in ["a", "b"] {
+        s.swap(k, 1, Some(ZERO));
+        assert!(!s.exists(k));
+    }
+    assert_eq!(s.len(), 0);
+}

@@ -205,7 +205,10 @@ pub fn run_op(store: &Store, clock: &TestClock, stamps: &Stamps, thread: usize, 
 }
 
 fn secs(s: u64) -> Duration {
-    assert_ne!(s, 0, "scenarios use nonzero TTLs (zero TTLs have their own model, ttl.rs)");
+    assert_ne!(
+        s, 0,
+        "scenarios use nonzero TTLs (zero TTLs have their own model, ttl.rs)"
+    );
     Duration::from_secs(s)
 }
 
