@@ -69,7 +69,7 @@ fn expire_persist_racing_set_keep_value_and_ttl_paired() {
 /// `zero_is_persistent` (a zero TTL meaning "no expiry", as it once did) fails it.
 #[test]
 fn a_zero_ttl_value_is_never_observed() {
-    common::model("a_zero_ttl_value_is_never_observed", 2, || {
+    common::model("a_zero_ttl_value_is_never_observed", 1, || {
         let (store, _clock) = common::new_store();
         store.set("k", "old");
         let reader = {
