@@ -1516,9 +1516,12 @@ pub struct PersistenceStatus {
     pub saves: u64,
     /// Failed saves so far.
     pub failures: u64,
-    /// The most recent failed save: when, and why.
+    /// The most recent failed save: when, and why. Before any save, the check at `build()`
+    /// that saves can create their temporary file beside the path, if it failed (a missing or
+    /// unwritable directory), or a failure to start the periodic saver thread.
     pub last_error: Option<(SystemTime, Error)>,
-    /// Whether the most recent save attempt failed.
+    /// Whether the most recent save attempt failed (or, before any save, the check at
+    /// `build()` did: every save would fail the same way until the directory is fixed).
     pub failing: bool,
 }
 
