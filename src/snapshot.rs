@@ -76,7 +76,9 @@
 //! exactly a save's (`.<name>.tmp-<n>-<n>-<n>`), it is a regular file that starts with the
 //! magic number, and it can take the file's lock (then, holding it, it checks that the name
 //! still names that file, and removes it before unlocking). A live save's file is locked; a
-//! user's file of that name does not start with the magic number; neither is touched. Never
+//! user's file of that name that is not a snapshot does not start with the magic number;
+//! neither is touched (a snapshot a user copies to a save's temporary name, and does not keep
+//! open, is indistinguishable from a leftover, and is removed). Never
 //! judged by a process id (an older rule removed files whose pid `/proc` did not list, which
 //! under PID namespaces removed live savers' files). Two leftovers are kept: an empty file
 //! of a save killed between creating it and writing its first bytes (0 bytes), and, where the

@@ -54,8 +54,10 @@ enum Count {
     BytesLeft,
     /// A fixed count at every level.
     Fixed(u64),
-    /// Half of the room the decoder leaves for the container (the input's end less the
-    /// smallest encoding of what the enclosing containers still expect), so that it nests on.
+    /// The room the decoder leaves for the container (the input's end less the smallest
+    /// encoding of what the enclosing containers still expect): the largest count it accepts.
+    Room,
+    /// Half of that room, so that it nests on.
     HalfRoom,
 }
 
@@ -93,6 +95,10 @@ fn nested_headers(prefix: &[u8], total: usize, tags: Tags, count: Count, shape: 
         let room = (total as u64).saturating_sub(out.len() as u64 + 4 + promised);
         let n = match count {
             Count::BytesLeft => bytes_left_count(total - out.len(), dict),
+            Count::Room => {
+                let left = (total - out.len()).saturating_sub(promised as usize);
+                bytes_left_count(left, dict)
+            }
             Count::Fixed(n) => n,
             Count::HalfRoom => (room / 2 / min).max(1),
         };
@@ -253,7 +259,12 @@ fn snapshot_headers_declaring_the_most_at_every_level_stay_within_the_bound() {
     // The example: 294 KiB of nested list headers once reserved 3 GiB.
     sizes.push(294 << 10);
     for total in sizes {
-        for count in [Count::BytesLeft, Count::Fixed(1024), Count::HalfRoom] {
+        for count in [
+            Count::BytesLeft,
+            Count::Fixed(1024),
+            Count::Room,
+            Count::HalfRoom,
+        ] {
             for shape in [Shape::Lists, Shape::Dicts, Shape::Alternating] {
                 if total > 64 << 10 && !matches!((count, shape), (Count::BytesLeft, Shape::Lists)) {
                     continue;
@@ -375,7 +386,12 @@ fn redis_refused_within_bound(bytes: &[u8], what: &str) -> usize {
 fn redis_headers_declaring_the_most_at_every_level_stay_within_the_bound() {
     // The example: a 40 KB value once reserved 6 GiB.
     for total in [1 << 10, 40_000] {
-        for count in [Count::BytesLeft, Count::Fixed(1024), Count::HalfRoom] {
+        for count in [
+            Count::BytesLeft,
+            Count::Fixed(1024),
+            Count::Room,
+            Count::HalfRoom,
+        ] {
             for shape in [Shape::Lists, Shape::Dicts, Shape::Alternating] {
                 let bytes = nested_headers(&[], total, REDIS_TAGS, count, shape);
                 let what = format!("{total} bytes, {count:?}, {shape:?}");
