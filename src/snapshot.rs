@@ -630,11 +630,8 @@ fn create_temp(path: &Path) -> Result<Temp> {
                         continue;
                     }
                     Ok(Locked::Lost) => {
-                        return Err(Error::Io {
-                            path: display(path),
-                            op: "create a temporary file beside".to_owned(),
-                            reason: "the temporary files kept disappearing".to_owned(),
-                        })
+                        let gone = io::Error::other("the temporary files kept disappearing");
+                        return Err(io_error(path, "create a temporary file beside", &gone));
                     }
                     Err(e) => {
                         let _ = fs::remove_file(&tmp);
