@@ -183,6 +183,15 @@
 //!   byte offset and the reason, and the store is unchanged; a missing or unreadable file is
 //!   [`Error::Io`] naming the path (`tests/snapshot.rs`: every single-byte change and every
 //!   truncation of a snapshot; the fuzz target `snapshot`).
+//! - **Bounded by the file.** Loading a file of `L` bytes holds at most `320 * L + 128 KiB` at
+//!   once, whatever its lengths declare: a count is checked against the room its enclosing
+//!   containers leave before anything is reserved for it (`tests/decode_memory.rs`, counting
+//!   allocator; the fuzz target `snapshot` asserts it for every input).
+//! - **Leftovers judged by locks.** A save holds a lock on its temporary file; [`persist`]'s
+//!   cleanup at `build()` removes only temporary files of a save whose lock is free (the saver
+//!   is gone) and that start with the snapshot's magic number, never by process id.
+//!   [`StoreBuilder::try_build`] fails with [`Error::Io`] naming the path when saves cannot
+//!   write into its directory.
 //! - **Exact.** Every [`Value`] round-trips: integers stay integers, floats keep their bits
 //!   (NaN payloads, `-0.0`), bytes stay bytes, any nesting depth (no recursion either way).
 //! - **TTLs count the downtime.** Deadlines are stored as wall-clock instants; a load skips keys
@@ -192,6 +201,8 @@
 //!   Like `keys` it is not a point-in-time copy: every key live for the whole save is in it,
 //!   none absent for the whole save is, and each key written was live, with that value and TTL,
 //!   at an instant of the save.
+//!
+//! [`persist`]: StoreBuilder::persist
 //!
 //! The format (version 1, little-endian; `uvarint` = LEB128, `str` = `uvarint` length + UTF-8):
 //!

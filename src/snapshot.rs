@@ -51,8 +51,8 @@
 //!
 //! - killed (or the machine lost) before the rename: the target is untouched (the old snapshot,
 //!   or no file); a stray temporary file may be left next to it, which nothing reads and which
-//!   is safe to delete (a store built with `persist` deletes those of processes that no longer
-//!   exist, on Linux);
+//!   is safe to delete (a store built with `persist` deletes those whose saver is provably
+//!   gone: "Temporary files" below);
 //! - killed after the rename: the new file is in place, complete (its contents were on disk
 //!   before the rename was issued);
 //! - power lost between the rename and the directory's `fsync`: after reboot the directory holds
@@ -63,6 +63,28 @@
 //!
 //! `tests/snapshot_crash.rs` kills a saving child process with `SIGKILL` at random instants, dozens
 //! of times, and checks that the file is always exactly one generation the child wrote.
+//!
+//! # Temporary files
+//!
+//! A save holds an exclusive lock on its temporary file (`File::lock`: `flock` on Unix,
+//! `LockFileEx` on Windows) from the instant it creates it until the file is renamed over the
+//! target or removed after an error, and writes the snapshot's magic number into it first. The
+//! operating system releases the lock when the saving process dies, however it dies, and a
+//! lock is seen by every process using the file system, whatever PID namespace it runs in
+//! (containers sharing a volume). So at `build()`, a store with
+//! [`persist`](StoreBuilder::persist) removes a file beside its path only if its name is
+//! exactly a save's (`.<name>.tmp-<n>-<n>-<n>`), it is a regular file that starts with the
+//! magic number, and it can take the file's lock (then, holding it, it checks that the name
+//! still names that file, and removes it before unlocking). A live save's file is locked; a
+//! user's file of that name that is not a snapshot does not start with the magic number;
+//! neither is touched (a snapshot a user copies to a save's temporary name, and does not keep
+//! open, is indistinguishable from a leftover, and is removed). Never
+//! judged by a process id (an older rule removed files whose pid `/proc` did not list, which
+//! under PID namespaces removed live savers' files). Two leftovers are kept: an empty file
+//! of a save killed between creating it and writing its first bytes (0 bytes), and, where the
+//! platform cannot lock files, every leftover. A save waits for the lock of the file it just
+//! created only while a cleanup looks at it (the cleanup sees no magic number yet and leaves
+//! it), so neither removes what the other uses.
 //!
 //! # A save racing writers and readers
 //!
@@ -102,11 +124,28 @@
 //! all the records and applies them with blind writes (`set` with the remaining TTL). The values
 //! are moved into the store, not copied, so what a load holds above what the loaded store holds
 //! anyway is the records' bookkeeping: 64 bytes and a key each (measured: 67 bytes per record at
-//! 1M keys, `tests/snapshot_memory.rs`). Every length in the file is checked against the bytes
-//! left in it before anything is allocated for it, so a corrupted length fails as
-//! `Error::Corrupt` instead of allocating gigabytes. `load` merges: keys not in the snapshot are
-//! left alone, keys in it are overwritten. It is not atomic for concurrent readers: they may see
+//! 1M keys, `tests/snapshot_memory.rs`). `load` merges: keys not in the snapshot are left
+//! alone, keys in it are overwritten. It is not atomic for concurrent readers: they may see
 //! some of the snapshot's keys set and others not yet.
+//!
+//! **Memory while loading is bounded by the file's size**, whatever its bytes say: decoding a
+//! file of `L` bytes never holds more than `320 * L + 128 KiB` at once (`C = 320` bytes per
+//! byte of the file, `K = 128 KiB`, most of it the reader's 64 KiB buffer), valid or not, and a
+//! file that fails to decode is refused before anything is applied. The rule: every length is
+//! checked against the *room left for it* before anything is allocated for it, which is the
+//! rest of the file less the smallest encoding of every element the enclosing containers still
+//! expect (1 byte per list element, 2 per dict entry; the decoder keeps their sum as it opens
+//! and fills containers). A list or dict then reserves room for exactly its count, which those
+//! bytes back and no other container counts on, so all the open containers together never
+//! reserve more element slots than the file has bytes (an older rule checked each count against
+//! the end of the file alone, and a 294 KiB file of nested list headers reserved 2.3 GiB). What
+//! makes up `C`: a decoded dict of one entry is a B-tree leaf of 632 bytes for 3 bytes of the
+//! file (211 per byte, the costliest value); a list element's slot is 32 bytes for at least 1;
+//! an open container's frame is 64 bytes (twice that while the stack grows) for at least 2; a
+//! record's bookkeeping 64 bytes for at least 11. Measured worst (`tests/decode_memory.rs`,
+//! counting allocator, over crafted headers declaring the most at every level, deep nesting,
+//! every truncation of nested values): 245 bytes per byte, for dicts of one entry nested 5,000
+//! deep, a valid file; crafted invalid files hold at most 33 per byte.
 //!
 //! # The format, version 1
 //!
@@ -141,7 +180,10 @@
 //! ```
 //!
 //! The file ends right after the checksum. A reader must reject: a wrong magic, another version,
-//! an unknown record marker or value tag, a length that runs past the end of the file, invalid
+//! an unknown record marker or value tag, a length that runs past the end of the file (or a
+//! count that does: a list's `n` needs `n` bytes at least, a dict's `2n`, and these must fit in
+//! what the enclosing containers' other elements leave, at their smallest; a valid file always
+//! passes, and a reader that checks it reserves no more than the file can back), invalid
 //! UTF-8, dict keys out of order, a count that is not the number of records, a checksum
 //! mismatch, and bytes after the checksum. The CRC-32C here is the common one (iSCSI, ext4,
 //! `crc32c` in most libraries): reflected polynomial `0x82F63B78`, initial value and final XOR
@@ -553,8 +595,18 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Creates a fresh temporary file beside `path` (a name nobody holds: `O_EXCL`).
-fn create_temp(path: &Path) -> Result<(PathBuf, File)> {
+/// A save's temporary file, locked (module docs, "Temporary files").
+struct Temp {
+    path: PathBuf,
+    file: File,
+    /// A second handle on the same open file, holding its exclusive lock until the save is
+    /// over: after the rename, or after the file is removed on an error (`None` where the
+    /// platform cannot lock files).
+    lock: Option<File>,
+}
+
+/// Creates a fresh temporary file beside `path` (a name nobody holds: `O_EXCL`) and locks it.
+fn create_temp(path: &Path) -> Result<Temp> {
     let mut attempt = 0;
     loop {
         let Some(tmp) = temp_path(path, attempt) else {
@@ -570,24 +622,99 @@ fn create_temp(path: &Path) -> Result<(PathBuf, File)> {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         match options.open(&tmp) {
-            Ok(file) => return Ok((tmp, file)),
+            Ok(file) => {
+                let lock = match lock_new_temp(&tmp, &file) {
+                    Ok(Locked::Held(lock)) => Some(lock),
+                    Ok(Locked::Unsupported) => None,
+                    // Not the file of that name any more (someone removed it): another name.
+                    Ok(Locked::Lost) if attempt < 100 => {
+                        attempt += 1;
+                        continue;
+                    }
+                    Ok(Locked::Lost) => {
+                        let gone = io::Error::other("the temporary files kept disappearing");
+                        return Err(io_error(path, "create a temporary file beside", &gone));
+                    }
+                    Err(e) => {
+                        let _ = fs::remove_file(&tmp);
+                        return Err(io_error(path, "lock the temporary file for", &e));
+                    }
+                };
+                return Ok(Temp {
+                    path: tmp,
+                    file,
+                    lock,
+                });
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
             Err(e) => return Err(io_error(path, "create a temporary file beside", &e)),
         }
     }
 }
 
-/// `Store::save` on the store's inner state (also the persistence saves).
-pub(crate) fn save_to(inner: &Inner, path: &Path) -> Result<usize> {
-    let (tmp, file) = create_temp(path)?;
-    match write_and_replace(inner, path, &tmp, file) {
-        Ok(n) => Ok(n),
-        Err(e) => {
-            // Best effort: the error already says what went wrong.
-            let _ = fs::remove_file(&tmp);
-            Err(e)
+/// The outcome of locking a temporary file just created.
+enum Locked {
+    /// The handle that holds the lock.
+    Held(File),
+    /// The platform cannot lock files (the save goes on without a lock).
+    Unsupported,
+    /// The name no longer names the file (someone removed it).
+    Lost,
+}
+
+/// Takes the exclusive lock of the temporary file `file` just created at `tmp`. Waits only for
+/// another store's cleanup, which may hold the lock for the instant it takes to see that the
+/// file does not start with the magic number yet (and so leaves it alone).
+fn lock_new_temp(tmp: &Path, file: &File) -> io::Result<Locked> {
+    let lock = file.try_clone()?;
+    match lock.lock() {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::Unsupported => return Ok(Locked::Unsupported),
+        Err(e) => return Err(e),
+    }
+    Ok(if is_named(&lock, tmp)? {
+        Locked::Held(lock)
+    } else {
+        Locked::Lost
+    })
+}
+
+/// Whether `path` names the file `file` is open on (Unix: the same device and inode; elsewhere
+/// assumed).
+fn is_named(file: &File, path: &Path) -> io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let open = file.metadata()?;
+        match fs::symlink_metadata(path) {
+            Ok(named) => Ok(named.dev() == open.dev() && named.ino() == open.ino()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         }
     }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        Ok(true)
+    }
+}
+
+/// `Store::save` on the store's inner state (also the persistence saves).
+pub(crate) fn save_to(inner: &Inner, path: &Path) -> Result<usize> {
+    let Temp {
+        path: tmp,
+        file,
+        lock,
+    } = create_temp(path)?;
+    let result = write_and_replace(inner, path, &tmp, file);
+    if result.is_err() {
+        // Best effort: the error already says what went wrong. Removed while still locked, so
+        // that nothing but this save's own file can be removed under this name.
+        let _ = fs::remove_file(&tmp);
+    }
+    // Unlocked only now: renamed over `path`, or removed.
+    drop(lock);
+    result
 }
 
 fn write_and_replace(inner: &Inner, path: &Path, tmp: &Path, file: File) -> Result<usize> {
@@ -625,6 +752,9 @@ fn write_snapshot(inner: &Inner, out: &mut Out) -> io::Result<u64> {
     header.extend_from_slice(&VERSION.to_le_bytes());
     header.extend_from_slice(&base.wall.to_le_bytes());
     out.put(&header)?;
+    // Into the file at once: a temporary file that starts with the magic number is one a save
+    // made, which is one of the things cleanup checks before it removes it.
+    out.file.flush()?;
 
     let table = &inner.table;
     let mut epoch = table.epoch();
@@ -808,7 +938,7 @@ fn apply(inner: &Inner, mut records: Records) -> usize {
 }
 
 /// The snapshot being decoded: a buffered reader that counts the offset, checks every length
-/// against what is left of the file, and keeps the CRC of what it consumed.
+/// against what is left of the file for it, and keeps the CRC of what it consumed.
 struct Input<'p> {
     reader: BufReader<File>,
     path: &'p Path,
@@ -816,12 +946,34 @@ struct Input<'p> {
     pos: u64,
     /// The file's length when it was opened.
     len: u64,
+    /// Bytes of the rest of the file already spoken for: the smallest encoding of every element
+    /// the open containers still expect and have not started (1 byte per list element, 2 per
+    /// dict entry). A new length must fit in what is left after them ([`Input::room`]), so the
+    /// capacity reserved for all the open containers together never exceeds the file's size
+    /// (module docs, "Loading").
+    promised: u64,
     crc: Crc32c,
 }
 
 impl Input<'_> {
     fn left(&self) -> u64 {
         self.len.saturating_sub(self.pos)
+    }
+
+    /// The bytes left in the file for the item being decoded: what the open containers' other
+    /// elements need at least is not available to it.
+    fn room(&self) -> u64 {
+        self.left().saturating_sub(self.promised)
+    }
+
+    /// The open containers expect `n` more elements of at least `min_bytes` each.
+    fn promise(&mut self, n: usize, min_bytes: u64) {
+        self.promised += n as u64 * min_bytes;
+    }
+
+    /// One promised element (of at least `min_bytes`) starts: its bytes are its own now.
+    fn redeem(&mut self, min_bytes: u64) {
+        self.promised = self.promised.saturating_sub(min_bytes);
     }
 
     fn corrupt(&self, offset: u64, reason: impl Into<String>) -> Error {
@@ -893,18 +1045,24 @@ impl Input<'_> {
     }
 
     /// A count or length of items taking at least `min_bytes` each: fails unless they fit in
-    /// the rest of the file.
+    /// the room left for them ([`Input::room`]: the rest of the file, less what the enclosing
+    /// containers' remaining elements need).
     fn length(&mut self, what: &str, min_bytes: u64) -> Result<usize> {
         let at = self.pos;
         let n = self.uvarint(what)?;
-        if n.saturating_mul(min_bytes) > self.left() {
-            return Err(self.corrupt(
-                at,
+        let room = self.room();
+        if n.saturating_mul(min_bytes) > room {
+            let reason = if self.promised == 0 {
+                format!("{what} is {n}, more than the {room} byte(s) left in the file hold")
+            } else {
                 format!(
-                    "{what} is {n}, more than the {} byte(s) left in the file hold",
-                    self.left()
-                ),
-            ));
+                    "{what} is {n}, more than the {room} byte(s) left for it hold (the file has \
+                     {} left, {} of them needed by the enclosing containers' other elements)",
+                    self.left(),
+                    self.promised
+                )
+            };
+            return Err(self.corrupt(at, reason));
         }
         usize::try_from(n).map_err(|_| self.corrupt(at, format!("{what} is {n}: too large")))
     }
@@ -935,7 +1093,8 @@ impl Input<'_> {
     }
 }
 
-/// Opens, decodes and validates the whole snapshot at `path`.
+/// Opens, decodes and validates the whole snapshot at `path`. Holds at most `320 * len + 128
+/// KiB` at once for a file of `len` bytes, whatever it declares (module docs, "Loading").
 fn read_snapshot(path: &Path) -> Result<Records> {
     let file = File::open(path).map_err(|e| io_error(path, "open", &e))?;
     let len = file
@@ -947,6 +1106,7 @@ fn read_snapshot(path: &Path) -> Result<Records> {
         path,
         pos: 0,
         len,
+        promised: 0,
         crc: Crc32c::new(),
     };
     if len == 0 {
@@ -1047,9 +1207,10 @@ enum Frame {
     },
 }
 
-/// Room reserved up front for a container's elements, whatever its count says (the count is
-/// only known to fit in the file; the vector grows as elements actually arrive).
-const RESERVE_MAX: usize = 1024;
+/// The smallest encoding of a list element (a tag byte: `Null`, `Bool`).
+const LIST_ITEM_MIN: u64 = 1;
+/// The smallest encoding of a dict entry (an empty key's length byte and a tag byte).
+const DICT_ITEM_MIN: u64 = 2;
 
 impl Frame {
     /// Adds `value`, the element being decoded; `true` if the container is complete. For a dict
@@ -1059,7 +1220,11 @@ impl Frame {
             Frame::List { left, items } => {
                 items.push(value);
                 *left -= 1;
-                Ok(*left == 0)
+                if *left == 0 {
+                    return Ok(true);
+                }
+                input.redeem(LIST_ITEM_MIN);
+                Ok(false)
             }
             Frame::Dict { left, items, key } => {
                 items.push((std::mem::take(key), value));
@@ -1067,6 +1232,7 @@ impl Frame {
                 if *left == 0 {
                     return Ok(true);
                 }
+                input.redeem(DICT_ITEM_MIN);
                 let at = input.pos;
                 let next = input.string("a dict key")?;
                 if items.last().is_some_and(|(prev, _)| next <= *prev) {
@@ -1122,27 +1288,32 @@ fn decode_value(input: &mut Input<'_>) -> Result<Value> {
             TAG_FLOAT => Value::Float(f64::from_bits(input.u64("a float")?)),
             TAG_STR => Value::Str(input.string("a string")?),
             TAG_BYTES => Value::Bytes(input.bytes("a byte string")?),
+            // A container's count fits in the room left for it, and its elements are promised
+            // their smallest encoding out of the rest of the file (the first starts at once):
+            // the capacity reserved here is backed by bytes that no other container counts on.
             TAG_LIST => {
-                let n = input.length("a list's length", 1)?;
+                let n = input.length("a list's length", LIST_ITEM_MIN)?;
                 if n == 0 {
                     Value::List(Vec::new())
                 } else {
+                    input.promise(n - 1, LIST_ITEM_MIN);
                     stack.0.push(Frame::List {
                         left: n,
-                        items: Vec::with_capacity(n.min(RESERVE_MAX)),
+                        items: Vec::with_capacity(n),
                     });
                     continue;
                 }
             }
             TAG_DICT => {
-                let n = input.length("a dict's length", 2)?;
+                let n = input.length("a dict's length", DICT_ITEM_MIN)?;
                 if n == 0 {
                     Value::Dict(Default::default())
                 } else {
+                    input.promise(n - 1, DICT_ITEM_MIN);
                     let key = input.string("a dict key")?;
                     stack.0.push(Frame::Dict {
                         left: n,
-                        items: Vec::with_capacity(n.min(RESERVE_MAX)),
+                        items: Vec::with_capacity(n),
                         key,
                     });
                     continue;
@@ -1198,8 +1369,12 @@ impl StoreBuilder {
     /// `drop` returns), again only if anything changed. Default: no persistence. A zero
     /// interval is raised to 1 ms.
     ///
-    /// At `build()`, temporary files left beside `path` by saves of processes that no longer
-    /// exist are deleted (Linux). A corrupt file found at `build()` is moved aside to
+    /// At `build()`, temporary files left beside `path` by saves whose process is provably
+    /// gone are deleted (a save holds a lock on its file; see the crate docs, "Snapshots",
+    /// "Temporary files"), and a temporary file is created and removed beside `path` to check
+    /// that saves can write there: a missing or unwritable directory is reported as below
+    /// (`build` cannot fail; [`try_build`](StoreBuilder::try_build) fails with an
+    /// [`Error::Io`] naming `path`). A corrupt file found at `build()` is moved aside to
     /// `<path>.corrupt-<unix seconds>` and the store starts empty; a file that exists but cannot
     /// be read is left in place and saving is suspended, so that it is not overwritten. Failures (at build or of a save) go
     /// to [`on_persist_error`](StoreBuilder::on_persist_error), to
@@ -1256,6 +1431,62 @@ impl StoreBuilder {
         self.persist.on_error = Some(Arc::new(f));
         self
     }
+
+    /// Builds the store as [`build`](StoreBuilder::build) does, but fails if its persistence
+    /// cannot work: a store built with [`persist`](StoreBuilder::persist) whose directory a
+    /// save cannot write into (missing, not a directory, no permission, read-only) is
+    /// [`Error::Io`] naming the snapshot path, the step and the operating system's error; one
+    /// whose snapshot file was found at build but could not be read, and was left in place
+    /// (saving would be suspended), is that file's error ([`Error::Io`], or
+    /// [`Error::Corrupt`] if it could not even be moved aside). A corrupt file that was moved
+    /// aside is not a failure: the store starts empty, as with `build`, and
+    /// [`Store::persistence_status`] says where the file went. The check creates and removes
+    /// a temporary file beside the path, as a save does.
+    ///
+    /// `build` does the same checks but cannot fail: it reports these errors to
+    /// [`on_persist_error`](StoreBuilder::on_persist_error) and in
+    /// [`Store::persistence_status`] (an unwritable directory as `last_error`, with `failing`
+    /// set), and goes on; every save then fails the same way until the directory can be
+    /// written. `try_build` reports them to the callback too. Without `persist`, `try_build`
+    /// is `Ok(build())`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scriptling_kv::{Error, Store};
+    ///
+    /// let built = Store::builder()
+    ///     .persist("/nonexistent-dir/store.snap", Duration::from_secs(30))
+    ///     .try_build();
+    /// match built {
+    ///     Err(Error::Io { path, .. }) => assert_eq!(path, "/nonexistent-dir/store.snap"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("skv-doc-try-build-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let store = Store::builder()
+    ///     .persist(dir.join("store.snap"), Duration::from_secs(30))
+    ///     .try_build()
+    ///     .unwrap();
+    /// store.set("k", 1);
+    /// # drop(store);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn try_build(self) -> Result<Store> {
+        let store = self.build();
+        if let Some(p) = &store.inner.persistence {
+            let status = lock(&p.status);
+            if let Some(err) = &status.unwritable {
+                return Err(err.clone());
+            }
+            if status.suspended {
+                if let Some(err) = &status.load_error {
+                    return Err(err.clone());
+                }
+            }
+        }
+        Ok(store)
+    }
 }
 
 /// What [`Store::persistence_status`] reports: the snapshot file, what happened to it at
@@ -1287,9 +1518,12 @@ pub struct PersistenceStatus {
     pub saves: u64,
     /// Failed saves so far.
     pub failures: u64,
-    /// The most recent failed save: when, and why.
+    /// The most recent failed save: when, and why. Before any save, the check at `build()`
+    /// that saves can create their temporary file beside the path, if it failed (a missing or
+    /// unwritable directory), or a failure to start the periodic saver thread.
     pub last_error: Option<(SystemTime, Error)>,
-    /// Whether the most recent save attempt failed.
+    /// Whether the most recent save attempt failed (or, before any save, the check at
+    /// `build()` did: every save would fail the same way until the directory is fixed).
     pub failing: bool,
 }
 
@@ -1321,6 +1555,9 @@ struct Status {
     failures: u64,
     last_error: Option<(SystemTime, Error)>,
     failing: bool,
+    /// Why a save could not create its temporary file at build, if it could not
+    /// (`StoreBuilder::try_build` fails with it).
+    unwritable: Option<Error>,
     /// `Changes::sum` when the last successful save (or the load at build) started.
     saved_at: u64,
 }
@@ -1368,12 +1605,23 @@ impl Persistence {
         }
     }
 
-    /// Loads the file at `build()` (module docs, "Periodic persistence").
+    /// Loads the file at `build()` and checks that saves can write beside it (module docs,
+    /// "Periodic persistence").
     fn load_at_build(&self, inner: &Inner) {
-        remove_stale_temps(&self.path);
+        remove_abandoned_temps(&self.path);
+        if let Err(err) = check_writable(&self.path) {
+            {
+                let mut status = lock(&self.status);
+                status.last_error = Some((SystemTime::now(), err.clone()));
+                status.failing = true;
+                status.unwritable = Some(err.clone());
+            }
+            self.report(inner, &err);
+        }
+        // No file (its directory may be missing too: reported above).
         let found = !matches!(
             fs::symlink_metadata(&self.path),
-            Err(e) if e.kind() == io::ErrorKind::NotFound
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
         );
         let outcome = found.then(|| load_from(inner, &self.path));
         let mut status = lock(&self.status);
@@ -1478,34 +1726,77 @@ impl Persistence {
     }
 }
 
-/// Removes the temporary files that saves to `path` by processes that no longer exist left
-/// behind (killed mid-save). Linux only (it asks `/proc` whether the process is alive); a file
-/// whose process may be alive, or whose name does not parse, is left alone.
-fn remove_stale_temps(path: &Path) {
-    let proc_fs = Path::new("/proc/self");
-    if !cfg!(target_os = "linux") || !proc_fs.exists() {
-        return;
-    }
+/// Removes the temporary files that saves to `path` left behind when their process died
+/// mid-save; returns how many. A file is removed only if all of these hold (module docs,
+/// "Temporary files"):
+///
+/// - its name is exactly one a save gives (`.<name>.tmp-<n>-<n>-<n>`, decimal numbers);
+/// - it is a regular file (not a link), and it starts with the snapshot magic number, which a
+///   save writes first, while holding the lock;
+/// - its lock can be taken: a save holds an exclusive lock on its temporary file from the
+///   instant it creates it until it is renamed or removed, and the operating system releases
+///   it only when that save's process is gone, in whatever PID namespace it ran;
+/// - with the lock held, the name still names the file that was locked.
+///
+/// It is removed while locked. Anything else is left alone, and where the platform cannot lock
+/// files nothing is removed.
+fn remove_abandoned_temps(path: &Path) -> usize {
     let Some(name) = path.file_name() else {
-        return;
+        return 0;
     };
     let prefix = format!(".{}.tmp-", name.to_string_lossy());
     let Ok(entries) = fs::read_dir(parent_dir(path)) else {
-        return;
+        return 0;
     };
+    let mut removed = 0;
     for entry in entries.flatten() {
         let file = entry.file_name();
         let file = file.to_string_lossy();
-        let Some(rest) = file.strip_prefix(&prefix) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
-            let _ = fs::remove_file(entry.path());
+        let ours = file.strip_prefix(&prefix).is_some_and(|rest| {
+            let parts: Vec<&str> = rest.split('-').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if ours && remove_if_abandoned(&entry.path()) {
+            removed += 1;
         }
     }
+    removed
+}
+
+/// Removes the temporary file `tmp` if it is a save's (it starts with the magic number) and
+/// nobody holds its lock (see [`remove_abandoned_temps`]); whether it did.
+fn remove_if_abandoned(tmp: &Path) -> bool {
+    if !fs::symlink_metadata(tmp).is_ok_and(|m| m.file_type().is_file()) {
+        return false;
+    }
+    // Read and write: some network file systems grant an exclusive lock only on a handle open
+    // for writing. Nothing is written.
+    let Ok(mut file) = OpenOptions::new().read(true).write(true).open(tmp) else {
+        return false;
+    };
+    if file.try_lock().is_err() {
+        return false; // a live save holds it (or the platform cannot tell)
+    }
+    let mut magic = [0u8; 8];
+    let abandoned = file.read_exact(&mut magic).is_ok()
+        && magic == MAGIC
+        && is_named(&file, tmp).unwrap_or(false);
+    // Removed before `file`, and with it the lock, is dropped.
+    abandoned && fs::remove_file(tmp).is_ok()
+}
+
+/// Whether a save to `path` could create its temporary file: creates one (locked, as a save
+/// does) and removes it.
+fn check_writable(path: &Path) -> Result<()> {
+    let Temp {
+        path: tmp, lock, ..
+    } = create_temp(path)?;
+    let removed = fs::remove_file(&tmp);
+    drop(lock);
+    removed.map_err(|e| io_error(path, "remove a test file beside", &e))
 }
 
 /// Moves a snapshot that could not be loaded to `<path>.corrupt-<unix seconds>` (with `-<n>`
@@ -1812,6 +2103,44 @@ mod tests {
             ("a".to_string(), Value::Bool(true)),
         ]));
         assert_eq!(enc(&dict), [0x08, 2, 1, b'a', 0x02, 1, b'b', 0x00]);
+    }
+
+    #[test]
+    fn a_save_holds_the_lock_of_its_temporary_file_until_it_is_renamed_or_removed() {
+        let dir = std::env::temp_dir().join(format!("skv-unit-temp-lock-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.snap");
+        let Temp {
+            path: tmp,
+            mut file,
+            lock,
+        } = create_temp(&path).unwrap();
+        assert!(lock.is_some(), "this platform locks files");
+        file.write_all(&MAGIC).unwrap();
+        file.flush().unwrap();
+        // Another handle (another process would be the same) cannot take the lock, and
+        // cleanup leaves the file alone, magic number and all.
+        let other = File::open(&tmp).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        assert_eq!(remove_abandoned_temps(&path), 0);
+        assert!(tmp.exists());
+        // The save is gone: its file is abandoned, and removed.
+        drop((file, lock, other));
+        assert_eq!(remove_abandoned_temps(&path), 1);
+        assert!(!tmp.exists());
+        // The directory check leaves nothing behind; a missing directory fails naming the path.
+        check_writable(&path).unwrap();
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        let missing = dir.join("missing").join("s.snap");
+        match check_writable(&missing) {
+            Err(Error::Io { path, .. }) => assert_eq!(path, missing.display().to_string()),
+            other => panic!("{other:?}"),
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

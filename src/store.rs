@@ -232,6 +232,11 @@ impl StoreBuilder {
     /// Builds the store (and starts its cleaner thread, if enabled). If the operating system
     /// refuses to start the thread, the store works without it: expired keys are still absent,
     /// and [`Store::purge_expired`] still reclaims them.
+    ///
+    /// With [`persist`](StoreBuilder::persist), the snapshot is loaded and the directory
+    /// checked here, and failures are reported (to the callback and in
+    /// [`Store::persistence_status`]), never returned: [`try_build`](StoreBuilder::try_build)
+    /// returns them as an `Err`.
     pub fn build(self) -> Store {
         let clock = self.clock.unwrap_or_else(Clock::real);
         let inner = std_only::Arc::new(Inner {

@@ -1175,10 +1175,13 @@ fn a_failing_save_is_counted_recorded_and_reported() {
 fn a_panicking_error_callback_is_caught() {
     let dir = TempDir::new("p-panic");
     let path = dir.path("missing-dir").join("s.snap");
+    // The directory is there at build (which would report its absence), gone for the save.
+    std::fs::create_dir(path.parent().unwrap()).unwrap();
     let store = Store::builder()
         .persist(&path, Duration::from_secs(3600))
         .on_persist_error(|_| panic!("callback panics"))
         .build();
+    std::fs::remove_dir(path.parent().unwrap()).unwrap();
     store.set("k", 1);
     assert!(matches!(store.save_now(), Some(Err(_))));
     assert_eq!(store.stats().listener_panics, 1);
@@ -1193,6 +1196,8 @@ fn the_error_callback_may_use_the_store() {
     let path = dir.path("missing-dir").join("s.snap");
     let lent: Arc<Mutex<Option<Store>>> = Arc::default();
     let calls = Arc::new(AtomicUsize::new(0));
+    // The directory is there at build (which would report its absence), gone for the saves.
+    std::fs::create_dir(path.parent().unwrap()).unwrap();
     let store = Store::builder()
         .persist(&path, Duration::from_secs(3600))
         .on_persist_error({
@@ -1210,6 +1215,7 @@ fn the_error_callback_may_use_the_store() {
             }
         })
         .build();
+    std::fs::remove_dir(path.parent().unwrap()).unwrap();
     *lent.lock().unwrap() = Some(store.clone());
     store.set("k", 1);
     let (done, finished) = mpsc::channel();
@@ -1404,4 +1410,184 @@ fn write_fuzz_corpus() {
             std::fs::write(out.join(format!("{name}-{mode}")), seed).unwrap();
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temporary files and the directory checked at build
+
+/// Cleanup at build removes a temporary file only if its name is a save's, it starts with the
+/// magic number, and nobody holds its lock (the saver is gone), never by process id: a live
+/// saver's file (locked; here under a pid no process has, as a saver in another PID namespace
+/// would look) and a user's file of a matching name are left alone.
+#[test]
+fn cleanup_removes_only_abandoned_temporary_files_of_a_save() {
+    let dir = TempDir::new("cleanup");
+    let path = dir.path("s.snap");
+    let temp = |name: &str, contents: &[u8]| {
+        let p = dir.path(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    };
+    let magic = b"SKVSNAP\0\x01\x00\x00\x00 and a partial snapshot";
+    temp(".s.snap.tmp-4000000001-0-0", magic); // abandoned: removed
+    temp(".s.snap.tmp-1-22-333", magic); // abandoned (pid 1 lives, or not): removed
+    let live = temp(".s.snap.tmp-4000000002-0-0", magic);
+    let holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&live)
+        .unwrap();
+    holder.lock().unwrap(); // a saver alive elsewhere
+    temp(".s.snap.tmp-4000000003-0-0", b"a user's notes"); // not a save's: kept
+    temp(".s.snap.tmp-4000000004-0-0", b""); // empty: nothing proves it is a save's
+    temp(".s.snap.tmp-4000000005-0-0x", magic); // not exactly a save's name
+    temp(".s.snap.tmp-4000000006-0", magic); // not exactly a save's name
+    temp(".other.snap.tmp-4000000007-0-0", magic); // another target's
+    std::fs::create_dir(dir.path(".s.snap.tmp-4000000008-0-0")).unwrap();
+    #[cfg(unix)]
+    {
+        let target = temp("elsewhere", magic);
+        std::os::unix::fs::symlink(&target, dir.path(".s.snap.tmp-4000000009-0-0")).unwrap();
+    }
+
+    let store = Store::builder()
+        .persist(&path, Duration::from_secs(3600))
+        .try_build()
+        .unwrap();
+    let mut kept = vec![
+        ".other.snap.tmp-4000000007-0-0",
+        ".s.snap.tmp-4000000002-0-0",
+        ".s.snap.tmp-4000000003-0-0",
+        ".s.snap.tmp-4000000004-0-0",
+        ".s.snap.tmp-4000000005-0-0x",
+        ".s.snap.tmp-4000000006-0",
+        ".s.snap.tmp-4000000008-0-0",
+    ];
+    if cfg!(unix) {
+        kept.extend([".s.snap.tmp-4000000009-0-0", "elsewhere"]);
+    }
+    kept.sort_unstable();
+    assert_eq!(dir.listing(), kept);
+    drop(store);
+
+    // The saver dies (its lock is released): the next build removes its file.
+    drop(holder);
+    let store = Store::builder()
+        .persist(&path, Duration::from_secs(3600))
+        .build();
+    assert!(!live.exists(), "an abandoned file was kept");
+    assert!(dir.path(".s.snap.tmp-4000000003-0-0").exists());
+    drop(store);
+}
+
+/// A save and a cleanup running side by side never get in each other's way: every save
+/// succeeds (its temporary file is never removed under it) and the result loads.
+#[test]
+fn saves_and_cleanups_racing_never_remove_a_live_temporary_file() {
+    let dir = TempDir::new("cleanup-race");
+    let path = dir.path("s.snap");
+    // Big enough that a save takes a while (its temporary file is there for a cleanup to see).
+    const KEYS: usize = 5_000;
+    let store = Store::new();
+    for i in 0..KEYS {
+        store.set(&format!("k{i}"), Value::Bytes(vec![i as u8; 16]));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let cleaner = {
+        let (stop, path) = (stop.clone(), path.clone());
+        thread::spawn(move || {
+            let mut builds = 0;
+            while !stop.load(Ordering::Relaxed) || builds < 20 {
+                if !path.exists() {
+                    continue; // the first save is not done yet
+                }
+                // Each build cleans up beside `path`; saving is never left suspended.
+                let s = Store::builder()
+                    .persist(&path, Duration::from_secs(3600))
+                    .background_cleanup(false)
+                    .build();
+                let st = s.persistence_status().unwrap();
+                assert!(st.saving && st.last_error.is_none(), "{st:?}");
+                drop(s); // nothing changed since its load: no save at the drop
+                builds += 1;
+            }
+            builds
+        })
+    };
+    for _ in 0..40 {
+        assert_eq!(store.save(&path).unwrap(), KEYS);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let builds = cleaner.join().unwrap();
+    assert!(builds >= 20);
+    assert_eq!(Store::new().load(&path).unwrap(), KEYS);
+}
+
+#[test]
+fn try_build_fails_when_saves_cannot_write_beside_the_path_and_names_it() {
+    let dir = TempDir::new("try-build");
+    let missing = dir.path("no-such-dir").join("s.snap");
+    let file_as_dir = {
+        std::fs::write(dir.path("a-file"), b"").unwrap();
+        dir.path("a-file").join("s.snap")
+    };
+    for path in [&missing, &file_as_dir] {
+        let seen: Arc<Mutex<Vec<Error>>> = Arc::default();
+        let built = Store::builder()
+            .persist(path, Duration::from_secs(3600))
+            .on_persist_error({
+                let seen = seen.clone();
+                move |e| seen.lock().unwrap().push(e.clone())
+            })
+            .try_build();
+        let err = built.expect_err("built into a directory nothing can be written to");
+        assert!(
+            matches!(&err, Error::Io { path: p, .. } if *p == path.display().to_string()),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            std::slice::from_ref(&err),
+            "reported to the callback"
+        );
+
+        // `build` cannot fail: it reports the same error at once, and goes on.
+        let store = Store::builder()
+            .persist(path, Duration::from_secs(3600))
+            .build();
+        let st = store.persistence_status().unwrap();
+        assert!(st.failing, "{st:?}");
+        assert_eq!(st.last_error.map(|(_, e)| e), Some(err.clone()));
+        assert_eq!((st.failures, store.stats().save_failures), (0, 0));
+        store.set("k", 1);
+        assert_eq!(store.get("k"), Some(Value::Int(1)));
+    }
+
+    // A snapshot path that cannot be read (a directory): saving would be suspended.
+    let unreadable = dir.path("a-dir.snap");
+    std::fs::create_dir(&unreadable).unwrap();
+    let err = Store::builder()
+        .persist(&unreadable, Duration::from_secs(3600))
+        .try_build()
+        .expect_err("an unreadable snapshot");
+    assert!(matches!(&err, Error::Io { .. }), "{err:?}");
+
+    // A writable directory: built, with the file loaded.
+    let good = dir.path("s.snap");
+    let store = Store::new();
+    store.set("k", 7);
+    store.save(&good).unwrap();
+    let store = Store::builder()
+        .persist(&good, Duration::from_secs(3600))
+        .try_build()
+        .unwrap();
+    assert_eq!(store.get("k"), Some(Value::Int(7)));
+    let st = store.persistence_status().unwrap();
+    assert!(!st.failing && st.last_error.is_none() && st.loaded == Some(1));
+    // The check left nothing behind.
+    assert_eq!(dir.listing(), ["a-dir.snap", "a-file", "s.snap"]);
 }

@@ -7,69 +7,12 @@
 //! Sizes: 1M small keys in a release build (`cargo test --release --test snapshot_memory`),
 //! 200k in a debug build (the claim does not depend on the count; debug builds are slow to fill).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use scriptling_kv::{Store, Value};
 
-struct Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn added(n: usize) {
-    let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
-// guarantees carry over; the counters are plain atomics that never affect the allocation.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's (valid, non-zero-size) layout.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            added(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            added(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by `System` (through us) with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` came from `System` with `layout`; the caller guarantees `new_size`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            added(new_size);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Runs `f`; returns its result and the most bytes live above the starting point while it ran.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let start = LIVE.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(start))
-}
+use counting_alloc::{live, peak_during};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -84,7 +27,7 @@ fn saving_a_big_store_holds_about_one_value_not_a_copy_of_the_store() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.snap");
 
-    let before_store = LIVE.load(Ordering::Relaxed);
+    let before_store = live();
     let store = Store::builder().background_cleanup(false).build();
     for i in 0..keys {
         let k = format!("session:{i:08}");
@@ -98,7 +41,7 @@ fn saving_a_big_store_holds_about_one_value_not_a_copy_of_the_store() {
             );
         }
     }
-    let store_bytes = LIVE.load(Ordering::Relaxed) - before_store;
+    let store_bytes = live() - before_store;
 
     // 1. Many small values.
     let (written, save_peak) = peak_during(|| store.save(&path).unwrap());
@@ -135,11 +78,11 @@ fn saving_a_big_store_holds_about_one_value_not_a_copy_of_the_store() {
 
     // 3. Loading holds the decoded records (values moved into the store, not copied): report
     //    the peak above what the loaded store itself holds.
-    let before_load = LIVE.load(Ordering::Relaxed);
+    let before_load = live();
     let loaded = Store::builder().background_cleanup(false).build();
     let (n, load_peak) = peak_during(|| loaded.load(&path).unwrap());
     assert_eq!(n, keys + 8);
-    let loaded_bytes = LIVE.load(Ordering::Relaxed) - before_load;
+    let loaded_bytes = live() - before_load;
     eprintln!(
         "load: the loaded store holds {:.1} MiB; peak during the load {:.1} MiB ({:.1} MiB, \
          {:.0} bytes/record, above the result)",

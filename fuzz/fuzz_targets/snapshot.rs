@@ -11,6 +11,9 @@
 //! Checked:
 //! - nothing panics, whatever the bytes (truncated, corrupted, foreign, huge lengths, deep
 //!   nesting);
+//! - the load holds at most `320 * len + 128 KiB` bytes at once for a file of `len` bytes (the
+//!   bound the crate documents, "Loading"; measured by the counting allocator of the tests,
+//!   `tests/support/counting_alloc.rs`, on this thread), so an amplification is a finding;
 //! - an error is `Error::Corrupt` with an offset inside the file, and the store is exactly as it
 //!   was: it holds its sentinel key, with its value, and nothing else (never a partial
 //!   snapshot);
@@ -26,7 +29,14 @@ use libfuzzer_sys::fuzz_target;
 use scriptling_kv::ops::identical;
 use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
 
+#[path = "../../tests/support/counting_alloc.rs"]
+mod counting_alloc;
+
 const SENTINEL: &str = "fuzz-sentinel";
+
+/// The documented bound on what a load holds: bytes per byte of the file (C), plus K.
+const PER_BYTE: usize = 320;
+const FIXED: usize = 128 << 10;
 
 /// The test time of every store here: files' deadlines before it are expired.
 const NOW: Duration = Duration::from_secs(1_000);
@@ -95,7 +105,13 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&path, &bytes).unwrap();
     let s = store();
     s.set(SENTINEL, "untouched");
-    match s.load(&path) {
+    let (loaded, peak) = counting_alloc::thread_peak_during(|| s.load(&path));
+    assert!(
+        peak <= PER_BYTE * bytes.len() + FIXED,
+        "loading {} bytes held {peak} bytes at once ({loaded:?})",
+        bytes.len()
+    );
+    match loaded {
         Err(Error::Corrupt { offset, reason, .. }) => {
             assert!(
                 offset <= bytes.len() as u64,

@@ -13,6 +13,13 @@
 //!
 //! Both directions are iterative (an explicit stack on the heap), so a value nested 100,000
 //! levels deep encodes and decodes on any thread's stack, like the core crate's `Value`.
+//!
+//! # Memory
+//!
+//! [`decode`] of `L` bytes holds at most `320 * L + 1 KiB` at once, whatever the bytes declare
+//! (the crate docs, "Encoding", say why; `tests/decode_memory.rs` of the core crate measures
+//! it): a container's count must fit in the bytes left after the smallest encoding of what the
+//! enclosing containers still expect ([`Reader::count`]), and only then is room reserved for it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -198,7 +205,8 @@ pub(crate) fn parse_decimal(bytes: &[u8]) -> Option<i64> {
     std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
-/// Decodes a stored value, accepting only canonical encodings (see the module docs).
+/// Decodes a stored value, accepting only canonical encodings (see the module docs). Holds at
+/// most `320 * bytes.len() + 1 KiB` at once, whatever the bytes declare (module docs, "Memory").
 pub(crate) fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
     let Some(&tag) = bytes.first() else {
         return Err(err(0, "empty value"));
@@ -217,7 +225,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
         TAG_BYTES => Ok(Value::Bytes(rest.to_vec())),
         TAG_INT => Err(err(0, "an integer at top level must be decimal text")),
         _ => {
-            let mut r = Reader { bytes, pos: 0 };
+            let mut r = Reader {
+                bytes,
+                pos: 0,
+                promised: 0,
+            };
             let value = decode_nested(&mut r)?;
             if r.pos != bytes.len() {
                 value.dispose();
@@ -231,9 +243,48 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Bytes of the rest of the input already spoken for: the smallest encoding of every
+    /// element the open containers still expect and have not started ([`LIST_ITEM_MIN`] per
+    /// list element, [`DICT_ITEM_MIN`] per dict entry). A container's count must fit in what is
+    /// left after them, so the capacity reserved for all the open containers together never
+    /// exceeds the input's length (module docs, "Memory").
+    promised: u64,
 }
 
+/// The smallest encoding of a nested list element (a tag byte: `Null`, `Bool`).
+const LIST_ITEM_MIN: u64 = 1;
+/// The smallest encoding of a dict entry (an empty key's length byte and a tag byte).
+const DICT_ITEM_MIN: u64 = 2;
+
 impl<'a> Reader<'a> {
+    /// A container's count of elements taking at least `min_bytes` each, read at `at`: fails
+    /// unless they fit in what is left of the input after the enclosing containers' other
+    /// elements; then promises them their bytes (all but the first, which starts at once).
+    fn count(&mut self, at: usize, min_bytes: u64) -> Result<u64, DecodeError> {
+        let n = self.varint()?;
+        let left = (self.bytes.len() - self.pos) as u64;
+        let room = left.saturating_sub(self.promised);
+        if n.saturating_mul(min_bytes) > room {
+            return Err(err(
+                at,
+                format!(
+                    "count {n} needs more than the {room} byte(s) left for it ({left} left, \
+                     {} of them needed by the enclosing containers' other elements)",
+                    self.promised
+                ),
+            ));
+        }
+        if n > 0 {
+            self.promised += (n - 1) * min_bytes;
+        }
+        Ok(n)
+    }
+
+    /// One promised element (of at least `min_bytes`) starts: its bytes are its own now.
+    fn redeem(&mut self, min_bytes: u64) {
+        self.promised = self.promised.saturating_sub(min_bytes);
+    }
+
     fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self
             .bytes
@@ -333,17 +384,16 @@ fn decode_nested_into(r: &mut Reader<'_>, stack: &mut Vec<Frame>) -> Result<Valu
                 Value::Bytes(r.take(len)?.to_vec())
             }
             TAG_LIST => {
-                let n = r.varint()?;
+                let n = r.count(at, LIST_ITEM_MIN)?;
                 if n > 0 {
-                    // Each element takes at least one byte: bound the allocation by what is left.
-                    let cap = n.min((r.bytes.len() - r.pos) as u64) as usize;
-                    stack.push(Frame::List(Vec::with_capacity(cap), n));
+                    // `n` elements fit in bytes no other container counts on (`Reader::count`).
+                    stack.push(Frame::List(Vec::with_capacity(n as usize), n));
                     continue;
                 }
                 Value::List(Vec::new())
             }
             TAG_DICT => {
-                let n = r.varint()?;
+                let n = r.count(at, DICT_ITEM_MIN)?;
                 if n > 0 {
                     stack.push(Frame::Dict(BTreeMap::new(), n, None));
                     continue;
@@ -370,6 +420,7 @@ fn decode_nested_into(r: &mut Reader<'_>, stack: &mut Vec<Frame>) -> Result<Valu
                 Some(Frame::List(items, n)) => {
                     items.push(value);
                     if items.len() as u64 != *n {
+                        r.redeem(LIST_ITEM_MIN);
                         break;
                     }
                 }
@@ -377,6 +428,7 @@ fn decode_nested_into(r: &mut Reader<'_>, stack: &mut Vec<Frame>) -> Result<Valu
                     let key = pending.take().expect("the key is read before its value");
                     map.insert(key, value);
                     if map.len() as u64 != *n {
+                        r.redeem(DICT_ITEM_MIN);
                         break;
                     }
                 }

@@ -95,6 +95,18 @@
 //!   the empty string) is an [`Error::Backend`] saying so, never a guess; a key holding another
 //!   Redis type (a hash, a list) is the server's `WRONGTYPE`, as an [`Error::Backend`]. Decoding
 //!   and encoding are iterative: values nested 100,000 levels deep are fine.
+//! - **Decoding is bounded by the value's size.** Anyone who can write into the namespace can
+//!   make the store decode any bytes, so decoding a value of `L` bytes never holds more than
+//!   `320 * L + 1 KiB` at once (`C = 320`, `K = 1 KiB`), whatever it declares. A count is
+//!   checked against the room left for it (the rest of the value, less the smallest encoding of
+//!   every element the enclosing containers still expect: 1 byte per list element, 2 per dict
+//!   entry) before anything is reserved, and a list reserves exactly that count; so the open
+//!   containers together never reserve more element slots than the value has bytes (the older
+//!   check against the value's end alone let a 40 KB value reserve 6.3 GiB). The costliest
+//!   decoded value is a dict of one entry (a 632-byte B-tree leaf for 3 bytes); the decoder's
+//!   stack adds 64 bytes (twice that while it grows) per open container. Measured worst: 241
+//!   bytes per byte (dicts of one entry nested 5,000 deep); crafted invalid values at most 32
+//!   (`tests/decode_memory.rs` of the core crate, counting allocator).
 //!
 //! # TTLs
 //!
@@ -251,3 +263,18 @@ mod scripts;
 mod store;
 
 pub use store::{RedisStore, RedisStoreBuilder, MAX_TTL_MS};
+
+/// Decodes the bytes of a stored value ("Encoding (format 1)" above), with the reason as text
+/// if they are not one: for the tests of the decoder's memory bound (`tests/decode_memory.rs`
+/// of the core crate, which has a counting allocator) and fuzzing. Not part of the API.
+#[doc(hidden)]
+pub fn __decode_value(bytes: &[u8]) -> Result<scriptling_kv::Value, String> {
+    codec::decode(bytes).map_err(|e| e.to_string())
+}
+
+/// Encodes a value as it is stored ("Encoding (format 1)" above): the counterpart of
+/// [`__decode_value`], for the same tests. Not part of the API.
+#[doc(hidden)]
+pub fn __encode_value(value: &scriptling_kv::Value) -> Vec<u8> {
+    codec::encode(value)
+}
