@@ -237,6 +237,7 @@ pub mod strategy;
 mod sync;
 mod table;
 mod value;
+mod weak;
 mod wheel;
 mod write;
 
@@ -245,13 +246,14 @@ pub use backend::AsyncKv;
 pub use clock::TestClock;
 pub use conditional::{Compute, Current};
 pub use error::{Error, Result};
-pub use evict::RemovalCause;
+pub use evict::{Eviction, RemovalCause, ENTRY_OVERHEAD};
 pub use flight::{Loaded, Source};
 pub use glob::Pattern;
 pub use snapshot::PersistenceStatus;
 pub use stats::{Stats, METRIC_NAMES};
 pub use store::{Store, StoreBuilder, Ttl};
 pub use value::{Value, ValueOutOfRange};
+pub use weak::WeakStore;
 
 /// Size and alignment of the store's slot allocation, for the tracking allocator of the loom
 /// reclamation models (`loom-tests/tests/reclamation.rs`), which must recognise slot blocks.

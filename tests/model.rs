@@ -228,9 +228,16 @@ impl Model {
     fn mirror_evictions(
         &mut self,
         removed: &[(String, RemovalCause)],
+        own: Option<&str>,
         at: &str,
     ) -> Result<(), TestCaseError> {
         for (key, cause) in removed {
+            prop_assert!(
+                own != Some(key.as_str()),
+                "{}: the write evicted its own key {:?}",
+                at,
+                key
+            );
             let Some((_, deadline)) = self.held.get(key).cloned() else {
                 return Err(TestCaseError::fail(format!(
                     "{at}: the store removed {key:?}, which it does not hold"
@@ -247,7 +254,7 @@ impl Model {
                 let with_ttl: Vec<&String> = self
                     .held
                     .iter()
-                    .filter(|(_, (_, d))| d.is_some())
+                    .filter(|(k, (_, d))| d.is_some() && own != Some(k.as_str()))
                     .map(|(k, _)| k)
                     .collect();
                 prop_assert!(
@@ -615,7 +622,7 @@ fn run(steps: &[Step], max_keys: Option<usize>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(removed.len(), *n, "{}: one call per key purged", at);
             }
         } else {
-            model.mirror_evictions(&removed, &at)?;
+            model.mirror_evictions(&removed, op.key(), &at)?;
         }
         if let Some(n) = max_keys {
             prop_assert!(
