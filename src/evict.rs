@@ -63,9 +63,11 @@
 //! writers count themselves in `evicting` while they make room, and one that leaves as the last
 //! (its decrement takes `evicting` to 0) checks the bounds again and, if the store is still over,
 //! makes room once more. Every other evictor has left by then, so every key but those of writers
-//! still to come is back in a queue; it stops when a round ran with no other writer entering
-//! (`entered` unchanged), because then nothing but its own key is left to take. A writer that
-//! comes later does the same when it leaves. So with no write in progress the bounds hold.
+//! still to come is back in a queue; it stops when a round ran alone (no other writer making
+//! room when it began, and none beginning a round since: `entered` unchanged), because then
+//! nothing but its own key is left to take. A writer that comes later does the same when it
+//! leaves. So with no write in progress the bounds hold. Only the writer that leaves last goes
+//! round again, and only if another writer overlapped its round, so this ends.
 //!
 //! **Held entries.** An evictor pops up to [`SAMPLES`] live entries with a TTL before it picks
 //! one, and pushes the others back: while it holds them they are in no queue. So that a second
@@ -744,6 +746,7 @@ impl crate::store::Inner {
         bound.evicting.fetch_add(1, Ordering::SeqCst);
         loop {
             let entered = bound.entered.fetch_add(1, Ordering::SeqCst) + 1;
+            let alone = bound.evicting.load(Ordering::SeqCst) == 1;
             while bound.over(&self.table) {
                 match bound.evict_one(&self.table, &self.clock, pin, Some(own)) {
                     Some(removed) => self.report(removed),
@@ -754,7 +757,7 @@ impl crate::store::Inner {
             if !last || mutant::no_last_check() || !bound.over(&self.table) {
                 return;
             }
-            if bound.entered.load(Ordering::SeqCst) == entered {
+            if alone && bound.entered.load(Ordering::SeqCst) == entered {
                 return; // alone all along: only this writer's own key is left to take
             }
             bound.evicting.fetch_add(1, Ordering::SeqCst);

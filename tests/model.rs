@@ -557,8 +557,9 @@ type Heard = Arc<Mutex<Vec<(String, RemovalCause)>>>;
 /// Runs `steps` on a store and on the model, comparing after every step. With `max_keys`, the
 /// store is bounded: the model has no eviction policy of its own, so it mirrors the removals the
 /// store reports to its listener, after checking that each is allowed: the bound holds after
-/// every step, an expired key removed to make room is reported `Expired`, and a key without a
-/// TTL is evicted only when no key with a TTL is held (the contract's exact part of the order;
+/// every step, an expired key removed to make room is reported `Expired`, the key the operation
+/// writes is never its victim, and a key without a TTL is evicted only when no key with a TTL is
+/// held other than that key (the contract's exact part of the order;
 /// among keys with a TTL the choice is a sample). Everything else (every result, `len`, the
 /// stats) is then compared exactly as for an unbounded store.
 fn run(steps: &[Step], max_keys: Option<usize>) -> Result<(), TestCaseError> {

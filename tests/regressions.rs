@@ -240,8 +240,9 @@ fn a_persistent_key_is_never_evicted_while_a_key_with_a_ttl_lives() {
     assert_eq!(sessions, 4, "one session made room");
 }
 
-/// Keys moved between the queues (`persist`, `expire`) never stop an eviction nor break the
-/// order: every key gets a TTL in place after it was written persistent, and the other way.
+/// (An extra check, which passed before the fix too.) Keys moved between the queues (`persist`,
+/// `expire`) never stop an eviction nor break the order: every key gets a TTL in place after it
+/// was written persistent, and the other way.
 #[test]
 fn keys_moved_between_the_queues_are_ordered_by_their_current_kind() {
     let s = capped(10);
