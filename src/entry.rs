@@ -945,6 +945,31 @@ mod tests {
         assert!(!e.set_queued(crate::evict::IN_PERSISTENT));
     }
 
+    #[test]
+    fn the_access_stamp_shares_the_word_with_tick_and_flags_and_wraps() {
+        let e = entry(0, NEVER);
+        assert!(e.set_queued(crate::evict::IN_TTL));
+        e.scheduled.store(
+            (e.scheduled.load(Ordering::SeqCst) & !Entry::TICK) | 12345,
+            Ordering::SeqCst,
+        );
+        e.touch(5);
+        assert_eq!(e.age(7), 2);
+        assert_eq!(e.scheduled_tick(), 12345);
+        assert!(
+            !e.set_queued(crate::evict::IN_TTL),
+            "the flag survived the stamp"
+        );
+        // The stamp is the clock's low 18 bits; ages are taken modulo 2^18.
+        e.touch((1 << 18) - 1);
+        assert_eq!(e.age(1 << 18), 1);
+        assert_eq!(e.age((1 << 18) + 1), 2);
+        // The largest real tick (deadlines are below 2^63) stays below the stamp bits.
+        assert_eq!((NEVER >> crate::expiry::TICK_SHIFT) & !Entry::TICK, 0);
+        const { assert!(Entry::UNSCHEDULED > NEVER >> crate::expiry::TICK_SHIFT) };
+        assert_eq!(e.scheduled_tick(), 12345);
+    }
+
     fn clock_at(nanos: u64) -> (TestClock, Clock) {
         let t = TestClock::new();
         t.advance(Duration::from_nanos(nanos));

@@ -71,11 +71,15 @@
 //!
 //! # Bounded and observable
 //!
-//! [`StoreBuilder::max_keys`] caps the store (expired and TTL keys evicted before persistent
-//! ones, the soonest deadline first; at most `n + writers` keys at any instant),
-//! [`StoreBuilder::removal_listener`] is told once of every key the store removes on its own,
-//! and [`Store::stats`] counts hits, misses, expirations and evictions (feature `metrics`
-//! exports them). See `evict.rs` and `stats.rs` for the guarantees.
+//! [`StoreBuilder::max_keys`] and [`StoreBuilder::max_bytes`] cap the store (with no write in
+//! progress, at most `n` keys and `n` bytes plus one entry; at most `n + writers` keys at any
+//! instant), evicting by the [`Eviction`] policy: expired and TTL keys before persistent ones,
+//! the soonest deadline first (the default), or approximately the least recently used
+//! ([`Eviction::Lru`]). [`StoreBuilder::removal_listener`] is told once of every key the store
+//! removes on its own (a listener that uses the store holds a [`WeakStore`], so the store still
+//! ends), and [`Store::stats`] counts hits, misses, expirations and evictions and reports
+//! [`Store::bytes_used`] (feature `metrics` exports the counters). See `evict.rs` and `stats.rs`
+//! for the guarantees.
 //!
 //! # Checking your own code with loom
 //!
