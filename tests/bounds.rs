@@ -316,3 +316,19 @@ fn a_loader_waiting_on_its_own_load_panics_with_a_clear_message() {
     });
     assert_eq!(v, Value::Int(2));
 }
+
+/// `WeakStore` is `Clone + Send + Sync + Debug` (a compile-time check), and `Eviction` is `Copy`
+/// with `VolatileTtl` as its default.
+#[test]
+fn weak_store_and_eviction_have_the_documented_traits() {
+    fn weak_handle<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
+    fn policy<T: Copy + Eq + std::fmt::Debug + Default + Send + Sync>() {}
+    weak_handle::<WeakStore>();
+    policy::<Eviction>();
+    assert_eq!(Eviction::default(), Eviction::VolatileTtl);
+    let weak = Store::new().downgrade();
+    assert!(
+        weak.clone().upgrade().is_none(),
+        "a dropped store does not come back"
+    );
+}
