@@ -74,9 +74,10 @@
 //! evictor does not take the empty TTL queue to mean "no key has a TTL", an evictor counts the
 //! TTL entries it holds in `held` (incremented before the pop, decremented after the entry is
 //! pushed back or removed); an evictor that finds the TTL queue empty while `held` is not zero
-//! removes nothing (another evictor is making room and re-checks the bound after it decrements
-//! `held`, which is after this writer's insert: `SeqCst` on both sides) rather than evict a key
-//! without a TTL.
+//! removes nothing this round rather than evict a key without a TTL (the other evictor is making
+//! room, and the last evictor out checks the bounds again). Racing evictors may also remove more
+//! than the excess (each saw the store over its bounds before the other's removal): at most one
+//! key more per racing writer, never below the bound's meaning (a cap is an upper bound).
 //!
 //! # Bytes
 //!
@@ -85,7 +86,10 @@
 //! counter: the thread whose CAS installs a slot adds (the value size, and for a new entry the
 //! key and the overhead), the thread whose CAS replaces or kills it subtracts, each exactly once
 //! because exactly one CAS succeeds per transition. The two may run in either order, so the
-//! counter is signed and read as `max(0, sum)`; with no write in progress it is exact.
+//! counter is signed and read as `max(0, sum)`; with no write in progress it is exact. Every
+//! bounded store keeps it (`max_keys` alone too, so `bytes_used` is one load there), at the cost
+//! of one walk of each value written and one add to a shared counter per write; an unbounded
+//! store keeps nothing and `bytes_used` walks the table.
 //!
 //! # The access clock (`Lru`)
 //!
