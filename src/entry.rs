@@ -525,24 +525,33 @@ pub(crate) struct Entry {
     /// The current version; null once the entry is dead (permanent); tagged
     /// [`Entry::EXPIRED`] once seen expired.
     slot: Atomic<Slot>,
-    /// Two things in one word, so that an `Arc<Entry>` with an inline key stays within 64 bytes:
-    /// - bits 0..62 ([`Entry::TICK`]): the tick of the earliest expiry record pending for this
+    /// Three things in one word, so that an `Arc<Entry>` with an inline key stays within 64
+    /// bytes:
+    /// - bits 0..44 ([`Entry::TICK`]): the tick of the earliest expiry record pending for this
     ///   entry, or [`Entry::UNSCHEDULED`]; owned by the protocol in `expiry.rs`, which changes
-    ///   these bits only by CASes that carry the flag bits over unchanged;
-    /// - bits 62 and 63: which eviction queues hold the entry (`evict.rs`, only with
-    ///   `max_keys`), changed only by `fetch_or`/`fetch_and` of those bits, which leave the
-    ///   tick bits unchanged.
+    ///   these bits only by CASes that carry the other bits over unchanged;
+    /// - bits 44..62 ([`Entry::STAMP`]): the entry's last use under `Eviction::Lru` (`evict.rs`,
+    ///   "The access clock"), changed only by a CAS that carries the other bits over ([`touch`]);
+    /// - bits 62 and 63: which eviction queues hold the entry (`evict.rs`, only in a bounded
+    ///   store), changed only by `fetch_or`/`fetch_and` of those bits, which leave the others
+    ///   unchanged.
     ///
-    /// Ticks are deadlines in nanoseconds shifted right by 20, so they stay below 2^44: the tick
-    /// bits never reach the flags. A flag change makes a concurrent tick CAS fail and retry (it
-    /// re-reads the word), and a tick CAS never loses a flag change, so the two protocols run on
-    /// the word as if it were two words, and every access is `SeqCst` as before.
+    /// Ticks are deadlines in nanoseconds shifted right by 20, and deadlines are below 2^63, so
+    /// ticks stay below 2^43: the tick bits never reach the stamp. A change of one field makes a
+    /// concurrent CAS of another fail and retry (it re-reads the word), and no CAS loses another
+    /// field's change, so the protocols run on the word as if it were three words, and every
+    /// access is `SeqCst` as before (a stamp CAS that fails is not retried: a use is a hint).
+    ///
+    /// [`touch`]: Entry::touch
     pub(crate) scheduled: AtomicU64,
 }
 
 impl Entry {
     /// The tick bits of [`Entry::scheduled`].
-    pub(crate) const TICK: u64 = (1 << 62) - 1;
+    pub(crate) const TICK: u64 = (1 << 44) - 1;
+
+    /// The access-stamp bits of [`Entry::scheduled`] (`Eviction::Lru`).
+    pub(crate) const STAMP: u64 = ((1 << 18) - 1) << 44;
 
     /// Tick bits meaning no expiry record is pending (greater than every real tick).
     pub(crate) const UNSCHEDULED: u64 = Self::TICK;
@@ -565,6 +574,30 @@ impl Entry {
     pub(crate) fn clear_queued(&self, flag: u64) {
         debug_assert_eq!(flag & Self::TICK, 0);
         self.scheduled.fetch_and(!flag, Ordering::SeqCst);
+    }
+
+    /// Stamps the entry as used at access-clock reading `now` (its low 18 bits), writing the word
+    /// only if the stamp changes; a CAS that fails is not retried (a racing change of the word
+    /// means a racing use, or a change of another field: the stamp is a hint).
+    #[inline]
+    pub(crate) fn touch(&self, now: u64) {
+        let stamp = (now << 44) & Self::STAMP;
+        let word = self.scheduled.load(Ordering::SeqCst);
+        if word & Self::STAMP != stamp {
+            let _ = self.scheduled.compare_exchange(
+                word,
+                (word & !Self::STAMP) | stamp,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Uses of the access clock since the entry's last use, at reading `now` (modulo 2^18).
+    #[inline]
+    pub(crate) fn age(&self, now: u64) -> u64 {
+        let stamp = (self.scheduled.load(Ordering::SeqCst) & Self::STAMP) >> 44;
+        now.wrapping_sub(stamp) & (Self::STAMP >> 44)
     }
 
     /// Tag of a slot pointer whose slot was seen expired (module docs).
@@ -714,30 +747,28 @@ impl Entry {
         }
     }
 
-    /// Kills the entry whatever its slot holds (used by `clear`). Returns whether the entry was
-    /// live or expired (not already dead) before.
-    pub(crate) fn kill_any(&self, guard: &Guard) -> bool {
+    /// Kills the entry whatever its slot holds (used by `clear`). Returns the slot it killed
+    /// (retired, readable while `guard` is held), `None` if the entry was already dead.
+    pub(crate) fn kill_any<'g>(&self, guard: &'g Guard) -> Option<&'g Slot> {
         if mutant::kill_by_store() {
             // MUTANT `double_retire`: load then store instead of a CAS loop, so two killers can
             // both retire the same slot.
             let old = self.slot.load(Ordering::Acquire, guard);
             self.slot.store(Shared::null(), Ordering::SeqCst);
             if old.is_null() {
-                return false;
+                return None;
             }
             // SAFETY: none (mutant only): deliberately wrong, two killers can both retire `old`.
             unsafe { guard.defer_destroy(old.with_tag(0)) };
-            return true;
+            return Current(old).slot();
         }
         // A kill must seal the slot it removes (a counter could otherwise take an add after it
         // was unlinked), so this is a CAS loop of `kill`, not one swap.
         loop {
             let cur = self.load(guard);
-            if cur.slot().is_none() {
-                return false;
-            }
+            cur.slot()?;
             if self.kill(cur, false, guard) {
-                return true;
+                return cur.slot();
             }
         }
     }
@@ -914,6 +945,31 @@ mod tests {
         assert!(!e.set_queued(crate::evict::IN_PERSISTENT));
     }
 
+    #[test]
+    fn the_access_stamp_shares_the_word_with_tick_and_flags_and_wraps() {
+        let e = entry(0, NEVER);
+        assert!(e.set_queued(crate::evict::IN_TTL));
+        e.scheduled.store(
+            (e.scheduled.load(Ordering::SeqCst) & !Entry::TICK) | 12345,
+            Ordering::SeqCst,
+        );
+        e.touch(5);
+        assert_eq!(e.age(7), 2);
+        assert_eq!(e.scheduled_tick(), 12345);
+        assert!(
+            !e.set_queued(crate::evict::IN_TTL),
+            "the flag survived the stamp"
+        );
+        // The stamp is the clock's low 18 bits; ages are taken modulo 2^18.
+        e.touch((1 << 18) - 1);
+        assert_eq!(e.age(1 << 18), 1);
+        assert_eq!(e.age((1 << 18) + 1), 2);
+        // The largest real tick (deadlines are below 2^63) stays below the stamp bits.
+        assert_eq!((NEVER >> crate::expiry::TICK_SHIFT) & !Entry::TICK, 0);
+        const { assert!(Entry::UNSCHEDULED > NEVER >> crate::expiry::TICK_SHIFT) };
+        assert_eq!(e.scheduled_tick(), 12345);
+    }
+
     fn clock_at(nanos: u64) -> (TestClock, Clock) {
         let t = TestClock::new();
         t.advance(Duration::from_nanos(nanos));
@@ -988,7 +1044,7 @@ mod tests {
         let s2 = e.load(&g);
         assert!(e.kill(s2, false, &g));
         assert!(e.load(&g).slot().is_none());
-        assert!(!e.kill_any(&g));
+        assert!(e.kill_any(&g).is_none());
     }
 
     #[test]

@@ -20,8 +20,9 @@
 //! # At most one active record per entry
 //!
 //! `Entry::scheduled` holds the tick of the entry's *active* record, the earliest one pending
-//! (`UNSCHEDULED` if none), in its low 62 bits; its top two bits belong to `evict.rs` (queue flags,
-//! changed by `fetch_or`/`fetch_and` only), and every CAS here carries them over unchanged and
+//! (`UNSCHEDULED` if none), in its low 44 bits; its upper bits belong to `evict.rs` (queue flags,
+//! changed by `fetch_or`/`fetch_and` only, and the `Lru` access stamp, changed by a CAS that keeps
+//! the other bits), and every CAS here carries them over unchanged and
 //! retries if they changed under it, so "CAS `scheduled`" below means its tick. A writer that
 //! publishes a deadline with tick `t` then *claims*: if `scheduled <= t` an earlier (or equal)
 //! record will visit the entry before `t` and the visit re-schedules it, so nothing is added;

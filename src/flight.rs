@@ -20,6 +20,16 @@
 //! is live in the store then (reported as [`Source::Loaded`] for the loader, which did run
 //! `init`). A `delete` during a load does not stop it: the loaded value is stored afterwards.
 //!
+//! # Re-entrancy
+//!
+//! An `init` may use the store, and may load other keys. A blocking load of the *same* key from
+//! inside its own `init`, on the loader's thread, would wait for itself for ever; it is reported
+//! instead, by a panic with a message that says so (as `RefCell` reports a double borrow): a
+//! flight records the thread of a blocking loader, and a blocking waiter on that thread panics
+//! before it waits. The panic unwinds through the outer `init`, which abandons its flight as any
+//! panicking loader does. (An async loader is not tied to a thread; a task that awaits its own
+//! load is not detected.)
+//!
 //! # How
 //!
 //! An in-flight table, `key -> Arc<Flight>`, in [`SHARDS`] mutex-protected maps; only the load
@@ -87,13 +97,29 @@ struct Flight {
     state: Mutex<State>,
     /// Blocking waiters sleep here.
     changed: Condvar,
+    /// The thread of a blocking loader (`None` for an async one): a blocking wait for this
+    /// flight on that thread can only be the loader's own `init` waiting for itself.
+    thread: Option<crate::sync::ThreadId>,
 }
 
 impl Flight {
-    fn new() -> Self {
+    fn new(thread: Option<crate::sync::ThreadId>) -> Self {
         Flight {
             state: Mutex::new(State::Loading(Vec::new())),
             changed: Condvar::new(),
+            thread,
+        }
+    }
+
+    /// Reports a blocking wait by the loader's own thread (module docs, "Re-entrancy"): it
+    /// would never end.
+    fn check_not_own(&self, key: &str) {
+        if self.thread.is_some() && self.thread == Some(crate::sync::thread_id()) {
+            panic!(
+                "scriptling-kv: the loader of key {key:?} waits for its own load: a single-flight \
+                 load of a key was called from inside the init of a load of the same key, on the \
+                 same thread (it would wait for itself forever)"
+            );
         }
     }
 
@@ -186,12 +212,12 @@ impl Flights {
     }
 
     /// Joins the flight for `key`, or starts one: `(flight, true)` if this caller is its loader.
-    fn join(&self, key: &str) -> (Arc<Flight>, bool) {
+    fn join(&self, key: &str, blocking: bool) -> (Arc<Flight>, bool) {
         let mut map = lock(self.shard(key));
         if let Some(f) = map.get(key) {
             return (f.clone(), false);
         }
-        let f = Arc::new(Flight::new());
+        let f = Arc::new(Flight::new(blocking.then(crate::sync::thread_id)));
         map.insert(key.to_owned(), f.clone());
         (f, true)
     }
@@ -250,12 +276,12 @@ impl Store {
     }
 
     /// After a miss: join the key's flight or start one.
-    fn role<'a>(&'a self, key: &'a str) -> Role<'a> {
+    fn role<'a>(&'a self, key: &'a str, blocking: bool) -> Role<'a> {
         let flights = &self.inner.flights;
         let (flight, leader) = if mutant::no_flight() {
-            (Arc::new(Flight::new()), true)
+            (Arc::new(Flight::new(None)), true)
         } else {
-            flights.join(key)
+            flights.join(key, blocking)
         };
         if !leader {
             return Role::Wait(flight);
@@ -391,7 +417,7 @@ impl Store {
         }
         let mut init = Some(init);
         loop {
-            match self.role(key) {
+            match self.role(key, true) {
                 Role::Found(value) => {
                     return Ok(Loaded {
                         value,
@@ -399,6 +425,7 @@ impl Store {
                     })
                 }
                 Role::Wait(flight) => {
+                    flight.check_not_own(key);
                     if let Some(value) = flight.wait() {
                         return Ok(Loaded {
                             value,
@@ -474,7 +501,7 @@ impl Store {
         }
         let mut init = Some(init);
         loop {
-            match self.role(key) {
+            match self.role(key, false) {
                 Role::Found(value) => {
                     return Ok(Loaded {
                         value,

@@ -95,11 +95,15 @@
 //!
 //! # Bounded and observable
 //!
-//! [`StoreBuilder::max_keys`] caps the store (expired and TTL keys evicted before persistent
-//! ones, the soonest deadline first; at most `n + writers` keys at any instant),
-//! [`StoreBuilder::removal_listener`] is told once of every key the store removes on its own,
-//! and [`Store::stats`] counts hits, misses, expirations and evictions (feature `metrics`
-//! exports them). [`StoreBuilder::max_keys`] and [`Stats`] state the guarantees.
+//! [`StoreBuilder::max_keys`] and [`StoreBuilder::max_bytes`] cap the store (with no write in
+//! progress, at most `n` keys and `n` bytes plus one entry; at most `n + writers` keys at any
+//! instant), evicting by the [`Eviction`] policy: expired and TTL keys before persistent ones,
+//! the soonest deadline first (the default), or approximately the least recently used
+//! ([`Eviction::Lru`]). [`StoreBuilder::removal_listener`] is told once of every key the store
+//! removes on its own (a listener that uses the store holds a [`WeakStore`], so the store still
+//! ends), and [`Store::stats`] counts hits, misses, expirations and evictions and reports
+//! [`Store::bytes_used`] (feature `metrics` exports the counters).
+//! [`StoreBuilder::max_keys`], [`StoreBuilder::max_bytes`] and [`Stats`] state the guarantees.
 //!
 //! # Checking your own code with loom
 //!
@@ -275,6 +279,7 @@ mod table;
 #[cfg(feature = "serde")]
 mod typed;
 mod value;
+mod weak;
 mod wheel;
 mod write;
 
@@ -283,7 +288,7 @@ pub use backend::{AsyncKv, LoadError};
 pub use clock::TestClock;
 pub use conditional::{Compute, Current};
 pub use error::{Error, Result};
-pub use evict::RemovalCause;
+pub use evict::{Eviction, RemovalCause, ENTRY_OVERHEAD};
 pub use flight::{Loaded, Source};
 pub use glob::Pattern;
 pub use shared::SharedKv;
@@ -293,6 +298,7 @@ pub use store::{Store, StoreBuilder, Ttl};
 #[cfg(feature = "serde")]
 pub use typed::{from_value, to_value};
 pub use value::{Value, ValueOutOfRange};
+pub use weak::WeakStore;
 
 /// Size and alignment of the store's slot allocation, for the tracking allocator of the loom
 /// reclamation models (`loom-tests/tests/reclamation.rs`), which must recognise slot blocks.

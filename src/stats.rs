@@ -36,12 +36,16 @@ pub struct Stats {
     pub misses: u64,
     /// Keys removed by the cleaner or `purge_expired` because their TTL passed.
     pub expired: u64,
-    /// Keys removed to respect `max_keys`.
+    /// Keys removed to respect `max_keys` or `max_bytes`.
     pub evicted: u64,
     /// Removal-listener calls that panicked (caught; the store and the cleaner go on).
     pub listener_panics: u64,
     /// Snapshot saves that failed (periodic persistence; see `StoreBuilder::persist`).
     pub save_failures: u64,
+    /// The store's accounted size in bytes, as [`Store::bytes_used`](crate::Store::bytes_used)
+    /// reports it (a gauge, not a counter: it goes down as keys go). One load in a store built
+    /// with `max_keys` or `max_bytes`; in an unbounded store it makes `stats()` walk the table.
+    pub bytes_used: u64,
 }
 
 /// Stripes of the hit and miss counters.
@@ -68,7 +72,8 @@ pub(crate) struct Counters {
     stripes: Box<[CachePadded<Stripe>]>,
     pub(crate) expired: CachePadded<AtomicU64>,
     pub(crate) evicted: CachePadded<AtomicU64>,
-    pub(crate) listener_panics: AtomicU64,
+    /// Shared with listener calls queued for later (`evict.rs`, "Re-entrancy").
+    pub(crate) listener_panics: std::sync::Arc<AtomicU64>,
     pub(crate) save_failures: AtomicU64,
 }
 
@@ -102,7 +107,7 @@ impl Counters {
                 .collect(),
             expired: counter(),
             evicted: counter(),
-            listener_panics: AtomicU64::new(0),
+            listener_panics: std::sync::Arc::new(AtomicU64::new(0)),
             save_failures: AtomicU64::new(0),
         }
     }
@@ -132,6 +137,7 @@ impl Counters {
             evicted: self.evicted.load(Ordering::Relaxed),
             listener_panics: self.listener_panics.load(Ordering::Relaxed),
             save_failures: self.save_failures.load(Ordering::Relaxed),
+            bytes_used: 0,
         }
     }
 }

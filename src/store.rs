@@ -17,7 +17,7 @@ use crate::cleaner::Shutdown;
 use crate::clock::{Clock, NEVER};
 use crate::entry::{Observed, Slot};
 use crate::error::{Error, Result};
-use crate::evict::{notify, Bound, Listener, RemovalCause};
+use crate::evict::{notify, Bound, Eviction, Listener, RemovalCause};
 use crate::expiry::{Expiry, BATCH};
 use crate::flight::Flights;
 use crate::glob::Pattern;
@@ -87,6 +87,9 @@ pub struct StoreBuilder {
     initial_capacity: usize,
     record_stats: bool,
     max_keys: Option<usize>,
+    /// `max_bytes` and `eviction` (`evict.rs`).
+    pub(crate) max_bytes: Option<usize>,
+    pub(crate) eviction: Eviction,
     listener: Option<Listener>,
     name: String,
     clock: Option<Clock>,
@@ -102,6 +105,8 @@ impl fmt::Debug for StoreBuilder {
             .field("initial_capacity", &self.initial_capacity)
             .field("record_stats", &self.record_stats)
             .field("max_keys", &self.max_keys)
+            .field("max_bytes", &self.max_bytes)
+            .field("eviction", &self.eviction)
             .field("removal_listener", &self.listener.is_some())
             .field("name", &self.name)
             .finish_non_exhaustive()
@@ -116,6 +121,8 @@ impl Default for StoreBuilder {
             initial_capacity: 0,
             record_stats: false,
             max_keys: None,
+            max_bytes: None,
+            eviction: Eviction::VolatileTtl,
             listener: None,
             name: "default".to_owned(),
             clock: None,
@@ -155,13 +162,15 @@ impl StoreBuilder {
         self
     }
 
-    /// Caps the store at about `n` keys (at least 1): a write that creates a key beyond `n`
-    /// first removes one, expired keys and keys with a TTL before keys without one, the soonest
-    /// deadline first (sampled, as Redis `volatile-ttl`); with no key with a TTL left, the oldest
-    /// key without one goes. Writers never wait for each other; with `T` threads writing at once
-    /// the store holds at most `n + T` keys. Evicted keys are counted in
-    /// [`Stats::evicted`](crate::Stats) and reported to the
-    /// [`removal_listener`](StoreBuilder::removal_listener). Default: no cap.
+    /// Caps the store at `n` keys (at least 1): a write that creates a key beyond `n` first
+    /// removes one (never the key it writes), by the [`eviction`](StoreBuilder::eviction) policy:
+    /// by default expired keys and keys with a TTL before keys without one, the soonest deadline
+    /// first (sampled, as Redis `volatile-ttl`); a key without a TTL goes only while no live key
+    /// has one, the oldest first. Writers never wait for each other. With no write in progress
+    /// the store holds at most `n` keys, whatever came before; with `T` threads writing at once,
+    /// at most `n + T`. Evicted keys are counted in [`Stats::evicted`](crate::Stats) and reported
+    /// to the [`removal_listener`](StoreBuilder::removal_listener). May be combined with
+    /// [`max_bytes`](StoreBuilder::max_bytes). Default: no cap.
     ///
     /// ```
     /// use scriptling_kv::Store;
@@ -248,7 +257,8 @@ impl StoreBuilder {
             purges: std::sync::atomic::AtomicU64::new(0),
             flights: Flights::new(),
             counters: Counters::new(self.record_stats),
-            bound: self.max_keys.map(Bound::new),
+            bound: (self.max_keys.is_some() || self.max_bytes.is_some())
+                .then(|| Bound::new(self.max_keys, self.max_bytes, self.eviction)),
             listener: self.listener,
             name: self.name,
             persistence: crate::snapshot::Persistence::new(&self.persist),
@@ -314,6 +324,7 @@ impl Inner {
         let removed = self
             .expiry
             .purge(&self.table, &self.clock, &mut |(entry, slot)| {
+                self.after_kill(entry, slot);
                 notify(
                     listener,
                     panics,
@@ -336,7 +347,10 @@ impl Inner {
         match entry.observe(&pin.epoch, &self.clock) {
             Observed::Live {
                 slot, word, now, ..
-            } => Some((slot, crate::entry::deadline_of(word), now)),
+            } => {
+                self.used(&entry);
+                Some((slot, crate::entry::deadline_of(word), now))
+            }
             Observed::Dead | Observed::Expired(..) => None,
         }
     }
@@ -377,7 +391,7 @@ impl Inner {
 pub struct Store {
     /// With persistence: shared by the handles, its drop (before `inner`'s) runs the save at the
     /// last drop (`snapshot.rs`).
-    _last_handle: Option<std_only::Arc<crate::snapshot::LastHandle>>,
+    pub(crate) _last_handle: Option<std_only::Arc<crate::snapshot::LastHandle>>,
     pub(crate) inner: std_only::Arc<Inner>,
 }
 
@@ -526,7 +540,9 @@ impl Store {
     /// [`record_stats(true)`](StoreBuilder::record_stats)), keys expired and evicted. See
     /// [`Stats`].
     pub fn stats(&self) -> Stats {
-        self.inner.counters.sum()
+        let mut stats = self.inner.counters.sum();
+        stats.bytes_used = self.bytes_used() as u64;
+        stats
     }
 
     /// The value, or `default` if the key is missing or expired.
@@ -817,7 +833,8 @@ impl Store {
                 pin = table.pin();
             }
             let (killed, dead) = mutant::clear_kill(entry, &pin.epoch);
-            if killed {
+            if let Some(old) = killed {
+                self.inner.after_kill(entry, old);
                 self.inner.expiry.note_killed(entry, table);
                 self.inner.changed();
             }
@@ -935,19 +952,22 @@ mod mutant {
         f(&unsafe { &*slot }.value())
     }
 
-    /// `clear`'s kill of one entry, whatever its slot holds (a CAS loop): (whether this call
-    /// killed a live or expired entry, whether the entry is dead now). Mutant `clear_cas_once`:
+    /// `clear`'s kill of one entry, whatever its slot holds (a CAS loop): (the live or expired
+    /// slot this call killed, if any, whether the entry is dead now). Mutant `clear_cas_once`:
     /// one CAS from the slot it loaded, giving up if that slot changed meanwhile.
     #[inline]
-    pub(super) fn clear_kill(entry: &Entry, guard: &Guard) -> (bool, bool) {
+    pub(super) fn clear_kill<'g>(
+        entry: &Entry,
+        guard: &'g Guard,
+    ) -> (Option<&'g crate::entry::Slot>, bool) {
         if !cfg!(scriptling_kv_mutant = "clear_cas_once") {
             return (entry.kill_any(guard), true);
         }
         let cur = entry.load(guard);
         if cur.slot().is_none() {
-            return (false, true);
+            return (None, true);
         }
         let killed = entry.kill(cur, false, guard);
-        (killed, killed)
+        (cur.slot().filter(|_| killed), killed)
     }
 }

@@ -19,6 +19,25 @@ pub(crate) use std::sync::{
     Arc, Condvar, Mutex, MutexGuard,
 };
 
+/// The identity of the current thread (a loom thread's own under loom, where every model thread
+/// runs on one OS thread).
+#[cfg(scriptling_kv_loom)]
+pub(crate) use loom::thread::ThreadId;
+#[cfg(not(scriptling_kv_loom))]
+pub(crate) use std::thread::ThreadId;
+
+/// The current thread's [`ThreadId`].
+pub(crate) fn thread_id() -> ThreadId {
+    #[cfg(scriptling_kv_loom)]
+    {
+        loom::thread::current().id()
+    }
+    #[cfg(not(scriptling_kv_loom))]
+    {
+        std::thread::current().id()
+    }
+}
+
 /// Locks `m`, ignoring poisoning.
 ///
 /// Nothing this crate does while holding one of its mutexes can leave the protected data in a

@@ -48,7 +48,6 @@ use crossbeam_epoch::Owned;
 
 use crate::clock::{Clock, NEVER};
 use crate::entry::{deadline_of, Current, Entry, Observed, Slot};
-use crate::evict::{notify, RemovalCause, Removed};
 use crate::key::Key;
 use crate::store::Inner;
 use crate::sync::Arc;
@@ -206,13 +205,14 @@ impl Inner {
                     Deadline::At(d) => d,
                     Deadline::Keep | Deadline::Gone => NEVER,
                 };
+                let size = self.size_for_bound(&value);
                 let fresh = Arc::new(Entry::new(
                     Key::new(key),
                     slot_for(&mut spare, value, deadline),
                 ));
                 match table.insert_if_absent(fresh, &pin) {
                     Ok(entry) => {
-                        self.created(&entry, deadline, &pin);
+                        self.created(&entry, deadline, size, &pin);
                         return result;
                     }
                     Err((_, rejected)) => {
@@ -261,10 +261,14 @@ impl Inner {
                             };
                             // The old slot's deadline is irrelevant (the key is absent); `replace`
                             // seals it so no in-place change lands after this replacement.
+                            let size = self.size_for_bound(&value);
                             let new = slot_for(&mut spare, value, deadline);
                             match entry.replace(cur, new, false, &pin.epoch) {
                                 Ok(()) => {
                                     self.published(&entry, deadline, &pin);
+                                    if let Some(old) = cur.slot() {
+                                        self.after_replace(&entry, old, size, &pin);
+                                    }
                                     return result;
                                 }
                                 Err(mut new) => {
@@ -328,10 +332,12 @@ impl Inner {
                         back = Some(value);
                         continue;
                     }
+                    let size = self.size_for_bound(&value);
                     let new = slot_for(&mut spare, value, deadline);
                     match entry.replace(cur, new, keep, &pin.epoch) {
                         Ok(()) => {
                             self.published(&entry, deadline, &pin);
+                            self.after_replace(&entry, slot, size, &pin);
                             return result;
                         }
                         Err(mut new) => {
@@ -354,12 +360,13 @@ impl Inner {
     pub(crate) fn put(&self, key: &str, value: Value, deadline: u64) {
         let table = &self.table;
         let pin = table.pin();
+        let size = self.size_for_bound(&value);
         let mut slot = Slot::boxed(value, deadline);
         loop {
             let Some(entry) = table.get(key, &pin) else {
                 match table.insert_if_absent(Arc::new(Entry::new(Key::new(key), slot)), &pin) {
                     Ok(entry) => {
-                        self.created(&entry, deadline, &pin);
+                        self.created(&entry, deadline, size, &pin);
                         return;
                     }
                     Err((_, rejected)) => {
@@ -372,13 +379,14 @@ impl Inner {
                 }
             };
             let cur = entry.load(&pin.epoch);
-            if cur.slot().is_none() {
+            let Some(old) = cur.slot() else {
                 table.remove_if_same(&entry, &pin);
                 continue;
-            }
+            };
             match entry.replace(cur, slot, false, &pin.epoch) {
                 Ok(()) => {
                     self.published(&entry, deadline, &pin);
+                    self.after_replace(&entry, old, size, &pin);
                     return;
                 }
                 Err(back) => slot = back,
@@ -395,6 +403,9 @@ impl Inner {
             return true;
         }
         if entry.kill(cur, false, &pin.epoch) {
+            if let Some(old) = cur.slot() {
+                self.after_kill(entry, old);
+            }
             self.killed(entry, pin);
             return true;
         }
@@ -402,46 +413,23 @@ impl Inner {
     }
 
     /// Bookkeeping after this thread published `deadline` for `entry` (a new slot, or the
-    /// deadline word of the current one): the expiry schedule, and the eviction queues.
+    /// deadline word of the current one): the expiry schedule, the eviction queues, and a use
+    /// (`Lru`).
     #[inline]
     pub(crate) fn published(&self, entry: &Arc<Entry>, deadline: u64, pin: &Pin<'_>) {
         self.expiry.schedule(entry, deadline, &self.table);
         self.changed();
         if let Some(bound) = &self.bound {
             bound.note(entry, deadline, &self.table, &pin.epoch);
+            bound.used(entry);
         }
     }
 
-    /// Bookkeeping after this thread inserted a new entry: schedule it, then respect the key cap
-    /// (`evict.rs`): while the store is over it, remove one key.
-    fn created(&self, entry: &Arc<Entry>, deadline: u64, pin: &Pin<'_>) {
+    /// Bookkeeping after this thread inserted a new entry whose value has size `size`: schedule
+    /// it, then respect the bounds (`evict.rs`): while the store is over one, remove one key.
+    fn created(&self, entry: &Arc<Entry>, deadline: u64, size: usize, pin: &Pin<'_>) {
         self.published(entry, deadline, pin);
-        if let Some(bound) = &self.bound {
-            while bound.over(&self.table) {
-                match bound.evict_one(&self.table, &self.clock, pin) {
-                    Some(removed) => self.report(removed),
-                    None => break,
-                }
-            }
-        }
-    }
-
-    /// Counts a key the store removed on its own and tells the removal listener.
-    pub(crate) fn report(&self, removed: Removed<'_>) {
-        self.expiry.note_killed(&removed.entry, &self.table);
-        let counter = match removed.cause {
-            RemovalCause::Expired => &self.counters.expired,
-            RemovalCause::Evicted => &self.counters.evicted,
-        };
-        counter.fetch_add(1, crate::sync::Ordering::Relaxed);
-        self.changed();
-        notify(
-            self.listener.as_ref(),
-            &self.counters.listener_panics,
-            removed.entry.key.as_str(),
-            &removed.slot.value(),
-            removed.cause,
-        );
+        self.after_create(entry, size, pin);
     }
 
     /// Bookkeeping after this thread killed `entry` on a user's request (`delete` and friends).

@@ -454,3 +454,78 @@ fn recycled_slots_are_reused_under_readers() {
     drop(store);
     quiesce();
 }
+
+/// The bounds (issue #20): two threads write, delete and read in stores capped by keys and bytes,
+/// under both policies, while the removal listener reads every removed value (a slot the
+/// eviction killed and retired, read under the evictor's guard) and writes into the store
+/// itself through a `WeakStore` (a nested listener call, queued and delivered afterwards). The
+/// eviction queues hold `Arc<Entry>`s of entries the table unlinked; every one must be freed
+/// once, after its last queue lets go of it.
+#[test]
+fn bounded_stores_evict_under_threads() {
+    use scriptling_kv::{Eviction, WeakStore};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    const THREADS: usize = 2;
+    let rounds = scaled(10, 400);
+    for policy in [Eviction::VolatileTtl, Eviction::Lru] {
+        let clock = TestClock::new();
+        let me: Arc<OnceLock<WeakStore>> = Arc::default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = Store::builder()
+            .test_clock(clock.clone())
+            .background_cleanup(false)
+            .max_keys(3)
+            .max_bytes(4 * (scriptling_kv::ENTRY_OVERHEAD + 64))
+            .eviction(policy)
+            .removal_listener({
+                let (me, seen) = (me.clone(), seen.clone());
+                move |key, value, _| {
+                    seen.fetch_add(key.len() + value.type_name().len(), Ordering::Relaxed);
+                    if let Some(s) = me.get().and_then(WeakStore::upgrade) {
+                        s.set("listener", key);
+                    }
+                }
+            })
+            .build();
+        me.set(s.downgrade()).unwrap();
+        for k in ["p0", "p1", "p2", "p3"] {
+            s.set(k, heavy(1)); // the fourth evicts one (and the listener's write another)
+        }
+        let start = Arc::new(Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (s, clock, start) = (s.clone(), clock.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    for i in 0..rounds {
+                        let k = format!("k{}", (i * 7 + t * 3) % 6);
+                        match (i + t) % 5 {
+                            0 => s.set(&k, heavy(i as i64)),
+                            1 => s.set_with_ttl(&k, "x".repeat(i % 50), secs(1 + i as u64 % 3)),
+                            2 => {
+                                s.delete(&k);
+                            }
+                            3 => {
+                                clock.advance(Duration::from_millis(700));
+                                s.purge_expired();
+                            }
+                            _ => {
+                                let _ = s.get_with(&k, |v| v.type_name().len());
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert!(s.len() <= 3, "{} keys over max_keys(3)", s.len());
+        assert!(s.stats().evicted > 0, "{policy:?}: nothing was evicted");
+        assert!(seen.load(Ordering::Relaxed) > 0);
+        drop(s);
+    }
+    quiesce();
+}

@@ -251,9 +251,16 @@ impl Model {
     fn mirror_evictions(
         &mut self,
         removed: &[(String, RemovalCause)],
+        own: Option<&str>,
         at: &str,
     ) -> Result<(), TestCaseError> {
         for (key, cause) in removed {
+            prop_assert!(
+                own != Some(key.as_str()),
+                "{}: the write evicted its own key {:?}",
+                at,
+                key
+            );
             let Some((_, deadline)) = self.held.get(key).cloned() else {
                 return Err(TestCaseError::fail(format!(
                     "{at}: the store removed {key:?}, which it does not hold"
@@ -270,7 +277,7 @@ impl Model {
                 let with_ttl: Vec<&String> = self
                     .held
                     .iter()
-                    .filter(|(_, (_, d))| d.is_some())
+                    .filter(|(k, (_, d))| d.is_some() && own != Some(k.as_str()))
                     .map(|(k, _)| k)
                     .collect();
                 prop_assert!(
@@ -572,8 +579,9 @@ type Heard = Arc<Mutex<Vec<(String, RemovalCause)>>>;
 /// Runs `steps` on a store and on the model, comparing after every step. With `max_keys`, the
 /// store is bounded: the model has no eviction policy of its own, so it mirrors the removals the
 /// store reports to its listener, after checking that each is allowed: the bound holds after
-/// every step, an expired key removed to make room is reported `Expired`, and a key without a
-/// TTL is evicted only when no key with a TTL is held (the contract's exact part of the order;
+/// every step, an expired key removed to make room is reported `Expired`, the key the operation
+/// writes is never its victim, and a key without a TTL is evicted only when no key with a TTL is
+/// held other than that key (the contract's exact part of the order;
 /// among keys with a TTL the choice is a sample). Everything else (every result, `len`, the
 /// stats) is then compared exactly as for an unbounded store.
 fn run(steps: &[Step], max_keys: Option<usize>) -> Result<(), TestCaseError> {
@@ -637,7 +645,7 @@ fn run(steps: &[Step], max_keys: Option<usize>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(removed.len(), *n, "{}: one call per key purged", at);
             }
         } else {
-            model.mirror_evictions(&removed, &at)?;
+            model.mirror_evictions(&removed, op.key(), &at)?;
         }
         if let Some(n) = max_keys {
             prop_assert!(

@@ -156,3 +156,113 @@ fn keys_never_lists_a_key_written_already_expired() {
         "keys listed a key that was never live, in trials {listed:?}"
     );
 }
+
+// Issue #20: `max_keys` broke with one thread. Dead entries (deleted, or moved to the other kind)
+// stayed in the eviction queues, and an eviction gave up after a fixed number of pops (20 of the
+// TTL queue, 64 of the persistent one), so the write returned over the cap, or took a persistent
+// key while keys with a TTL lived. These fail on the commit before the fix (57212c7).
+
+/// A store on a hand-driven clock, without the cleaner, capped at `n` keys.
+fn capped(n: usize) -> Store {
+    Store::builder()
+        .test_clock(TestClock::new())
+        .background_cleanup(false)
+        .max_keys(n)
+        .build()
+}
+
+/// 950 keys written and deleted (half with a TTL), then one writer fills a `max_keys(100)` store:
+/// it held 110 keys with `evicted = 0` before the fix.
+#[test]
+fn dead_queue_entries_never_stop_an_eviction() {
+    let s = capped(100);
+    for i in 0..950 {
+        let k = format!("old:{i}");
+        if i % 2 == 0 {
+            s.set_with_ttl(&k, i, Duration::from_secs(60));
+        } else {
+            s.set(&k, i);
+        }
+        assert!(s.delete(&k));
+    }
+    for i in 0..110 {
+        s.set(&format!("new:{i}"), i);
+        assert!(s.len() <= 100, "{} keys after new:{i}", s.len());
+    }
+    assert_eq!(s.len(), 100);
+    assert_eq!(s.stats().evicted, 10);
+    assert!(!s.exists("new:0") && s.exists("new:10") && s.exists("new:109"));
+}
+
+/// An all-TTL store after 60 deletes crept over its cap by one key per 20 dead entries
+/// (99, 100, 101, 102, 103, 100).
+#[test]
+fn an_all_ttl_store_never_creeps_over_its_cap_after_deletes() {
+    let s = capped(100);
+    let ttl = |i: u64| Duration::from_secs(1000 + i);
+    for i in 0..100 {
+        s.set_with_ttl(&format!("s:{i}"), 1, ttl(i));
+    }
+    for i in 0..60 {
+        assert!(s.delete(&format!("s:{i}")));
+    }
+    let mut lens = Vec::new();
+    for i in 100..200 {
+        s.set_with_ttl(&format!("s:{i}"), 1, ttl(i));
+        lens.push(s.len());
+    }
+    assert!(lens.iter().all(|&n| n <= 100), "{lens:?}");
+    assert_eq!(s.stats().evicted, 40);
+}
+
+/// 25 deleted TTL keys at the head of the TTL queue, 5 live sessions and 95 persistent keys: one
+/// more `set` evicted `config:0` while the sessions lived, against the documented order.
+#[test]
+fn a_persistent_key_is_never_evicted_while_a_key_with_a_ttl_lives() {
+    let s = capped(100);
+    for i in 0..25 {
+        s.set_with_ttl(&format!("gone:{i}"), 1, Duration::from_secs(10));
+        s.delete(&format!("gone:{i}"));
+    }
+    for i in 0..5 {
+        s.set_with_ttl(&format!("session:{i}"), 1, Duration::from_secs(3600));
+    }
+    for i in 0..95 {
+        s.set(&format!("config:{i}"), i);
+    }
+    s.set("config:new", 1);
+    assert_eq!(s.len(), 100);
+    assert!(
+        s.exists("config:0"),
+        "a persistent key went while sessions lived"
+    );
+    let sessions = (0..5).filter(|i| s.exists(&format!("session:{i}"))).count();
+    assert_eq!(sessions, 4, "one session made room");
+}
+
+/// (An extra check, which passed before the fix too.) Keys moved between the queues (`persist`,
+/// `expire`) never stop an eviction nor break the order: every key gets a TTL in place after it
+/// was written persistent, and the other way.
+#[test]
+fn keys_moved_between_the_queues_are_ordered_by_their_current_kind() {
+    let s = capped(10);
+    for i in 0..10 {
+        s.set(&format!("p:{i}"), i);
+    }
+    // All ten now have a TTL, set in place: they sit in the persistent queue.
+    for i in 0..10 {
+        assert!(s.expire(&format!("p:{i}"), Duration::from_secs(100 + i)));
+    }
+    s.set("config", 1);
+    assert_eq!(s.len(), 10);
+    assert!(s.exists("config"));
+    assert!(!s.exists("p:0"), "the soonest deadline of the sample went");
+    // Now the other way: TTL keys made persistent in place sit in the TTL queue.
+    for i in 1..10 {
+        assert!(s.persist(&format!("p:{i}")));
+    }
+    s.set_with_ttl("session", 1, Duration::from_secs(5));
+    s.set("config:2", 1);
+    assert_eq!(s.len(), 10);
+    assert!(!s.exists("session"), "the only key with a TTL goes first");
+}

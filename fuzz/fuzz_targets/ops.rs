@@ -19,6 +19,15 @@
 //! place. So `purge_expired` must return exactly the number of held keys whose deadline has
 //! passed, and afterwards `len` is the number of live keys.
 //!
+//! Bounds (issue #20): every input runs twice, on an unbounded store and on a bounded one whose
+//! caps the input's length picks from [`BOUNDS`] (`max_keys` 1, 2, 3, 64 and 1,000, byte caps
+//! from below one entry to a megabyte, alone and combined, both eviction policies). The model has
+//! no policy of its own: it mirrors the removals the store reports to its listener after checking
+//! each (the key was held, the cause is right, the writer's own key is never the victim, and under
+//! `VolatileTtl` a key without a TTL goes only while no other held key has one); after every step
+//! `len() <= max_keys`, `bytes_used()` is exactly the sum of the documented charges, and at most
+//! `max_bytes` unless a single key is held.
+//!
 //! Time: the model clock stops advancing at 2^62 ns so nothing reaches the store's documented
 //! 292-year saturation point through the clock (the `ttl_arith` target covers that); deadlines
 //! saturate at `2^63 - 2` ns as documented.
@@ -30,7 +39,41 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use scriptling_kv::ops::{identical, InitFailed, Op, OpResult, KEYS};
-use scriptling_kv::{Compute, Error, Loaded, Source, Store, TestClock, Ttl, Value};
+use std::sync::{Arc, Mutex};
+
+use scriptling_kv::{
+    Compute, Error, Eviction, Loaded, RemovalCause, Source, Store, TestClock, Ttl, Value,
+    ENTRY_OVERHEAD,
+};
+
+/// The bounded runs' caps: (max_keys, max_bytes, policy).
+const BOUNDS: [(Option<usize>, Option<usize>, Eviction); 10] = [
+    (Some(1), None, Eviction::VolatileTtl),
+    (Some(2), None, Eviction::VolatileTtl),
+    (Some(3), None, Eviction::VolatileTtl),
+    (Some(64), None, Eviction::VolatileTtl),
+    (Some(1_000), None, Eviction::Lru),
+    (Some(2), None, Eviction::Lru),
+    (None, Some(0), Eviction::VolatileTtl),
+    (None, Some(ENTRY_OVERHEAD + 10), Eviction::Lru),
+    (
+        Some(3),
+        Some(3 * (ENTRY_OVERHEAD + 100)),
+        Eviction::VolatileTtl,
+    ),
+    (None, Some(1_000_000), Eviction::VolatileTtl),
+];
+
+/// A value's size toward its key's charge, as `StoreBuilder::max_bytes` documents it.
+fn size(v: &Value) -> usize {
+    match v {
+        Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        Value::List(items) => items.iter().map(size).sum(),
+        Value::Dict(map) => map.iter().map(|(k, v)| k.len() + size(v)).sum(),
+        _ => 8,
+    }
+}
 
 /// The model clock does not go past this (see the module docs).
 const MODEL_TIME_LIMIT: u128 = 1 << 62;
@@ -131,6 +174,7 @@ struct Model {
     hits: u64,
     misses: u64,
     expired: u64,
+    evicted: u64,
 }
 
 impl Model {
@@ -402,13 +446,29 @@ fn same(a: &Option<Value>, b: &Option<Value>) -> bool {
     }
 }
 
-fn run(ops: &[Op]) {
+fn run(ops: &[Op], bounds: Option<(Option<usize>, Option<usize>, Eviction)>) {
     let clock = TestClock::new();
-    let store = Store::builder()
+    let heard: Arc<Mutex<Vec<(String, RemovalCause)>>> = Arc::default();
+    let mut builder = Store::builder()
         .test_clock(clock.clone())
         .background_cleanup(false)
-        .record_stats(true)
-        .build();
+        .record_stats(true);
+    let (max_keys, max_bytes, policy) = bounds.unwrap_or((None, None, Eviction::VolatileTtl));
+    if bounds.is_some() {
+        let heard = heard.clone();
+        builder = builder
+            .eviction(policy)
+            .removal_listener(move |k: &str, _: &Value, c| {
+                heard.lock().unwrap().push((k.to_owned(), c))
+            });
+        if let Some(n) = max_keys {
+            builder = builder.max_keys(n);
+        }
+        if let Some(n) = max_bytes {
+            builder = builder.max_bytes(n);
+        }
+    }
+    let store = builder.build();
     let mut model = Model::default();
     let mut trace = String::new();
 
@@ -454,6 +514,66 @@ fn run(ops: &[Op]) {
             }
         }
 
+        // What the bounded store removed on its own during the step, checked, then mirrored.
+        let removed = std::mem::take(&mut *heard.lock().unwrap());
+        if !matches!(op, Op::PurgeExpired) {
+            let own = op.key();
+            for (key, cause) in removed {
+                if own == Some(key.as_str()) {
+                    fail(&format!("the write evicted its own key {key:?}"), &trace);
+                }
+                let Some((_, deadline)) = model.held.get(&key).cloned() else {
+                    fail(&format!("removed {key:?}, which it did not hold"), &trace);
+                };
+                let live = deadline.is_none_or(|d| d > model.now);
+                let want = if live {
+                    RemovalCause::Evicted
+                } else {
+                    RemovalCause::Expired
+                };
+                if cause != want {
+                    fail(&format!("removed {key:?} as {cause:?}"), &trace);
+                }
+                if deadline.is_none() && policy == Eviction::VolatileTtl {
+                    let ttl = model
+                        .held
+                        .iter()
+                        .find(|(k, (_, d))| d.is_some() && own != Some(k.as_str()));
+                    if let Some((k, _)) = ttl {
+                        fail(
+                            &format!("evicted {key:?} (no TTL) while {k:?} has one"),
+                            &trace,
+                        );
+                    }
+                }
+                model.held.remove(&key);
+                if live {
+                    model.evicted += 1;
+                } else {
+                    model.expired += 1;
+                }
+            }
+        }
+        if bounds.is_some() {
+            let bytes: usize = model
+                .held
+                .iter()
+                .map(|(k, (v, _))| ENTRY_OVERHEAD + k.len() + size(v))
+                .sum();
+            if store.bytes_used() != bytes {
+                fail(
+                    &format!("bytes_used: store {}, model {bytes}", store.bytes_used()),
+                    &trace,
+                );
+            }
+            if max_keys.is_some_and(|n| store.len() > n) {
+                fail(&format!("{} keys over {max_keys:?}", store.len()), &trace);
+            }
+            if max_bytes.is_some_and(|n| bytes > n && store.len() != 1) {
+                fail(&format!("{bytes} bytes over {max_bytes:?}"), &trace);
+            }
+        }
+
         // The whole observable state, after every step (with reads that do not count).
         if clock.elapsed().as_nanos() != model.now {
             fail(
@@ -470,7 +590,7 @@ fn run(ops: &[Op]) {
         let stats = store.stats();
         let (got, want) = (
             (stats.hits, stats.misses, stats.expired, stats.evicted),
-            (model.hits, model.misses, model.expired, 0),
+            (model.hits, model.misses, model.expired, model.evicted),
         );
         if got != want {
             fail(
@@ -513,5 +633,6 @@ fn run(ops: &[Op]) {
 }
 
 fuzz_target!(|ops: Vec<Op>| {
-    run(&ops);
+    run(&ops, None);
+    run(&ops, Some(BOUNDS[ops.len() % BOUNDS.len()]));
 });
