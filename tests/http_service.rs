@@ -200,11 +200,11 @@ fn hello(n: usize, limit: usize) -> String {
 
 /// The error texts of the service (README's session shows the first three).
 const RATE_LIMITED: &str = "rate limit exceeded";
-const BAD_SESSION: &str = "invalid or expired session";
+const BAD_SESSION: &str = service::BAD_SESSION;
 const USER_NOT_A_STRING: &str = "user must be a string";
 const USER_EMPTY: &str = "user must not be empty";
 const NO_USER_FIELD: &str = "expected a JSON object with a \"user\" field";
-const NO_BEARER: &str = "expected Authorization: Bearer TOKEN";
+const NO_BEARER: &str = service::NO_BEARER;
 /// axum's rejection texts, passed on by `POST /login`.
 const NOT_JSON: &str = "Failed to parse the request body as JSON: ";
 const NOT_JSON_CONTENT_TYPE: &str = "Expected request with `Content-Type: application/json`";
@@ -309,22 +309,16 @@ fn retry_after(reply: &Reply) -> u64 {
 type Logged = (&'static str, &'static str, u16, &'static str);
 
 /// README's curl session ("The main job"), replayed against the service at `base`, which must
-/// run with `--rate-limit 2` over an empty store, from 127.0.0.1 and without a proxy. Every
+/// run with `--rate-limit 15` over an empty store, from 127.0.0.1 and without a proxy. Every
 /// reply must be what README shows: status, content type, the headers shown, and the body byte
-/// for byte (README adds a newline after JSON bodies; the service does not send one). Returns
-/// the requests in the order sent, as the log shows them.
+/// for byte (README adds a newline after JSON bodies; the service does not send one). Every
+/// request counts against the one budget of 15, whatever its route. Returns the requests in the
+/// order sent, as the log shows them.
 fn readme_session(base: &str) -> Vec<Logged> {
     const LOCAL: &str = "127.0.0.1";
     let agent = agent();
     let url = |path: &str| format!("{base}{path}");
-    get(&agent, &url("/"), &[]).assert_text(200, "hello, you are request 1 of 2 in this window\n");
-    get(&agent, &url("/"), &[]).assert_text(200, "hello, you are request 2 of 2 in this window\n");
-    let limited = get(&agent, &url("/"), &[]);
-    limited.assert_json(429, r#"{"error":"rate limit exceeded"}"#);
-    assert_eq!(limited.header("retry-after"), Some("60"), "{limited:?}");
-    // X-Forwarded-For from a peer that is not a trusted proxy is ignored: same client.
-    get(&agent, &url("/"), &from("203.0.113.5"))
-        .assert_json(429, r#"{"error":"rate limit exceeded"}"#);
+    get(&agent, &url("/"), &[]).assert_text(200, "hello, you are request 1 of 15 in this window\n");
     let json_ct = Some("application/json");
     let token = token_of(&post(
         &agent,
@@ -356,16 +350,34 @@ fn readme_session(base: &str) -> Vec<Logged> {
     get(&agent, &url("/jobs/nightly"), &[])
         .assert_json(200, r#"{"job":"nightly","status":"running"}"#);
     // The hits and misses so far: /me twice (a hit, then a miss after the logout), the cache's
-    // miss and hit; the job status does not read a value while the job runs.
+    // miss and hit; the job status does not read a value while the job runs. The keys: the
+    // window, the create counter (a login, a cache miss, a job), the cached value, the job lock.
     get(&agent, &url("/stats"), &[]).assert_json(
         200,
-        r#"{"backend":"memory","evicted":0,"expired":0,"hits":2,"keys":3,"misses":2}"#,
+        r#"{"backend":"memory","evicted":0,"expired":0,"hits":2,"keys":4,"misses":2}"#,
     );
+    get(&agent, &url("/"), &[])
+        .assert_text(200, "hello, you are request 14 of 15 in this window\n");
+    get(&agent, &url("/"), &[])
+        .assert_text(200, "hello, you are request 15 of 15 in this window\n");
+    let limited = get(&agent, &url("/"), &[]);
+    limited.assert_json(429, r#"{"error":"rate limit exceeded"}"#);
+    assert_eq!(limited.header("retry-after"), Some("60"), "{limited:?}");
+    // Every route is limited now, and a limited request creates nothing.
+    post(
+        &agent,
+        &url("/login"),
+        json_ct,
+        r#"{"user": "mallory"}"#,
+        &[],
+    )
+    .assert_json(429, r#"{"error":"rate limit exceeded"}"#);
+    get(&agent, &url("/stats"), &[]).assert_json(429, r#"{"error":"rate limit exceeded"}"#);
+    // X-Forwarded-For from a peer that is not a trusted proxy is ignored: same client.
+    get(&agent, &url("/"), &from("203.0.113.5"))
+        .assert_json(429, r#"{"error":"rate limit exceeded"}"#);
     vec![
         ("GET", "/", 200, LOCAL),
-        ("GET", "/", 200, LOCAL),
-        ("GET", "/", 429, LOCAL),
-        ("GET", "/", 429, LOCAL),
         ("POST", "/login", 200, LOCAL),
         ("GET", "/me", 200, LOCAL),
         ("POST", "/logout", 200, LOCAL),
@@ -378,17 +390,29 @@ fn readme_session(base: &str) -> Vec<Logged> {
         ("POST", "/jobs/nightly", 409, LOCAL),
         ("GET", "/jobs/nightly", 200, LOCAL),
         ("GET", "/stats", 200, LOCAL),
+        ("GET", "/", 200, LOCAL),
+        ("GET", "/", 200, LOCAL),
+        ("GET", "/", 429, LOCAL),
+        ("POST", "/login", 429, LOCAL),
+        ("GET", "/stats", 429, LOCAL),
+        ("GET", "/", 429, LOCAL),
     ]
 }
 
 #[test]
 fn readme_session_gets_the_replies_readme_shows() {
-    let server = Server::start_untrusted(2);
+    let server = Server::start_untrusted(15);
     readme_session(&server.base);
     assert_eq!(
         server.store.keys("*").unwrap(),
-        ["cache:report", "job:nightly", "rate:127.0.0.1"]
+        [
+            "cache:report",
+            "job:nightly",
+            "new:127.0.0.1",
+            "rate:127.0.0.1"
+        ]
     );
+    assert_eq!(server.store.get("new:127.0.0.1"), Some(Value::Int(3)));
 }
 
 #[test]
@@ -638,10 +662,11 @@ fn me_and_logout_reject_missing_malformed_and_unknown_tokens_with_a_json_401() {
     let cases: [(&[(&str, &str)], &str); 7] = [
         (&[], NO_BEARER),
         (&[("Authorization", "Bearer")], NO_BEARER),
-        (&[("Authorization", "Bearer not-a-token")], NO_BEARER),
+        // A bearer token that cannot be a session's reads as an unknown one.
+        (&[("Authorization", "Bearer not-a-token")], BAD_SESSION),
         (&[("Authorization", &basic)], NO_BEARER),
         (&[("Authorization", &glued)], NO_BEARER),
-        (&[("Authorization", &upper)], NO_BEARER),
+        (&[("Authorization", &upper)], BAD_SESSION),
         (&[("Authorization", &unknown)], BAD_SESSION),
     ];
     for (h, message) in cases {
@@ -713,8 +738,15 @@ fn a_flood_of_new_clients_is_bounded_by_max_keys() {
         stats["evicted"].as_u64().unwrap(),
     );
     assert!(keys <= MAX_KEYS as u64, "{stats}");
-    // Every key made beyond the bound was evicted: 1 session + 2,000 windows in, `keys` left.
-    assert_eq!(evicted, (1 + CLIENTS) as u64 - keys, "{stats}");
+    // Every key made beyond the bound was evicted: the login's 3 keys (window, create counter,
+    // session) + 2,000 windows in, plus the window of this `/stats` if the flood evicted the
+    // first one (then it counts 1, not 2), `keys` left.
+    let recreated = match server.store.get("rate:127.0.0.1") {
+        Some(Value::Int(1)) => 1,
+        Some(Value::Int(2)) => 0,
+        other => panic!("rate:127.0.0.1 is {other:?}"),
+    };
+    assert_eq!(evicted, (3 + CLIENTS + recreated) as u64 - keys, "{stats}");
     let bearer = format!("Bearer {token}");
     get(&agent, &server.url("/me"), &[("Authorization", &bearer)])
         .assert_json(200, r#"{"user":"gina"}"#);
@@ -725,18 +757,21 @@ fn stats_report_the_store_counters_without_walking_keys() {
     let server = Server::start(100);
     let agent = agent();
     let stats = |body: &str| get(&agent, &server.url("/stats"), &[]).assert_json(200, body);
-    stats(r#"{"backend":"memory","evicted":0,"expired":0,"hits":0,"keys":0,"misses":0}"#);
+    // `/stats` is metered like every route: its own window is the first key.
+    stats(r#"{"backend":"memory","evicted":0,"expired":0,"hits":0,"keys":1,"misses":0}"#);
     get(&agent, &server.url("/"), &from("10.1.0.1")).assert_text(200, &hello(1, 100));
     let token = login(&agent, &server.base, "dave");
     let bearer = format!("Bearer {token}");
     get(&agent, &server.url("/me"), &[("Authorization", &bearer)])
         .assert_json(200, r#"{"user":"dave"}"#);
     assert_cached(&get(&agent, &server.url("/cached/a"), &[]), "a", "MISS");
-    stats(r#"{"backend":"memory","evicted":0,"expired":0,"hits":1,"keys":3,"misses":1}"#);
-    // Expired keys count once the cleaner removed them.
+    // Two windows, the create counter (a login, a cache miss), the session, the cached value.
+    stats(r#"{"backend":"memory","evicted":0,"expired":0,"hits":1,"keys":5,"misses":1}"#);
+    // Expired keys count once the cleaner removed them: all but the session; then this
+    // request's new window.
     server.clock.advance(Duration::from_secs(300));
-    assert_eq!(server.store.purge_expired(), 2);
-    stats(r#"{"backend":"memory","evicted":0,"expired":2,"hits":1,"keys":1,"misses":1}"#);
+    assert_eq!(server.store.purge_expired(), 4);
+    stats(r#"{"backend":"memory","evicted":0,"expired":4,"hits":1,"keys":2,"misses":1}"#);
 }
 
 /// `/cached/{name}` takes names of 1 to 64 characters of `[A-Za-z0-9._-]` (a 5,000-character
@@ -870,8 +905,8 @@ fn command_line() {
         Ok(Cli::Run {
             addr: addr(a),
             config: Config {
-                rate_limit: limit,
                 trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+                ..Config::limit(limit)
             },
             backing,
         })
@@ -1343,7 +1378,7 @@ mod process {
     /// with status 0.
     #[test]
     fn binary_serves_logs_each_request_and_stops_on_sigterm() {
-        let service = Service::start(&["--rate-limit", "2"]);
+        let service = Service::start(&["--rate-limit", "15"]);
         let sent = readme_session(&service.base);
         service.terminate();
         let (status, stderr) = service.finish();
@@ -1380,7 +1415,8 @@ mod process {
         let agent = super::agent();
         let first = Service::start(&["--rate-limit", "10", "--data-dir", data_dir]);
         let token = super::login(&agent, &first.base, "frank");
-        for n in 1..=3 {
+        // The login was request 1 of the window.
+        for n in 2..=4 {
             super::get(&agent, &format!("{}/", first.base), &[])
                 .assert_text(200, &super::hello(n, 10));
         }
@@ -1388,8 +1424,8 @@ mod process {
         let (status, stderr) = first.finish();
         assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:#?}");
         assert!(
-            stderr.iter().any(|l| l == "saved 2 keys"),
-            "the session and the window saved at shutdown: {stderr:#?}"
+            stderr.iter().any(|l| l == "saved 3 keys"),
+            "the session, the window and the create counter saved at shutdown: {stderr:#?}"
         );
         assert!(
             stderr.first().is_some_and(
@@ -1406,12 +1442,12 @@ mod process {
         )
         .assert_json(200, r#"{"user":"frank"}"#);
         super::get(&agent, &format!("{}/", second.base), &[])
-            .assert_text(200, &super::hello(4, 10));
+            .assert_text(200, &super::hello(6, 10));
         second.terminate();
         let (status, stderr) = second.finish();
         assert_eq!(status.code(), Some(0), "{status}; stderr: {stderr:#?}");
         assert!(
-            stderr.iter().any(|l| l.starts_with("loaded 2 keys from ")),
+            stderr.iter().any(|l| l.starts_with("loaded 3 keys from ")),
             "{stderr:#?}"
         );
         let _ = std::fs::remove_dir_all(&dir);
