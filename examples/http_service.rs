@@ -670,14 +670,29 @@ async fn front(State(app): State<AppState>, mut req: Request, next: Next) -> Res
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let key = format!("rate:{bucket}");
-    let response = match count_request(&app.kv, &key, WINDOW).await {
+    let refused = match count_request(&app.kv, &key, WINDOW).await {
         Err(e) => unavailable(&e),
         Ok(count) if over(count, app.config.rate_limit) => rate_limited(&app.kv, &key).await,
         Ok(count) => {
             req.extensions_mut().insert(Client { bucket, count });
-            next.run(req).await
+            let response = next.run(req).await;
+            return logged(&method, &path, client, start, response);
         }
     };
+    // Read what is left of a refused request's body (at most `MAX_BODY` bytes; a longer one
+    // closes the connection), so a keep-alive connection stays usable for the next request.
+    let _ = axum::body::to_bytes(req.into_body(), MAX_BODY).await;
+    logged(&method, &path, client, start, refused)
+}
+
+/// Logs `response` to a request as one line and returns it.
+fn logged(
+    method: &axum::http::Method,
+    path: &str,
+    client: Option<IpAddr>,
+    start: Instant,
+    response: Response,
+) -> Response {
     let shown = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     log_line(format_args!(
         "{method} {path} {} {}us {shown}\n",

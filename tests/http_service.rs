@@ -547,6 +547,220 @@ fn a_trusted_proxys_forwarded_for_names_the_client() {
     );
 }
 
+/// The client address rules (module docs of the example, "Who the client is"), on
+/// `client_of` directly: every form an entry can take, the walk from the right over trusted
+/// proxies, the stop at an entry that does not parse (charged to the hop that appended it), and
+/// IPv4-mapped addresses as IPv4 in the peer, the proxy list and the header.
+#[test]
+fn client_address_rules() {
+    use std::net::IpAddr;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let proxy = ip("127.0.0.1");
+    let inner = ip("10.0.0.2");
+    let trusted = [proxy, inner];
+    let client = |peer: &str, xff: &[&str]| {
+        let mut headers = axum::http::HeaderMap::new();
+        for v in xff {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        service::client_of(&headers, Some(ip(peer)), &trusted)
+            .unwrap()
+            .to_string()
+    };
+    // An untrusted peer is the client whatever it claims; mapped or not.
+    assert_eq!(client("198.51.100.7", &["6.6.6.6"]), "198.51.100.7");
+    assert_eq!(client("::ffff:198.51.100.7", &["6.6.6.6"]), "198.51.100.7");
+    // A trusted peer: the right-most entry that is not a trusted proxy.
+    assert_eq!(client("127.0.0.1", &["203.0.113.5"]), "203.0.113.5");
+    assert_eq!(
+        client("127.0.0.1", &["6.6.6.6, 203.0.113.5"]),
+        "203.0.113.5"
+    );
+    assert_eq!(
+        client("127.0.0.1", &["6.6.6.6, 203.0.113.5:4711"]),
+        "203.0.113.5"
+    );
+    assert_eq!(
+        client("127.0.0.1", &["6.6.6.6, [2001:db8::5]:4711"]),
+        "2001:db8::5"
+    );
+    assert_eq!(
+        client("127.0.0.1", &["6.6.6.6, [2001:db8::5]"]),
+        "2001:db8::5"
+    );
+    assert_eq!(client("127.0.0.1", &["6.6.6.6,2001:db8::5"]), "2001:db8::5");
+    assert_eq!(
+        client("127.0.0.1", &["203.0.113.5, 10.0.0.2"]),
+        "203.0.113.5"
+    );
+    assert_eq!(
+        client("127.0.0.1", &["6.6.6.6", "203.0.113.5"]),
+        "203.0.113.5"
+    );
+    // The peer, a proxy in the header, and the client in the header, as IPv4-mapped IPv6.
+    assert_eq!(
+        client(
+            "::ffff:127.0.0.1",
+            &["6.6.6.6, ::ffff:203.0.113.5, ::ffff:10.0.0.2"]
+        ),
+        "203.0.113.5"
+    );
+    assert_eq!(
+        client("::ffff:127.0.0.1", &["[::ffff:203.0.113.5]:80"]),
+        "203.0.113.5"
+    );
+    // An entry that does not parse ends the walk: charged to the hop that appended it.
+    for bad in [
+        "unknown",
+        "",
+        "a.proxy",
+        "203.0.113.5:",
+        "[2001:db8::5",
+        "_hidden",
+        "1.2.3",
+    ] {
+        assert_eq!(
+            client("127.0.0.1", &[&format!("6.6.6.6, {bad}")]),
+            "127.0.0.1",
+            "{bad:?}"
+        );
+        assert_eq!(
+            client("127.0.0.1", &[&format!("6.6.6.6, {bad}, 10.0.0.2")]),
+            "10.0.0.2",
+            "{bad:?}"
+        );
+    }
+    // No header, or only trusted proxies in it: the last trusted hop.
+    assert_eq!(client("127.0.0.1", &[]), "127.0.0.1");
+    assert_eq!(client("127.0.0.1", &["10.0.0.2"]), "10.0.0.2");
+    // Buckets: IPv4 as is, IPv6 by prefix.
+    assert_eq!(service::bucket_of(ip("203.0.113.5"), 64), "203.0.113.5");
+    assert_eq!(
+        service::bucket_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), 64),
+        "2001:db8:1:2::/64"
+    );
+    assert_eq!(
+        service::bucket_of(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), 48),
+        "2001:db8:1::/48"
+    );
+    assert_eq!(service::bucket_of(ip("::1"), 128), "::1/128");
+}
+
+/// The rules over HTTP: `X-Forwarded-For: 6.6.6.N, 203.0.113.5:4711` and `7.7.7.N, unknown`
+/// give no fresh bucket per `N`; the addresses of one IPv6 /64 share one budget.
+#[test]
+fn client_address_forms_share_one_budget() {
+    let server = Server::start(3);
+    let agent = agent();
+    let root = server.url("/");
+    for n in 1..=3 {
+        get(
+            &agent,
+            &root,
+            &from(&format!("6.6.6.{n}, 203.0.113.5:4711")),
+        )
+        .assert_text(200, &hello(n, 3));
+    }
+    get(&agent, &root, &from("6.6.6.4, 203.0.113.5:4711")).assert_error(429, RATE_LIMITED);
+    for n in 1..=3 {
+        get(&agent, &root, &from(&format!("7.7.7.{n}, unknown"))).assert_text(200, &hello(n, 3));
+    }
+    get(&agent, &root, &from("7.7.7.4, unknown")).assert_error(429, RATE_LIMITED);
+    for n in 1..=3 {
+        get(&agent, &root, &from(&format!("[2001:db8:7:7::{n}]:80")))
+            .assert_text(200, &hello(n, 3));
+    }
+    get(&agent, &root, &from("2001:db8:7:7:ffff::1")).assert_error(429, RATE_LIMITED);
+    get(&agent, &root, &from("2001:db8:7:8::1")).assert_text(200, &hello(1, 3));
+    assert_eq!(
+        server.store.keys("rate:*").unwrap(),
+        [
+            "rate:127.0.0.1",
+            "rate:2001:db8:7:7::/64",
+            "rate:2001:db8:7:8::/64",
+            "rate:203.0.113.5"
+        ]
+    );
+}
+
+/// Every route is metered, and a client over its limit creates nothing: the issue's attack
+/// (a client at its limit sends 60 `POST /login` into a store of 50 keys) gets 60 `429`s, no
+/// session, its window is not evicted (`GET /` stays `429`), and another client's session
+/// made before is still there.
+#[test]
+fn a_client_over_its_limit_creates_nothing_on_any_route() {
+    let server = Server::start_bounded(3, 50);
+    let agent = agent();
+    let victim = login(&agent, &server.base, "victim");
+    let attacker = from("10.6.6.6");
+    let root = server.url("/");
+    for n in 1..=3 {
+        get(&agent, &root, &attacker).assert_text(200, &hello(n, 3));
+    }
+    let body = r#"{"user": "mallory"}"#;
+    for _ in 0..60 {
+        post(
+            &agent,
+            &server.url("/login"),
+            Some("application/json"),
+            body,
+            &attacker,
+        )
+        .assert_error(429, RATE_LIMITED);
+    }
+    for path in ["/me", "/cached/x", "/jobs/x", "/stats", "/nope", "/login"] {
+        let reply = get(&agent, &server.url(path), &attacker);
+        reply.assert_error(429, RATE_LIMITED);
+        assert!(retry_after(&reply) >= 1, "{reply:?}");
+    }
+    post(&agent, &server.url("/jobs/x"), None, "", &attacker).assert_error(429, RATE_LIMITED);
+    get(&agent, &root, &attacker).assert_error(429, RATE_LIMITED);
+    assert_eq!(
+        server.store.keys("*").unwrap(),
+        [
+            "new:127.0.0.1".to_owned(),
+            "rate:10.6.6.6".to_owned(),
+            "rate:127.0.0.1".to_owned(),
+            format!("session:{victim}")
+        ]
+    );
+    let bearer = format!("Bearer {victim}");
+    get(&agent, &server.url("/me"), &[("Authorization", &bearer)])
+        .assert_json(200, r#"{"user":"victim"}"#);
+}
+
+/// Routes that create keys have a stricter window of their own (`--create-limit`, 10 by
+/// default): a client well within its request budget that sends 60 logins gets 10 sessions,
+/// then `429`; its window is not evicted by its own logins (a store of 50 keys), so its count
+/// goes on.
+#[test]
+fn key_creating_routes_have_a_stricter_limit() {
+    let server = Server::start_bounded(100, 50);
+    let agent = agent();
+    let me = from("10.5.5.5");
+    let body = r#"{"user": "mallory"}"#;
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..60 {
+        let reply = post(
+            &agent,
+            &server.url("/login"),
+            Some("application/json"),
+            body,
+            &me,
+        );
+        *statuses.entry(reply.status).or_insert(0) += 1;
+    }
+    assert_eq!(statuses, [(200, 10), (429, 50)].into());
+    // A cache miss and a job start are creations too; a cache hit is not.
+    get(&agent, &server.url("/cached/x"), &me).assert_error(429, RATE_LIMITED);
+    post(&agent, &server.url("/jobs/x"), None, "", &me).assert_error(429, RATE_LIMITED);
+    assert_cached(&get(&agent, &server.url("/cached/x"), &[]), "x", "MISS");
+    assert_cached(&get(&agent, &server.url("/cached/x"), &me), "x", "HIT");
+    get(&agent, &server.url("/"), &me).assert_text(200, &hello(64, 100));
+    assert_eq!(server.store.keys("session:*").unwrap().len(), 10);
+    assert_eq!(server.store.get("new:10.5.5.5"), Some(Value::Int(62)));
+}
+
 /// Every window counter the limiter creates has its TTL from the start (`incr_with_ttl`: one
 /// step), and a counter overwritten with something that is not an integer starts a new window.
 #[test]
@@ -644,10 +858,17 @@ fn login_rejects_bad_input_with_a_json_400() {
             reply.assert_error(400, message);
         }
     }
+    // Input limits: a user name of 65 characters, a body over 1 KiB (a 100 KB name).
+    let long = json!({ "user": "é".repeat(service::MAX_USER + 1) }).to_string();
+    post(&agent, &url, json_ct, &long, &[]).assert_error(400, service::USER_TOO_LONG);
+    let huge = json!({ "user": "x".repeat(100_000) }).to_string();
+    post(&agent, &url, json_ct, &huge, &[]).assert_error(413, service::BODY_TOO_LARGE);
     assert_eq!(
         server.store.keys("session:*").unwrap(),
         Vec::<String>::new()
     );
+    // 64 characters (128 bytes of UTF-8) is fine.
+    login(&agent, &server.base, &"é".repeat(service::MAX_USER));
 }
 
 #[test]
