@@ -1190,6 +1190,26 @@ fn command_line() {
             Backing::Cluster(vec!["redis://a:1".into(), "redis://b:2".into()])
         )
     );
+    assert_eq!(
+        args(&[
+            "--create-limit",
+            "3",
+            "--ipv6-prefix=48",
+            "--trusted-proxy",
+            "::ffff:10.0.0.1"
+        ]),
+        Ok(Cli::Run {
+            addr: addr("127.0.0.1:8080"),
+            config: Config {
+                create_limit: 3,
+                ipv6_prefix: 48,
+                // IPv4-mapped, read as IPv4.
+                trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+                ..Config::limit(100)
+            },
+            backing: memory(100_000),
+        })
+    );
     assert_eq!(args(&["--rate-limit", "1", "--help"]), Ok(Cli::Help));
     assert_eq!(args(&["-h"]), Ok(Cli::Help));
     for bad in [
@@ -1201,6 +1221,10 @@ fn command_line() {
         &["--rate-limit", "-1"],
         &["--rate-limit", "many"],
         &["--max-keys", "0"],
+        &["--create-limit", "0"],
+        &["--ipv6-prefix", "0"],
+        &["--ipv6-prefix", "129"],
+        &["--ipv6-prefix", "/64"],
         &["--trusted-proxy", "a.proxy"],
         &["--redis", "redis://x", "--redis", "redis://y"],
         &["--redis-cluster", " , "],
@@ -1210,6 +1234,8 @@ fn command_line() {
         assert!(args(bad).is_err(), "{bad:?} accepted");
     }
     for flag in [
+        "--create-limit",
+        "--ipv6-prefix",
         "--rate-limit",
         "--max-keys",
         "--trusted-proxy",
@@ -1217,6 +1243,46 @@ fn command_line() {
         "--redis-cluster",
     ] {
         assert!(service::USAGE.contains(flag), "{flag}");
+    }
+}
+
+/// Start-up errors say what failed, in a few words, and never print a password.
+#[test]
+fn start_up_errors_say_what_failed() {
+    let backend = |reason: &str| scriptling_kv::Error::Backend {
+        backend: "redis".into(),
+        reason: reason.into(),
+    };
+    let cases = [
+        (
+            "redis://127.0.0.1:1",
+            "connection refused (Connection refused (os error 111)): the command was not sent; \
+             the next command reconnects",
+            "cannot connect to redis://127.0.0.1:1: connection refused",
+        ),
+        (
+            "redis://:secret@127.0.0.1:6380/2",
+            "WRONGPASS invalid username-password pair or user is disabled.",
+            "cannot connect to redis://:***@127.0.0.1:6380/2: authentication failed",
+        ),
+        (
+            "redis://bob:secret@a:1,redis://bob:secret@b:2",
+            "AuthenticationFailed: Password authentication failed",
+            "cannot connect to redis://bob:***@a:1,redis://bob:***@b:2: authentication failed",
+        ),
+        (
+            "rediss://h:1",
+            "timed out after 5s; the next command reconnects",
+            "cannot connect to rediss://h:1: timed out",
+        ),
+        (
+            "redis://h:1",
+            "unexpected reply; the next command reconnects",
+            "cannot connect to redis://h:1: unexpected reply",
+        ),
+    ];
+    for (url, reason, line) in cases {
+        assert_eq!(service::cannot_connect(url, &backend(reason)), line);
     }
 }
 
