@@ -11,6 +11,8 @@
 //!
 //! | route | what it does | keys |
 //! |---|---|---|
+//! | every route | counted in the client's window before its handler runs (below) | `rate:{client}`, 60 s |
+//! | routes that create a key | also counted in the client's create window (below) | `new:{client}`, 60 s |
 //! | `GET /` | says how much of the client's budget this request used | |
 //! | `POST /login` `{"user": "NAME"}` | new session, returns `{"token": "…"}` | `session:{token}`, 24 h |
 //! | `GET /me` (`Authorization: Bearer TOKEN`) | the session's user | |
