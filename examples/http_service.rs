@@ -5,26 +5,77 @@
 //!
 //! ```text
 //! cargo run --release --example http_service -- [--addr HOST:PORT] [--rate-limit N]
-//!     [--max-keys N] [--trusted-proxy ADDR]... [--data-dir DIR]
-//!     [--redis URL | --redis-cluster URL,URL,...]
+//!     [--create-limit N] [--max-keys N] [--trusted-proxy ADDR]... [--ipv6-prefix BITS]
+//!     [--data-dir DIR] [--redis URL | --redis-cluster URL,URL,...]
 //! ```
 //!
 //! | route | what it does | keys |
 //! |---|---|---|
-//! | `GET /` | fixed-window rate limit per client (N requests per 60 s): one `incr_with_ttl` | `rate:{client}` |
+//! | every route | counted in the client's window before its handler runs (below) | `rate:{client}`, 60 s |
+//! | routes that create a key | also counted in the client's create window (below) | `new:{client}`, 60 s |
+//! | `GET /` | says how much of the client's budget this request used | |
 //! | `POST /login` `{"user": "NAME"}` | new session, returns `{"token": "…"}` | `session:{token}`, 24 h |
 //! | `GET /me` (`Authorization: Bearer TOKEN`) | the session's user | |
 //! | `POST /logout` (same header) | ends the session | |
 //! | `GET /cached/{name}` | slow computation cached for 300 s; concurrent misses run it once (`X-Cache: HIT`, `MISS` or `COALESCED`) | `cache:{name}` |
 //! | `POST /jobs/{id}` | starts job `id` unless it is running (`set_if_absent` lock; released with `compare_and_delete`) | `job:{id}`, `job-done:{id}` |
 //! | `GET /jobs/{id}` | the job's status | |
-//! | `GET /stats` | the store's counters (hits, misses, expired, evicted) and key count | |
+//! | `GET /stats` | the store's counters; the key count in process only (see below) | |
 //!
-//! The client of a request is its peer address; `X-Forwarded-For` is believed only from a peer
-//! listed with `--trusted-proxy` (a client talking to the service directly could otherwise claim
-//! any address, dodge its limit, and add a key per invented address). With the in-process store,
-//! `--max-keys` (default 100,000) bounds the store: a flood of new clients evicts the windows
-//! that end soonest instead of growing the process until it dies.
+//! # The budget: every request is metered, before its handler runs
+//!
+//! Every request, on every route (unknown routes and wrong methods included), is counted in
+//! its client's fixed window (`--rate-limit N` requests per [`WINDOW`], key `rate:{client}`, one
+//! `incr_with_ttl`) by the front middleware, before any handler runs. A request over the limit
+//! is answered `429` with `Retry-After` there: its handler never runs, so a client over its
+//! limit reads nothing and creates nothing. `GET /` only reports the count.
+//!
+//! Routes that create keys (`POST /login`, a `GET /cached/{name}` that misses, a
+//! `POST /jobs/{id}` that starts a job) are also counted in a stricter window of their own,
+//! `--create-limit N` per [`WINDOW`] (default 10, key `new:{client}`), checked before the key is
+//! created. So one client creates at most `2 + 2 × create-limit` keys per window (its two
+//! counters, and two keys per job), whatever it sends: with `--max-keys` well above that, its
+//! own flood of logins cannot fill the store and evict its own window (which would hand it a
+//! fresh budget), and a client at its limit cannot evict other clients' sessions at all. What is
+//! left is a flood from many clients: the store stays bounded (`--max-keys`), the keys that end
+//! soonest (the 60 s windows and counters) go first, so sessions made before the flood outlive
+//! it; a flood large enough to push out every window also resets those windows (a store
+//! holding fewer keys than the clients of one window cannot remember them all).
+//!
+//! # Who the client is
+//!
+//! The client is the peer address, unless the peer is listed with `--trusted-proxy`: then
+//! `X-Forwarded-For` is walked from the right (every proxy appends the address it got the
+//! request from), skipping the trusted proxies; the first entry that is not one is the client.
+//! An entry may be `ip`, `ip:port` (IPv4) or `[v6]` / `[v6]:port`; an entry that does not parse
+//! (`unknown`, a host name, garbage) ends the walk and the request is charged to the hop that
+//! appended it (the last trusted proxy walked), never to an entry further left, which the
+//! client wrote itself. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, what a dual-stack
+//! listener on `[::]` reports for an IPv4 peer) are read as the IPv4 address, in the peer, the
+//! `--trusted-proxy` list and the header alike. An IPv6 client's budget is its prefix
+//! (`--ipv6-prefix`, /64 by default: one end site gets a /64 and can use any of its 2⁶⁴
+//! addresses), so `rate:2001:db8:1:2::/64`; the log shows the full address.
+//!
+//! # Limits on input
+//!
+//! A request body is at most [`MAX_BODY`] bytes (`413` with a JSON error), a user name at most
+//! [`MAX_USER`] characters, and a cache or job name at most [`MAX_NAME`] characters of a small
+//! alphabet (`400`).
+//!
+//! # `/stats` is constant-cost
+//!
+//! In process it reads the store's counters and `len()`, which walk nothing. On Redis it reports
+//! `"keys": null`: counting the namespace's keys is a `SCAN` of the whole database (every other
+//! application's keys too), so the service does not count them at all rather than let any client
+//! start a walk; `redis-cli --scan --pattern 'http_service:*'` does it by hand.
+//!
+//! # Outages
+//!
+//! A store that cannot answer (Redis down) gives `503` with `Retry-After` ([`RETRY_UNAVAILABLE`])
+//! and the body `{"error":"service unavailable"}`; the cause goes to the log only. At start, a
+//! backend that cannot be reached ends the process with status 1 and a line saying what failed
+//! (`cannot connect to redis://127.0.0.1:1: connection refused`; a password in the URL is not
+//! printed).
 //!
 //! With `--data-dir DIR`, the in-process store persists to `DIR/kv.snap`: loaded at start, saved
 //! every [`SAVE_INTERVAL`] when something changed, and saved at shutdown, so sessions and
@@ -45,7 +96,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -79,22 +130,36 @@ pub(crate) const TOKEN_BYTES: usize = 16;
 pub(crate) const SAVE_INTERVAL: Duration = Duration::from_secs(30);
 /// The longest name of a cached value or a job.
 pub(crate) const MAX_NAME: usize = 64;
+/// The longest user name, in characters.
+pub(crate) const MAX_USER: usize = 64;
+/// The largest request body, in bytes (a login is a few dozen).
+pub(crate) const MAX_BODY: usize = 1024;
+/// `Retry-After` of a `503` (the store could not answer), in seconds.
+pub(crate) const RETRY_UNAVAILABLE: u64 = 5;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 const DEFAULT_RATE_LIMIT: u64 = 100;
+const DEFAULT_CREATE_LIMIT: u64 = 10;
+const DEFAULT_IPV6_PREFIX: u8 = 64;
 const DEFAULT_MAX_KEYS: usize = 100_000;
 
 /// The `--help` text.
 pub(crate) const USAGE: &str = "\
-usage: http_service [--addr HOST:PORT] [--rate-limit N] [--max-keys N] [--trusted-proxy ADDR]...
-                    [--data-dir DIR] [--redis URL | --redis-cluster URL,URL,...]
+usage: http_service [--addr HOST:PORT] [--rate-limit N] [--create-limit N] [--max-keys N]
+                    [--trusted-proxy ADDR]... [--ipv6-prefix BITS] [--data-dir DIR]
+                    [--redis URL | --redis-cluster URL,URL,...]
 
   --addr HOST:PORT           address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
-  --rate-limit N             requests allowed per client per 60 s window on GET / (default 100, N >= 1)
+  --rate-limit N             requests allowed per client per 60 s window, every route counted
+                             (default 100, N >= 1)
+  --create-limit N           of those, requests that create a key (a login, a cache miss, a job
+                             start) per client per 60 s window (default 10, N >= 1)
   --max-keys N               keys the in-process store holds at most; beyond, the windows and
                              sessions that end soonest are evicted (default 100000, N >= 1)
   --trusted-proxy ADDR       believe X-Forwarded-For from this peer IP address (repeatable;
                              default: none, the peer address is the client)
+  --ipv6-prefix BITS         IPv6 clients share a budget per prefix of this length (default 64,
+                             1 <= BITS <= 128)
   --data-dir DIR             keep the in-process store in DIR/kv.snap across restarts (loaded
                              at start, saved every 30 s when changed and at shutdown)
   --redis URL                keep the state on Redis (redis:// or rediss://) instead of in process
@@ -132,18 +197,24 @@ pub(crate) enum Cli {
 /// The service's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Config {
-    /// Requests per client per [`WINDOW`] on `GET /`.
+    /// Requests per client per [`WINDOW`], every route counted.
     pub(crate) rate_limit: u64,
-    /// Peers whose `X-Forwarded-For` is believed.
+    /// Requests that create a key, per client per [`WINDOW`].
+    pub(crate) create_limit: u64,
+    /// Peers whose `X-Forwarded-For` is believed (IPv4-mapped addresses as IPv4).
     pub(crate) trusted_proxies: Vec<IpAddr>,
+    /// IPv6 clients share one budget per prefix of this many bits (1 to 128).
+    pub(crate) ipv6_prefix: u8,
 }
 
 impl Config {
-    /// A rate limit and no trusted proxy.
+    /// A rate limit, the default create limit and IPv6 prefix, and no trusted proxy.
     pub(crate) fn limit(rate_limit: u64) -> Config {
         Config {
             rate_limit,
+            create_limit: DEFAULT_CREATE_LIMIT,
             trusted_proxies: Vec::new(),
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
         }
     }
 }
@@ -176,6 +247,16 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
             "-h" | "--help" => return Ok(Cli::Help),
             "--addr" => addr = Some(parse_addr(&value("--addr")?)?),
             "--rate-limit" => config.rate_limit = positive("--rate-limit", value("--rate-limit")?)?,
+            "--create-limit" => {
+                config.create_limit = positive("--create-limit", value("--create-limit")?)?;
+            }
+            "--ipv6-prefix" => {
+                let v = value("--ipv6-prefix")?;
+                config.ipv6_prefix = match v.parse::<u8>() {
+                    Ok(n @ 1..=128) => n,
+                    _ => return Err(format!("--ipv6-prefix wants 1 to 128, got {v:?}")),
+                };
+            }
             "--max-keys" => {
                 let n = positive("--max-keys", value("--max-keys")?)?;
                 max_keys = usize::try_from(n).map_err(|_| "--max-keys is too large".to_owned())?;
@@ -185,7 +266,7 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
                 let ip = v
                     .parse::<IpAddr>()
                     .map_err(|_| format!("--trusted-proxy wants an IP address, got {v:?}"))?;
-                config.trusted_proxies.push(ip);
+                config.trusted_proxies.push(ip.to_canonical());
             }
             "--data-dir" => data_dir = Some(std::path::PathBuf::from(value("--data-dir")?)),
             "--redis" | "--redis-cluster" if backing.is_some() => {
@@ -294,9 +375,13 @@ struct AppState {
     config: Arc<Config>,
 }
 
-/// The client a request is attributed to, worked out once by [`log_requests`].
+/// The client a request is attributed to, worked out once by [`front`]: its budget's name
+/// (the address, or an IPv6 prefix) and the request's count in the window.
 #[derive(Debug, Clone)]
-struct Client(Arc<str>);
+struct Client {
+    bucket: Arc<str>,
+    count: i64,
+}
 
 /// The service's routes over `kv`.
 ///
@@ -304,7 +389,16 @@ struct Client(Arc<str>);
 /// request is attributed to its peer address.
 pub(crate) fn app(kv: impl Into<Kv>, config: Config) -> Router {
     let Kv { kv, local, backend } = kv.into();
-    let trusted = Arc::new(config.trusted_proxies.clone());
+    let mut config = config;
+    for proxy in &mut config.trusted_proxies {
+        *proxy = proxy.to_canonical();
+    }
+    let state = AppState {
+        kv,
+        local,
+        backend,
+        config: Arc::new(config),
+    };
     Router::new()
         .route("/", get(index))
         .route("/login", post(login))
@@ -317,15 +411,9 @@ pub(crate) fn app(kv: impl Into<Kv>, config: Config) -> Router {
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         })
-        .layer(middleware::from_fn(move |req, next| {
-            log_requests(trusted.clone(), req, next)
-        }))
-        .with_state(AppState {
-            kv,
-            local,
-            backend,
-            config: Arc::new(config),
-        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), front))
+        .with_state(state)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then lets the requests in flight
@@ -452,7 +540,7 @@ async fn run(listener: TcpListener, config: Config, backing: Backing) -> Result<
         Backing::Redis(url) => {
             let kv = RedisStore::connect(&url, "http_service")
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| cannot_connect(&url, &e))?;
             println!("listening on http://{addr} (state on Redis)");
             serve(listener, kv, config, shutdown).await.map_err(io)
         }
@@ -460,10 +548,63 @@ async fn run(listener: TcpListener, config: Config, backing: Backing) -> Result<
             let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
             let kv = RedisStore::connect_cluster(&nodes, "http_service")
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| cannot_connect(&nodes.join(","), &e))?;
             println!("listening on http://{addr} (state on a Redis cluster)");
             serve(listener, kv, config, shutdown).await.map_err(io)
         }
+    }
+}
+
+/// The start-up error for a backend at `url` that could not be reached: what failed, in a
+/// few words (`cannot connect to redis://127.0.0.1:1: connection refused`), with a password in
+/// the URL shown as `***`.
+pub(crate) fn cannot_connect(url: &str, e: &Error) -> String {
+    let reason = match e {
+        Error::Backend { reason, .. } => reason.to_ascii_lowercase(),
+        other => other.to_string().to_ascii_lowercase(),
+    };
+    let what = if ["auth", "wrongpass", "password"]
+        .iter()
+        .any(|w| reason.contains(w))
+    {
+        "authentication failed".to_owned()
+    } else if reason.contains("refused") {
+        "connection refused".to_owned()
+    } else if reason.contains("timed out") || reason.contains("timeout") {
+        "timed out".to_owned()
+    } else {
+        // The backend's text, without its advice for a running service (what the next
+        // command does is of no use to a process that is about to exit).
+        reason
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let url = url
+        .split(',')
+        .map(redact_password)
+        .collect::<Vec<_>>()
+        .join(",");
+    format!("cannot connect to {url}: {what}")
+}
+
+/// `redis://user:secret@host` as `redis://user:***@host`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -512,54 +653,151 @@ fn main() -> ExitCode {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Middleware: client attribution and the request log.
+// Middleware: client attribution, the budget, and the request log.
 
-/// Works out the client, hands it to the handlers, and logs one line per request:
-/// `METHOD PATH STATUS ELAPSEDµs CLIENT`.
-async fn log_requests(trusted: Arc<Vec<IpAddr>>, mut req: Request, next: Next) -> Response {
+/// In front of every route: works out the client, counts the request in its window (a request
+/// over the limit is answered `429` here, and its handler never runs), hands the client to the
+/// handlers, and logs one line per request: `METHOD PATH STATUS ELAPSEDµs CLIENT`.
+async fn front(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let client = client_of(req.headers(), peer, &trusted);
+    let client = client_of(req.headers(), peer, &app.config.trusted_proxies);
+    let bucket: Arc<str> = match client {
+        Some(ip) => bucket_of(ip, app.config.ipv6_prefix).into(),
+        None => "unknown".into(),
+    };
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    req.extensions_mut().insert(client.clone());
-    let response = next.run(req).await;
+    let key = format!("rate:{bucket}");
+    let refused = match count_request(&app.kv, &key, WINDOW).await {
+        Err(e) => unavailable(&e),
+        Ok(count) if over(count, app.config.rate_limit) => rate_limited(&app.kv, &key).await,
+        Ok(count) => {
+            req.extensions_mut().insert(Client { bucket, count });
+            let response = next.run(req).await;
+            return logged(&method, &path, client, start, response);
+        }
+    };
+    // Read what is left of a refused request's body (at most `MAX_BODY` bytes; a longer one
+    // closes the connection), so a keep-alive connection stays usable for the next request.
+    let _ = axum::body::to_bytes(req.into_body(), MAX_BODY).await;
+    logged(&method, &path, client, start, refused)
+}
+
+/// Logs `response` to a request as one line and returns it.
+fn logged(
+    method: &axum::http::Method,
+    path: &str,
+    client: Option<IpAddr>,
+    start: Instant,
+    response: Response,
+) -> Response {
+    let shown = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     log_line(format_args!(
-        "{method} {path} {} {}us {}\n",
+        "{method} {path} {} {}us {shown}\n",
         response.status().as_u16(),
         start.elapsed().as_micros(),
-        client.0
     ));
     response
 }
 
-/// The client: the peer's IP address, unless the peer is a trusted proxy: then the right-most
-/// address of `X-Forwarded-For` that is not itself a trusted proxy (a proxy appends the address
-/// it got the request from; entries further left were written by the client and prove nothing).
-fn client_of(headers: &HeaderMap, peer: Option<IpAddr>, trusted: &[IpAddr]) -> Client {
-    let Some(peer) = peer else {
-        return Client("unknown".into());
-    };
-    if !trusted.contains(&peer) {
-        return Client(peer.to_string().into());
+/// Whether `count` requests are over `limit`.
+fn over(count: i64, limit: u64) -> bool {
+    u64::try_from(count).unwrap_or(0) > limit
+}
+
+/// Counts a request that is about to create a key in the client's stricter window
+/// (`new:{bucket}`, `--create-limit`): `Ok(None)` to go ahead, `Ok(Some(429))` when over.
+async fn charge_creation(app: &AppState, client: &Client) -> Result<Option<Response>, Error> {
+    let key = format!("new:{}", client.bucket);
+    let count = count_request(&app.kv, &key, WINDOW).await?;
+    if over(count, app.config.create_limit) {
+        return Ok(Some(rate_limited(&app.kv, &key).await));
     }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect::<Vec<_>>();
-    let client = forwarded
-        .iter()
-        .rev()
-        .filter_map(|a| a.parse::<IpAddr>().ok())
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer);
-    Client(client.to_string().into())
+    Ok(None)
+}
+
+/// `429` with `Retry-After`: the seconds left in the window at `key`.
+async fn rate_limited(kv: &SharedKv, key: &str) -> Response {
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+    let retry = retry_after_secs(kv, key).await;
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry));
+    response
+}
+
+/// An address as this service compares it: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is
+/// the IPv4 address it maps.
+fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// One `X-Forwarded-For` entry: `ip`, `ip:port` (IPv4), `[v6]` or `[v6]:port`, with spaces
+/// around it; `None` for anything else (`unknown`, a host name, an obfuscated RFC 7239 name,
+/// an empty entry).
+pub(crate) fn parse_hop(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    if let Ok(addr) = entry.parse::<SocketAddr>() {
+        return Some(canonical(addr.ip()));
+    }
+    let v6 = entry.strip_prefix('[')?.strip_suffix(']')?;
+    v6.parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|ip| canonical(IpAddr::V6(ip)))
+}
+
+/// The client of a request from `peer` (module docs, "Who the client is"): the peer, unless it
+/// is one of the `trusted` proxies (given canonical); then `X-Forwarded-For` walked from the
+/// right, skipping trusted proxies, up to the first entry that is not one. An entry that does
+/// not parse stops the walk and the request is the hop's that appended it: the last trusted
+/// address walked. Several `X-Forwarded-For` fields are one list, in order; a field that is not
+/// visible ASCII is an entry that does not parse.
+pub(crate) fn client_of(
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = canonical(peer?);
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut entries: Vec<Option<&str>> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        match value.to_str() {
+            Ok(v) => entries.extend(v.split(',').map(Some)),
+            Err(_) => entries.push(None),
+        }
+    }
+    let mut hop = peer;
+    for entry in entries.into_iter().rev() {
+        match entry.and_then(parse_hop) {
+            Some(ip) if trusted.contains(&ip) => hop = ip,
+            Some(ip) => return Some(ip),
+            None => return Some(hop),
+        }
+    }
+    Some(hop)
+}
+
+/// The name of the budget `ip` counts in: an IPv4 address itself; an IPv6 address's prefix of
+/// `prefix` bits, as `2001:db8:1:2::/64`.
+pub(crate) fn bucket_of(ip: IpAddr, prefix: u8) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = prefix.clamp(1, 128);
+            let mask = u128::MAX << (128 - u32::from(prefix));
+            let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("{net}/{prefix}")
+        }
+    }
 }
 
 /// "1 key", "5 keys".
@@ -595,12 +833,16 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
-/// `503` for a store that could not answer (Redis down): the service stays up.
+/// `503` for a store that could not answer (Redis down): the service stays up. The client
+/// gets a generic body and `Retry-After`; the cause goes to the log only (it names servers and
+/// internals a client has no use for).
 fn unavailable(e: &Error) -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &format!("store unavailable: {e}"),
-    )
+    log_line(format_args!("store unavailable: {e}\n"));
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "service unavailable");
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(RETRY_UNAVAILABLE));
+    response
 }
 
 /// Turns a store error into a `503` reply (`?` in the handlers).
@@ -626,7 +868,7 @@ fn valid_name(name: &str) -> bool {
 pub(crate) const BAD_NAME: &str = "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -";
 
 // ---------------------------------------------------------------------------------------------
-// GET /: the fixed-window rate limiter.
+// The fixed-window counter, and GET /.
 
 /// Counts one request in the client's window at `key` and returns the count so far: one
 /// `incr_with_ttl`, which gives the window its TTL when (and only when) it creates the counter,
@@ -658,21 +900,9 @@ async fn retry_after_secs(kv: &SharedKv, key: &str) -> u64 {
     u64::try_from(secs).unwrap_or(1).max(1)
 }
 
-async fn index(
-    State(app): State<AppState>,
-    Extension(Client(client)): Extension<Client>,
-) -> Response {
-    let key = format!("rate:{client}");
-    let count = tryk!(count_request(&app.kv, &key, WINDOW).await);
-    let limit = app.config.rate_limit;
-    if u64::try_from(count).unwrap_or(0) > limit {
-        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-        let retry = retry_after_secs(&app.kv, &key).await;
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(retry));
-        return response;
-    }
+/// `GET /`: the request's number in the client's window (counted by [`front`]).
+async fn index(State(app): State<AppState>, Extension(client): Extension<Client>) -> Response {
+    let (count, limit) = (client.count, app.config.rate_limit);
     format!("hello, you are request {count} of {limit} in this window\n").into_response()
 }
 
@@ -712,17 +942,30 @@ fn unix_secs() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// `POST /login`. Taking the extractor's `Result` lets every rejection (bad JSON, wrong or
-/// missing content type, body too large) answer in this service's JSON shape, with `400`.
+/// The error text of a body over [`MAX_BODY`].
+pub(crate) const BODY_TOO_LARGE: &str = "request body is larger than 1024 bytes";
+/// The error text of a user name over [`MAX_USER`].
+pub(crate) const USER_TOO_LONG: &str = "user must be at most 64 characters";
+
+/// `POST /login`. Taking the extractor's `Result` lets every rejection answer in this service's
+/// JSON shape: `413` for a body over [`MAX_BODY`], `400` for the others (bad JSON, wrong or
+/// missing content type).
 async fn login(
     State(app): State<AppState>,
+    Extension(client): Extension<Client>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Response {
     let body = match body {
         Ok(Json(body)) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, BODY_TOO_LARGE)
+        }
         Err(rejection) => return error(StatusCode::BAD_REQUEST, &rejection.body_text()),
     };
     let user = match body.get("user") {
+        Some(serde_json::Value::String(user)) if user.chars().count() > MAX_USER => {
+            return error(StatusCode::BAD_REQUEST, USER_TOO_LONG)
+        }
         Some(serde_json::Value::String(user)) if !user.trim().is_empty() => user,
         Some(serde_json::Value::String(_)) => {
             return error(StatusCode::BAD_REQUEST, "user must not be empty")
@@ -735,6 +978,9 @@ async fn login(
             )
         }
     };
+    if let Some(limited) = tryk!(charge_creation(&app, &client).await) {
+        return limited;
+    }
     let Ok(token) = new_token() else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available");
     };
@@ -750,10 +996,33 @@ async fn login(
     Json(json!({ "token": token })).into_response()
 }
 
+/// The `401` of a request without `Authorization: Bearer …`.
+pub(crate) const NO_BEARER: &str = "expected Authorization: Bearer TOKEN";
+/// The `401` of a token that is not (or no longer) a session's, malformed ones included.
+pub(crate) const BAD_SESSION: &str = "invalid or expired session";
+
+/// The session token of a request: `Err` with the `401`'s text without an `Authorization: Bearer` header
+/// ([`NO_BEARER`]) or with one whose token cannot be a session's ([`BAD_SESSION`], as for an
+/// unknown one: the client learns nothing about what tokens look like).
+fn session_token(headers: &HeaderMap) -> Result<&str, &'static str> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+        });
+    if !bearer {
+        return Err(NO_BEARER);
+    }
+    bearer_token(headers).ok_or(BAD_SESSION)
+}
+
 /// `GET /me`.
 async fn me(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = bearer_token(&headers) else {
-        return unauthorized("expected Authorization: Bearer TOKEN");
+    let token = match session_token(&headers) {
+        Ok(token) => token,
+        Err(message) => return unauthorized(message),
     };
     let session = tryk!(app.kv.get(&session_key(token)).await);
     let user = session
@@ -763,19 +1032,20 @@ async fn me(State(app): State<AppState>, headers: HeaderMap) -> Response {
         .and_then(Value::as_str);
     match user {
         Some(user) => Json(json!({ "user": user })).into_response(),
-        None => unauthorized("invalid or expired session"),
+        None => unauthorized(BAD_SESSION),
     }
 }
 
 /// `POST /logout`.
 async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = bearer_token(&headers) else {
-        return unauthorized("expected Authorization: Bearer TOKEN");
+    let token = match session_token(&headers) {
+        Ok(token) => token,
+        Err(message) => return unauthorized(message),
     };
     if tryk!(app.kv.delete(&session_key(token)).await) {
         Json(json!({ "ok": true })).into_response()
     } else {
-        unauthorized("invalid or expired session")
+        unauthorized(BAD_SESSION)
     }
 }
 
@@ -797,12 +1067,22 @@ async fn compute(name: String) -> Value {
 
 /// Serves `cache:{name}` from the store, or computes and caches it for [`CACHE_TTL`]; concurrent
 /// misses on one name run one computation (a single-flight load), the others wait for it
-/// (`X-Cache: COALESCED`).
-async fn cached(State(app): State<AppState>, Path(name): Path<String>) -> Response {
+/// (`X-Cache: COALESCED`). A name not cached yet counts against the client's create limit
+/// first (two requests racing on one new name may both be charged: harmless).
+async fn cached(
+    State(app): State<AppState>,
+    Extension(client): Extension<Client>,
+    Path(name): Path<String>,
+) -> Response {
     if !valid_name(&name) {
         return error(StatusCode::BAD_REQUEST, BAD_NAME);
     }
     let key = format!("cache:{name}");
+    if !tryk!(app.kv.exists(&key).await) {
+        if let Some(limited) = tryk!(charge_creation(&app, &client).await) {
+            return limited;
+        }
+    }
     // Concurrent misses in this process run `compute` once; on Redis another replica may run
     // its own, and the first value stored wins for all of them.
     let loaded = tryk!(
@@ -820,24 +1100,38 @@ async fn cached(State(app): State<AppState>, Path(name): Path<String>) -> Respon
 /// dies) and runs the job in the background; a job already running is not started again. The
 /// runner releases the lock with `compare_and_delete`, which removes it only if it still holds
 /// this run's token (a lock whose lease ran out and was taken by another run stays theirs).
-async fn start_job(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+/// A job that is not running counts against the client's create limit before it starts.
+async fn start_job(
+    State(app): State<AppState>,
+    Extension(client): Extension<Client>,
+    Path(id): Path<String>,
+) -> Response {
     if !valid_name(&id) {
         return error(StatusCode::BAD_REQUEST, BAD_NAME);
+    }
+    let lock = format!("job:{id}");
+    let running = || {
+        (
+            StatusCode::CONFLICT,
+            Json(json!({ "job": id, "error": "job is already running" })),
+        )
+            .into_response()
+    };
+    if tryk!(app.kv.exists(&lock).await) {
+        return running();
+    }
+    if let Some(limited) = tryk!(charge_creation(&app, &client).await) {
+        return limited;
     }
     let Ok(token) = new_token() else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available");
     };
-    let lock = format!("job:{id}");
     if !tryk!(
         app.kv
             .set_if_absent(&lock, token.as_str(), Some(JOB_LEASE))
             .await
     ) {
-        return (
-            StatusCode::CONFLICT,
-            Json(json!({ "job": id, "error": "job is already running" })),
-        )
-            .into_response();
+        return running();
     }
     let kv = app.kv.clone();
     let job = id.clone();
@@ -877,7 +1171,9 @@ async fn job_status(State(app): State<AppState>, Path(id): Path<String>) -> Resp
 // GET /stats.
 
 /// The store's counters: hits and misses of the reads, keys expired and evicted, and the key
-/// count (which may include expired keys not yet removed). Constant cost: no key is walked.
+/// count (which may include expired keys not yet removed). Constant cost on every backend: no
+/// key is walked. On Redis, `"keys": null`: counting the namespace is a `SCAN` of the whole
+/// database, so it is not counted (module docs).
 async fn stats(State(app): State<AppState>) -> Response {
     let numbers = match &app.local {
         Some(store) => {
@@ -891,10 +1187,7 @@ async fn stats(State(app): State<AppState>) -> Response {
                 "evicted": stats.evicted,
             })
         }
-        None => {
-            let keys: usize = tryk!(app.kv.len().await);
-            json!({ "backend": app.backend, "keys": keys })
-        }
+        None => json!({ "backend": app.backend, "keys": null }),
     };
     Json(numbers).into_response()
 }

@@ -5,7 +5,8 @@
 #   scripts/with-redis.sh cargo test -p scriptling-kv-redis
 #
 # Starts, on free loopback ports from 46300 up, each in a fresh directory under one temp dir:
-#   - a standalone server                      SCRIPTLING_KV_REDIS_URL=redis://127.0.0.1:P
+#   - a standalone server (DEBUG allowed       SCRIPTLING_KV_REDIS_URL=redis://127.0.0.1:P
+#     from loopback: DEBUG POPULATE)
 #   - a server with --requirepass               SCRIPTLING_KV_REDIS_AUTH_URL=redis://:PASS@127.0.0.1:P
 #                                               SCRIPTLING_KV_REDIS_AUTH_ADDR=127.0.0.1:P
 #   - a TLS server (self-signed CA, openssl)    SCRIPTLING_KV_REDIS_TLS_URL=rediss://127.0.0.1:P
@@ -127,7 +128,7 @@ start_server() {
 
 free_port
 STANDALONE_PORT=$PORT
-start_server standalone "$STANDALONE_PORT"
+start_server standalone "$STANDALONE_PORT" --enable-debug-command local
 
 free_port
 AUTH_PORT=$PORT
