@@ -103,7 +103,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use scriptling_kv::{AsyncKv, Error, SharedKv, Source, Store, Ttl, Value};
+use scriptling_kv::{AsyncKv, Error, Eviction, SharedKv, Source, Store, Ttl, Value};
 use scriptling_kv_redis::RedisStore;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -146,7 +146,8 @@ const DEFAULT_MAX_KEYS: usize = 100_000;
 /// The `--help` text.
 pub(crate) const USAGE: &str = "\
 usage: http_service [--addr HOST:PORT] [--rate-limit N] [--create-limit N] [--max-keys N]
-                    [--trusted-proxy ADDR]... [--ipv6-prefix BITS] [--data-dir DIR]
+                    [--max-bytes N] [--eviction lru|volatile-ttl] [--trusted-proxy ADDR]...
+                    [--ipv6-prefix BITS] [--data-dir DIR]
                     [--redis URL | --redis-cluster URL,URL,...]
 
   --addr HOST:PORT           address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
@@ -156,6 +157,10 @@ usage: http_service [--addr HOST:PORT] [--rate-limit N] [--create-limit N] [--ma
                              start) per client per 60 s window (default 10, N >= 1)
   --max-keys N               keys the in-process store holds at most; beyond, the windows and
                              sessions that end soonest are evicted (default 100000, N >= 1)
+  --max-bytes N              bytes the in-process store accounts at most (keys, values and a
+                             fixed overhead per key); beyond, keys are evicted (default: no cap)
+  --eviction POLICY          which keys go first when a cap is reached: volatile-ttl (the
+                             soonest deadline; the default) or lru (the least recently used)
   --trusted-proxy ADDR       believe X-Forwarded-For from this peer IP address (repeatable;
                              default: none, the peer address is the client)
   --ipv6-prefix BITS         IPv6 clients share a budget per prefix of this length (default 64,
@@ -170,9 +175,12 @@ usage: http_service [--addr HOST:PORT] [--rate-limit N] [--create-limit N] [--ma
 /// Where the service keeps its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Backing {
-    /// An in-process `Store` holding at most this many keys, persisted in `data_dir` if set.
+    /// An in-process `Store` holding at most `max_keys` keys (and `max_bytes` bytes, if set),
+    /// evicting by `eviction`, persisted in `data_dir` if set.
     Memory {
         max_keys: usize,
+        max_bytes: Option<usize>,
+        eviction: Eviction,
         data_dir: Option<std::path::PathBuf>,
     },
     /// Redis at this URL.
@@ -224,7 +232,11 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
     let mut addr = None;
     let mut config = Config::limit(DEFAULT_RATE_LIMIT);
     let mut max_keys = DEFAULT_MAX_KEYS;
+    let mut max_bytes = None;
+    let mut eviction = Eviction::VolatileTtl;
     let mut data_dir = None;
+    // The flags that configure the in-process store, as given (refused with --redis).
+    let mut memory_only: Vec<&'static str> = Vec::new();
     let mut backing = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -260,6 +272,22 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
             "--max-keys" => {
                 let n = positive("--max-keys", value("--max-keys")?)?;
                 max_keys = usize::try_from(n).map_err(|_| "--max-keys is too large".to_owned())?;
+                memory_only.push("--max-keys");
+            }
+            "--max-bytes" => {
+                let n = positive("--max-bytes", value("--max-bytes")?)?;
+                max_bytes =
+                    Some(usize::try_from(n).map_err(|_| "--max-bytes is too large".to_owned())?);
+                memory_only.push("--max-bytes");
+            }
+            "--eviction" => {
+                let v = value("--eviction")?;
+                eviction = match v.as_str() {
+                    "lru" => Eviction::Lru,
+                    "volatile-ttl" => Eviction::VolatileTtl,
+                    _ => return Err(format!("--eviction wants lru or volatile-ttl, got {v:?}")),
+                };
+                memory_only.push("--eviction");
             }
             "--trusted-proxy" => {
                 let v = value("--trusted-proxy")?;
@@ -268,7 +296,10 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
                     .map_err(|_| format!("--trusted-proxy wants an IP address, got {v:?}"))?;
                 config.trusted_proxies.push(ip.to_canonical());
             }
-            "--data-dir" => data_dir = Some(std::path::PathBuf::from(value("--data-dir")?)),
+            "--data-dir" => {
+                data_dir = Some(std::path::PathBuf::from(value("--data-dir")?));
+                memory_only.push("--data-dir");
+            }
             "--redis" | "--redis-cluster" if backing.is_some() => {
                 return Err("give one of --redis and --redis-cluster, once".to_owned())
             }
@@ -293,9 +324,20 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
         None => parse_addr(DEFAULT_ADDR)?,
     };
     let backing = match backing {
-        None => Backing::Memory { max_keys, data_dir },
-        Some(_) if data_dir.is_some() => {
-            return Err("--data-dir is for the in-process store, not with --redis".to_owned())
+        None => Backing::Memory {
+            max_keys,
+            max_bytes,
+            eviction,
+            data_dir,
+        },
+        Some(_) if !memory_only.is_empty() => {
+            memory_only.dedup();
+            return Err(format!(
+                "{} configure the in-process store: they do nothing with --redis or \
+                 --redis-cluster (bound the Redis server itself, with its maxmemory and \
+                 maxmemory-policy)",
+                memory_only.join(", ")
+            ));
         }
         Some(redis) => redis,
     };
@@ -492,11 +534,20 @@ async fn run(listener: TcpListener, config: Config, backing: Backing) -> Result<
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let io = |e: std::io::Error| e.to_string();
     match backing {
-        Backing::Memory { max_keys, data_dir } => {
+        Backing::Memory {
+            max_keys,
+            max_bytes,
+            eviction,
+            data_dir,
+        } => {
             let mut builder = Store::builder()
                 .name("http_service")
                 .max_keys(max_keys)
+                .eviction(eviction)
                 .record_stats(true);
+            if let Some(n) = max_bytes {
+                builder = builder.max_bytes(n);
+            }
             if let Some(dir) = &data_dir {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 builder = builder

@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use scriptling_kv::{Store, TestClock, Ttl, Value};
+use scriptling_kv::{Eviction, Store, TestClock, Ttl, Value};
 use serde_json::{json, Value as Json};
 use ureq::http::HeaderMap;
 
@@ -1138,6 +1138,8 @@ fn command_line() {
     };
     let memory = |max_keys| Backing::Memory {
         max_keys,
+        max_bytes: None,
+        eviction: Eviction::VolatileTtl,
         data_dir: None,
     };
     assert_eq!(args(&[]), run("127.0.0.1:8080", 100, &[], memory(100_000)));
@@ -1168,10 +1170,57 @@ fn command_line() {
             &[],
             Backing::Memory {
                 max_keys: 100_000,
+                max_bytes: None,
+                eviction: Eviction::VolatileTtl,
                 data_dir: Some("/var/lib/svc".into())
             }
         )
     );
+    assert_eq!(
+        args(&[
+            "--max-bytes",
+            "1048576",
+            "--eviction=lru",
+            "--max-keys",
+            "50"
+        ]),
+        run(
+            "127.0.0.1:8080",
+            100,
+            &[],
+            Backing::Memory {
+                max_keys: 50,
+                max_bytes: Some(1 << 20),
+                eviction: Eviction::Lru,
+                data_dir: None,
+            }
+        )
+    );
+    assert_eq!(
+        args(&["--eviction", "volatile-ttl"]),
+        run("127.0.0.1:8080", 100, &[], memory(100_000))
+    );
+    // The in-process store's flags are refused with Redis, each named, never silently ignored.
+    for (flags, named) in [
+        (&["--max-keys", "10"][..], "--max-keys"),
+        (&["--max-bytes", "10"], "--max-bytes"),
+        (&["--eviction", "lru"], "--eviction"),
+        (&["--data-dir", "d"], "--data-dir"),
+    ] {
+        for redis in [
+            &["--redis", "redis://x"][..],
+            &["--redis-cluster", "redis://a:1"],
+        ] {
+            let all: Vec<&str> = flags.iter().chain(redis).copied().collect();
+            match args(&all) {
+                Err(e) => assert!(
+                    e.contains(named) && e.contains("in-process store"),
+                    "{all:?}: {e}"
+                ),
+                ok => panic!("{all:?} accepted: {ok:?}"),
+            }
+        }
+    }
     assert_eq!(
         args(&["--redis", "redis://127.0.0.1:6400"]),
         run(
@@ -1221,6 +1270,10 @@ fn command_line() {
         &["--rate-limit", "-1"],
         &["--rate-limit", "many"],
         &["--max-keys", "0"],
+        &["--max-bytes", "0"],
+        &["--max-bytes", "lots"],
+        &["--eviction", "lfu"],
+        &["--eviction"],
         &["--create-limit", "0"],
         &["--ipv6-prefix", "0"],
         &["--ipv6-prefix", "129"],
@@ -1238,6 +1291,9 @@ fn command_line() {
         "--ipv6-prefix",
         "--rate-limit",
         "--max-keys",
+        "--max-bytes",
+        "--eviction",
+        "--data-dir",
         "--trusted-proxy",
         "--redis",
         "--redis-cluster",
@@ -2256,6 +2312,67 @@ mod process {
         assert_eq!(
             String::from_utf8_lossy(&out.stderr),
             format!("http_service: cannot connect to redis://:***@{auth}: authentication failed\n")
+        );
+    }
+
+    /// `--max-bytes` bounds the store's accounted bytes on the binary: 300 logins (a session each,
+    /// 64-character names, one client each through a trusted proxy) into `--max-bytes 40000`
+    /// leave at most the keys that fit (each session costs its key, its value and the fixed
+    /// overhead, over 300 bytes), with `--eviction lru`; the store's own flags are refused, by
+    /// name, with `--redis`, and the process exits with the usage error (2) before connecting.
+    #[test]
+    fn max_bytes_and_eviction_flags_bound_the_binary_and_are_refused_with_redis() {
+        let service = Service::start(&[
+            "--max-bytes",
+            "40000",
+            "--eviction",
+            "lru",
+            "--trusted-proxy",
+            "127.0.0.1",
+        ]);
+        let agent = super::agent();
+        let name = "n".repeat(64);
+        let body = format!(r#"{{"user": "{name}"}}"#);
+        for i in 0..300 {
+            let client = format!("10.9.{}.{}", i / 250, i % 250);
+            let url = format!("{}/login", service.base);
+            let reply = super::post(
+                &agent,
+                &url,
+                Some("application/json"),
+                &body,
+                &[("X-Forwarded-For", client.as_str())],
+            );
+            assert_eq!(reply.status, 200, "login {i}");
+        }
+        let stats = super::get(&agent, &format!("{}/stats", service.base), &[]).json();
+        let keys = stats["keys"].as_u64().unwrap();
+        // 300 sessions and 600 rate/create windows were written; at most 40000 / 300 fit.
+        assert!(keys <= 40_000 / 300, "{stats}");
+        assert!(
+            stats["evicted"].as_u64().unwrap() >= 900 - 40_000 / 300,
+            "{stats}"
+        );
+        service.terminate();
+        let (status, _) = service.finish();
+        assert_eq!(status.code(), Some(0));
+
+        let out = Command::new(example_binary())
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--max-bytes",
+                "100",
+                "--redis",
+                "redis://127.0.0.1:1",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--max-bytes configure the in-process store"),
+            "{stderr}"
         );
     }
 }
