@@ -332,3 +332,63 @@ fn weak_store_and_eviction_have_the_documented_traits() {
         "a dropped store does not come back"
     );
 }
+
+/// Four threads write, overwrite (larger and smaller) and delete values of up to 10 KB in a store
+/// capped at 200 KB (and at 300 keys), under both policies. Once they are done: the bytes and
+/// keys are within the caps (no write in progress), and `bytes_used()` is exactly the sum of the
+/// charges of the keys held: every install and every removal was accounted once, whatever raced.
+#[test]
+fn racing_writers_keep_the_byte_counter_exact_and_the_bounds() {
+    const MAX: usize = 200_000;
+    for policy in [Eviction::VolatileTtl, Eviction::Lru] {
+        let store = Store::builder()
+            .background_cleanup(false)
+            .max_bytes(MAX)
+            .max_keys(300)
+            .eviction(policy)
+            .build();
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                    for _ in 0..10_000 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let key = format!("k{}", x % 500);
+                        match x % 7 {
+                            0 => {
+                                store.delete(&key);
+                            }
+                            1 => {
+                                store.get(&key);
+                            }
+                            _ => store.set(&key, "v".repeat((x >> 20) as usize % 10_000)),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let held: usize = store
+            .keys("*")
+            .unwrap()
+            .iter()
+            .map(|k| charge(k, store.get(k).unwrap().as_str().unwrap().len()))
+            .sum();
+        assert_eq!(store.bytes_used(), held, "{policy:?}");
+        assert!(
+            store.bytes_used() <= MAX,
+            "{policy:?}: {} bytes",
+            store.bytes_used()
+        );
+        assert!(store.len() <= 300, "{policy:?}: {} keys", store.len());
+        assert!(
+            store.stats().evicted > 0,
+            "{policy:?}: the caps were never reached"
+        );
+    }
+}
