@@ -43,8 +43,10 @@ pub struct Stats {
     /// Snapshot saves that failed (periodic persistence; see `StoreBuilder::persist`).
     pub save_failures: u64,
     /// The store's accounted size in bytes, as [`Store::bytes_used`](crate::Store::bytes_used)
-    /// reports it (a gauge, not a counter: it goes down as keys go). One load in a store built
-    /// with `max_keys` or `max_bytes`; in an unbounded store it makes `stats()` walk the table.
+    /// reports it (a gauge, not a counter: it goes down as keys go), in a store built with
+    /// `max_keys` or `max_bytes`, which keeps it as it changes. 0 in an unbounded store, which
+    /// keeps no such counter (so that `stats()` stays constant-cost): call
+    /// [`Store::bytes_used`](crate::Store::bytes_used) there, which walks the table.
     pub bytes_used: u64,
 }
 

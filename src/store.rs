@@ -537,11 +537,13 @@ impl Store {
     }
 
     /// The store's counters: hits and misses (with
-    /// [`record_stats(true)`](StoreBuilder::record_stats)), keys expired and evicted. See
-    /// [`Stats`].
+    /// [`record_stats(true)`](StoreBuilder::record_stats)), keys expired and evicted, and in a
+    /// bounded store the accounted bytes. Constant cost, whatever the store holds. See [`Stats`].
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.sum();
-        stats.bytes_used = self.bytes_used() as u64;
+        if let Some(bound) = &self.inner.bound {
+            stats.bytes_used = bound.bytes() as u64;
+        }
         stats
     }
 

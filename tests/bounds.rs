@@ -392,3 +392,21 @@ fn racing_writers_keep_the_byte_counter_exact_and_the_bounds() {
         );
     }
 }
+
+/// `stats()` stays constant-cost in an unbounded store: it reports no byte figure there (the
+/// store keeps no counter), while `bytes_used()` computes one by a walk; a bounded store reports
+/// the same figure both ways.
+#[test]
+fn stats_report_bytes_only_where_a_counter_is_kept() {
+    let unbounded = Store::new();
+    unbounded.set("k", "hello");
+    assert_eq!(unbounded.stats().bytes_used, 0);
+    assert_eq!(
+        unbounded.bytes_used(),
+        scriptling_kv::ENTRY_OVERHEAD + 1 + 5
+    );
+    let bounded = Store::builder().max_keys(10).build();
+    bounded.set("k", "hello");
+    assert_eq!(bounded.stats().bytes_used, bounded.bytes_used() as u64);
+    assert_eq!(bounded.bytes_used(), scriptling_kv::ENTRY_OVERHEAD + 1 + 5);
+}
