@@ -131,7 +131,19 @@ fn main() {
     );
     // First, while the process's heap is still small: its RSS is measured.
     if want("flood") {
-        flood_section(&sizes, &mut out);
+        flood_section::<Ours, Moka>(
+            &sizes,
+            &mut out,
+            "flood",
+            "keys (ours `max_keys`, moka `max_capacity`; the only peer with a bound)",
+        );
+        flood_section::<OursBytes, MokaBytes>(
+            &sizes,
+            &mut out,
+            "flood-bytes",
+            "keys' worth of bytes (ours `max_bytes`, moka `max_capacity` with a weigher charging \
+             each entry as ours does: key + 8 + ENTRY_OVERHEAD)",
+        );
     }
     if want("conditional") {
         conditional_section(&sizes, &mut out);
@@ -1209,6 +1221,73 @@ impl Bounded for Moka {
     }
 }
 
+/// The flood's keys (`flood:T:NNNNNNNN`, 16 bytes) cost this many bytes each under `max_bytes`
+/// (an integer value: 8).
+const FLOOD_KEY_BYTES: usize = 16 + 8 + scriptling_kv::ENTRY_OVERHEAD;
+
+/// Ours bounded by `max_bytes` at `cap` keys' worth of bytes.
+struct OursBytes(Ours);
+
+/// moka bounded by a weigher at `cap` keys' worth of bytes.
+struct MokaBytes(Moka);
+
+impl Bounded for OursBytes {
+    const NAME: &'static str = "scriptling-kv (max_bytes)";
+    const HARD: bool = true;
+    fn with_cap(cap: usize) -> Self {
+        OursBytes(common::OursOf(
+            Store::builder()
+                .background_cleanup(false)
+                .max_bytes(cap * FLOOD_KEY_BYTES)
+                .build(),
+        ))
+    }
+    #[inline]
+    fn write(&self, key: &str) {
+        self.0.write(key);
+    }
+    #[inline]
+    fn len_now(&self) -> usize {
+        self.0.len_now()
+    }
+    fn settle(&self) -> usize {
+        let (held, bytes) = (self.0 .0.len(), self.0 .0.bytes_used());
+        // The accounting is exact: every held key is charged exactly its size.
+        assert_eq!(bytes, cap_bytes(held), "{bytes} bytes for {held} keys");
+        held
+    }
+    fn evicted(&self) -> Option<u64> {
+        self.0.evicted()
+    }
+}
+
+/// The accounted bytes of `keys` flood keys.
+fn cap_bytes(keys: usize) -> usize {
+    keys * FLOOD_KEY_BYTES
+}
+
+impl Bounded for MokaBytes {
+    const NAME: &'static str = "moka (weigher)";
+    const HARD: bool = false;
+    fn with_cap(cap: usize) -> Self {
+        MokaBytes(Moka::weighed((cap * FLOOD_KEY_BYTES) as u64))
+    }
+    #[inline]
+    fn write(&self, key: &str) {
+        self.0.write(key);
+    }
+    #[inline]
+    fn len_now(&self) -> usize {
+        self.0.len_now()
+    }
+    fn settle(&self) -> usize {
+        self.0.settle()
+    }
+    fn evicted(&self) -> Option<u64> {
+        None
+    }
+}
+
 /// `(VmRSS, VmHWM)` of this process in bytes (Linux), after resetting the peak if `reset`.
 fn rss(reset: bool) -> Option<(u64, u64)> {
     if reset {
@@ -1313,38 +1392,35 @@ fn flood_once<B: Bounded>(total: usize, threads: usize, cap: usize) -> FloodRun 
     }
 }
 
-fn flood_section(sizes: &Sizes, out: &mut Output) {
+/// The flood of `A` against `B` (recorded as `kind`), each bounded at `sizes.cap` `bound`.
+fn flood_section<A: Bounded, B: Bounded>(sizes: &Sizes, out: &mut Output, kind: &str, bound: &str) {
     let describe = format!(
         "{} unique keys written with `incr_with_ttl(key, 1, 30 min)` into a store bounded at {} \
-         keys (ours `max_keys`, moka `max_capacity`; the only peer with a bound), split over the \
-         threads; the size is sampled every 64 writes per thread; peak RSS growth = the \
-         process's peak resident set during the run minus its resident set before (heap \
-         trimmed first). Median of {}",
+         {bound}, split over the threads; the size is sampled every 64 writes per thread; peak \
+         RSS growth = the process's peak resident set during the run minus its resident set \
+         before (heap trimmed first). Median of {}",
         sizes.flood, sizes.cap, sizes.flood_reps
     );
-    println!("\n== flood ({describe})");
+    println!("\n== {kind} ({describe})");
     println!(
         "{:<26} {:>3} {:>9} {:>9} {:>9} {:>12}",
         "contender", "T", "Mops/s", "max len", "final len", "peak RSS MB"
     );
-    out.record(json!({"kind": "flood-workload", "describe": describe}));
+    out.record(json!({"kind": format!("{kind}-workload"), "describe": describe}));
     for &threads in &sizes.threads {
         let mut runs: [Vec<FloodRun>; 2] = [Vec::new(), Vec::new()];
         for rep in 0..sizes.flood_reps {
             for j in 0..2 {
                 let which = (j + rep) % 2;
                 let r = if which == 0 {
-                    flood_once::<Ours>(sizes.flood, threads, sizes.cap)
+                    flood_once::<A>(sizes.flood, threads, sizes.cap)
                 } else {
-                    flood_once::<Moka>(sizes.flood, threads, sizes.cap)
+                    flood_once::<B>(sizes.flood, threads, sizes.cap)
                 };
                 runs[which].push(r);
             }
         }
-        for (which, name) in [<Ours as Bounded>::NAME, <Moka as Bounded>::NAME]
-            .iter()
-            .enumerate()
-        {
+        for (which, name) in [A::NAME, B::NAME].iter().enumerate() {
             let rs = &runs[which];
             let mops: Vec<f64> = rs.iter().map(|r| r.mops).collect();
             let max_len = rs.iter().map(|r| r.max_len).max().unwrap_or(0);
@@ -1364,7 +1440,7 @@ fn flood_section(sizes: &Sizes, out: &mut Output) {
                 median(&rss_mb)
             );
             out.record(json!({
-                "kind": "flood", "contender": name, "threads": threads, "keys": sizes.flood,
+                "kind": kind, "contender": name, "threads": threads, "keys": sizes.flood,
                 "cap": sizes.cap, "mops": mops, "median": median(&mops), "max_len": max_len,
                 "final_len": final_len, "rss_mb": rss_mb,
                 "rss_mb_median": if rss_mb.is_empty() { None } else { Some(median(&rss_mb)) },

@@ -592,6 +592,21 @@ impl Moka {
         )
     }
 
+    /// A cache bounded at `max_bytes` by a weigher that charges each entry as scriptling-kv's
+    /// `max_bytes` does (its key's length, 8 for the integer the flood writes, and
+    /// `ENTRY_OVERHEAD`), with the same per-entry expiry: the byte-capped flood's peer.
+    pub(crate) fn weighed(max_bytes: u64) -> Self {
+        Moka(
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|k: &String, _: &MokaItem| {
+                    u32::try_from(k.len() + 8 + scriptling_kv::ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+                })
+                .expire_after(PerEntry)
+                .build_with_hasher(RandomState::new()),
+        )
+    }
+
     /// moka's own entry count, as it stands (an estimate its housekeeping updates; `len` runs
     /// the housekeeping first).
     pub(crate) fn entry_count(&self) -> u64 {

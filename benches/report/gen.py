@@ -575,11 +575,11 @@ def stampede_section(caps):
     return "\n".join(parts)
 
 
-def flood_section(caps):
-    recs = [r for r in caps if r["kind"] == "flood"]
+def flood_section(caps, kind="flood"):
+    recs = [r for r in caps if r["kind"] == kind]
     if not recs:
-        return "_(no flood results)_"
-    desc = next((r["describe"] for r in caps if r["kind"] == "flood-workload"), "")
+        return f"_(no {kind} results)_"
+    desc = next((r["describe"] for r in caps if r["kind"] == f"{kind}-workload"), "")
     rows = []
     ours_by_t = {r["threads"]: r for r in recs if is_ours(r["contender"])}
     for r in recs:
@@ -631,6 +631,8 @@ def capabilities_sections(caps):
         md.append(throughput_section(sess, sess_desc))
     md.append("## Flood into a bounded store\n")
     md.append(flood_section(caps) + "\n")
+    md.append("### The same flood under a byte cap\n")
+    md.append(flood_section(caps, "flood-bytes") + "\n")
     return "\n".join(md)
 
 
