@@ -366,61 +366,49 @@ impl ser::Serializer for ValueSerializer {
     }
 }
 
-impl ser::SerializeSeq for Compound {
-    type Ok = Value;
-    type Error = ConvertError;
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        v: &T,
-    ) -> std::result::Result<(), ConvertError> {
-        self.push(v)
-    }
-    fn end(self) -> Ser {
-        self.list()
-    }
+// The list-shaped compounds (sequences, tuples, tuple structs, tuple variants) push items; the
+// struct-shaped ones (structs, struct variants) add named fields.
+macro_rules! list_compound {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Compound {
+            type Ok = Value;
+            type Error = ConvertError;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> std::result::Result<(), ConvertError> {
+                self.push(v)
+            }
+            fn end(self) -> Ser {
+                self.list()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound {
-    type Ok = Value;
-    type Error = ConvertError;
-    fn serialize_element<T: Serialize + ?Sized>(
-        &mut self,
-        v: &T,
-    ) -> std::result::Result<(), ConvertError> {
-        self.push(v)
-    }
-    fn end(self) -> Ser {
-        self.list()
-    }
+macro_rules! struct_compound {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound {
+            type Ok = Value;
+            type Error = ConvertError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                v: &T,
+            ) -> std::result::Result<(), ConvertError> {
+                self.field(key, v)
+            }
+            fn end(self) -> Ser {
+                self.dict()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleStruct for Compound {
-    type Ok = Value;
-    type Error = ConvertError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        v: &T,
-    ) -> std::result::Result<(), ConvertError> {
-        self.push(v)
-    }
-    fn end(self) -> Ser {
-        self.list()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound {
-    type Ok = Value;
-    type Error = ConvertError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        v: &T,
-    ) -> std::result::Result<(), ConvertError> {
-        self.push(v)
-    }
-    fn end(self) -> Ser {
-        self.list()
-    }
-}
+list_compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+struct_compound!(SerializeStruct, SerializeStructVariant);
 
 impl ser::SerializeMap for Compound {
     type Ok = Value;
@@ -441,36 +429,6 @@ impl ser::SerializeMap for Compound {
             .take()
             .ok_or_else(|| ConvertError::new("a map value without its key"))?;
         self.field(&key, v)
-    }
-    fn end(self) -> Ser {
-        self.dict()
-    }
-}
-
-impl ser::SerializeStruct for Compound {
-    type Ok = Value;
-    type Error = ConvertError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> std::result::Result<(), ConvertError> {
-        self.field(key, v)
-    }
-    fn end(self) -> Ser {
-        self.dict()
-    }
-}
-
-impl ser::SerializeStructVariant for Compound {
-    type Ok = Value;
-    type Error = ConvertError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> std::result::Result<(), ConvertError> {
-        self.field(key, v)
     }
     fn end(self) -> Ser {
         self.dict()
