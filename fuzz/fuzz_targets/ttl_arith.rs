@@ -5,7 +5,8 @@
 //! - nothing panics, however large the durations or the clock;
 //! - the clock moves by what was advanced, saturating at `2^63 - 2` ns, about 292 years (clock.rs docs);
 //! - a TTL `d` set at `now` gives the deadline `min(now + d, 2^63 - 2)` (deadlines saturate
-//!   at about 292 years, as documented), a zero TTL none; the key is live while `deadline > now`;
+//!   at about 292 years, as documented); a zero TTL is expired at once: the key is gone (removed,
+//!   not left for the purge); the key is live while `deadline > now`;
 //! - `ttl` reports exactly `deadline - now`, never more than the TTL last set, never zero;
 //!   `get`/`exists` agree with it; `incr` keeps the TTL;
 //! - `Ttl::as_secs` rounds up (`ceil(ns / 1e9)`, saturating at `i64::MAX`), on the store's
@@ -70,8 +71,9 @@ struct Model {
 }
 
 impl Model {
-    fn deadline(&self, ttl: Duration) -> Option<u128> {
-        (!ttl.is_zero()).then(|| (self.now + ttl.as_nanos()).min(SATURATED))
+    /// The key holding `v` with a TTL of `ttl` from now: a zero TTL removes it.
+    fn with_ttl(&self, v: i64, ttl: Duration) -> Option<(i64, Option<u128>)> {
+        (!ttl.is_zero()).then(|| (v, Some((self.now + ttl.as_nanos()).min(SATURATED))))
     }
 
     fn live(&self) -> Option<(i64, Option<u128>)> {
@@ -95,7 +97,7 @@ fuzz_target!(|steps: Vec<Step>| {
             Step::Set(d) => {
                 let d = d.duration();
                 store.set_with_ttl("k", 1, d);
-                model.key = Some((1, model.deadline(d)));
+                model.key = model.with_ttl(1, d);
                 model.last_ttl = Some(d);
             }
             Step::Expire(d) => {
@@ -107,7 +109,7 @@ fuzz_target!(|steps: Vec<Step>| {
                     "expire({d:?}) in {model:?}"
                 );
                 if let Some((v, _)) = was_live {
-                    model.key = Some((v, model.deadline(d)));
+                    model.key = model.with_ttl(v, d);
                     model.last_ttl = Some(d);
                 }
             }
