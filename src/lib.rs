@@ -248,65 +248,47 @@
 //!   own implementation of the same contract.
 #![doc(test(attr(deny(warnings))))]
 
-mod backend;
-mod cleaner;
-mod clock;
-mod conditional;
-mod entry;
+mod engine;
 mod error;
-mod evict;
-mod expiry;
-mod flight;
-#[cfg(feature = "arbitrary")]
-pub mod fuzzing;
-mod glob;
+mod snapshot;
+mod store;
 #[cfg(any(feature = "arbitrary", feature = "proptest"))]
-mod identical;
-mod key;
+mod testing;
+mod value;
+
+#[cfg(any(feature = "test-util", test))]
+pub use engine::clock::TestClock;
+pub use engine::evict::{Eviction, RemovalCause, ENTRY_OVERHEAD};
+pub use error::{Error, Result};
+pub use snapshot::PersistenceStatus;
+pub use store::backend::{AsyncKv, LoadError};
+pub use store::conditional::{Compute, Current};
+pub use store::flight::{Loaded, Source};
+pub use store::glob::Pattern;
+pub use store::shared::SharedKv;
+pub use store::stats::{Stats, METRIC_NAMES};
+pub use store::weak::WeakStore;
+pub use store::{Store, StoreBuilder, Ttl};
+#[cfg(feature = "arbitrary")]
+pub use testing::fuzzing;
 #[cfg(any(
     feature = "proptest",
     all(feature = "arbitrary", feature = "test-util")
 ))]
-pub mod ops;
-mod shared;
-mod snapshot;
-mod stats;
-mod store;
+pub use testing::ops;
 #[cfg(feature = "proptest")]
-pub mod strategy;
-mod sync;
-mod table;
+pub use testing::strategy;
 #[cfg(feature = "serde")]
-mod typed;
-mod value;
-mod weak;
-mod wheel;
-mod write;
-
-pub use backend::{AsyncKv, LoadError};
-#[cfg(any(feature = "test-util", test))]
-pub use clock::TestClock;
-pub use conditional::{Compute, Current};
-pub use error::{Error, Result};
-pub use evict::{Eviction, RemovalCause, ENTRY_OVERHEAD};
-pub use flight::{Loaded, Source};
-pub use glob::Pattern;
-pub use shared::SharedKv;
-pub use snapshot::PersistenceStatus;
-pub use stats::{Stats, METRIC_NAMES};
-pub use store::{Store, StoreBuilder, Ttl};
-#[cfg(feature = "serde")]
-pub use typed::{from_value, to_value};
+pub use value::typed::{from_value, to_value};
 pub use value::{Value, ValueOutOfRange};
-pub use weak::WeakStore;
 
 /// Size and alignment of the store's slot allocation, for the tracking allocator of the loom
 /// reclamation models (`loom-tests/tests/reclamation.rs`), which must recognise slot blocks.
 #[cfg(scriptling_kv_loom)]
 #[doc(hidden)]
 pub const __SLOT_LAYOUT: (usize, usize) = (
-    std::mem::size_of::<entry::Slot>(),
-    std::mem::align_of::<entry::Slot>(),
+    std::mem::size_of::<engine::entry::Slot>(),
+    std::mem::align_of::<engine::entry::Slot>(),
 );
 
 /// How many spare slot allocations the calling thread holds, and how many it has reused so far
@@ -315,7 +297,7 @@ pub const __SLOT_LAYOUT: (usize, usize) = (
 #[cfg(not(scriptling_kv_loom))]
 #[doc(hidden)]
 pub fn __spare_slots() -> (usize, u64) {
-    entry::spares_held()
+    engine::entry::spares_held()
 }
 
 /// The README's examples, compiled and run as doctests.

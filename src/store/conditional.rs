@@ -11,11 +11,11 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::clock::NEVER;
+use crate::engine::clock::NEVER;
+use crate::engine::write::{Deadline, Write};
 use crate::error::Result;
 use crate::store::Store;
 use crate::value::Value;
-use crate::write::{Deadline, Write};
 
 /// What [`Store::compute`] does to the key (the first element of what its closure returns).
 ///

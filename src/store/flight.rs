@@ -49,10 +49,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::engine::sync::{lock, Arc, Condvar, Mutex};
+use crate::engine::write::Write;
 use crate::store::Store;
-use crate::sync::{lock, Arc, Condvar, Mutex};
 use crate::value::Value;
-use crate::write::Write;
 
 /// Number of shards of the in-flight table (one under loom: fewer interleavings, same protocol).
 #[cfg(not(scriptling_kv_loom))]
@@ -99,11 +99,11 @@ struct Flight {
     changed: Condvar,
     /// The thread of a blocking loader (`None` for an async one): a blocking wait for this
     /// flight on that thread can only be the loader's own `init` waiting for itself.
-    thread: Option<crate::sync::ThreadId>,
+    thread: Option<crate::engine::sync::ThreadId>,
 }
 
 impl Flight {
-    fn new(thread: Option<crate::sync::ThreadId>) -> Self {
+    fn new(thread: Option<crate::engine::sync::ThreadId>) -> Self {
         Flight {
             state: Mutex::new(State::Loading(Vec::new())),
             changed: Condvar::new(),
@@ -114,7 +114,7 @@ impl Flight {
     /// Reports a blocking wait by the loader's own thread (module docs, "Re-entrancy"): it
     /// would never end.
     fn check_not_own(&self, key: &str) {
-        if self.thread.is_some() && self.thread == Some(crate::sync::thread_id()) {
+        if self.thread.is_some() && self.thread == Some(crate::engine::sync::thread_id()) {
             panic!(
                 "scriptling-kv: the loader of key {key:?} waits for its own load: a single-flight \
                  load of a key was called from inside the init of a load of the same key, on the \
@@ -171,8 +171,8 @@ impl Flight {
 /// `Condvar::wait`, ignoring poisoning (as [`lock`] does).
 fn wait<'a, T>(
     cv: &Condvar,
-    guard: crate::sync::MutexGuard<'a, T>,
-) -> crate::sync::MutexGuard<'a, T> {
+    guard: crate::engine::sync::MutexGuard<'a, T>,
+) -> crate::engine::sync::MutexGuard<'a, T> {
     #[cfg(scriptling_kv_loom)]
     {
         cv.wait(guard).unwrap()
@@ -217,7 +217,7 @@ impl Flights {
         if let Some(f) = map.get(key) {
             return (f.clone(), false);
         }
-        let f = Arc::new(Flight::new(blocking.then(crate::sync::thread_id)));
+        let f = Arc::new(Flight::new(blocking.then(crate::engine::sync::thread_id)));
         map.insert(key.to_owned(), f.clone());
         (f, true)
     }

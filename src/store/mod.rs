@@ -8,24 +8,32 @@
 //! that sets a TTL, for one `Vec::push`), and the expiry engine's wheel mutex (a purge or a
 //! compaction, for its bookkeeping; `delete` and `clear` only `try_lock` it).
 
+pub(crate) mod backend;
+pub(crate) mod conditional;
+pub(crate) mod flight;
+pub(crate) mod glob;
+pub(crate) mod shared;
+pub(crate) mod stats;
+pub(crate) mod weak;
+
 use std::fmt;
 use std::time::Duration;
 
 #[cfg(not(scriptling_kv_loom))]
-use crate::cleaner;
-use crate::cleaner::Shutdown;
-use crate::clock::{Clock, NEVER};
-use crate::entry::{Observed, Slot};
+use crate::engine::cleaner;
+use crate::engine::cleaner::Shutdown;
+use crate::engine::clock::{Clock, NEVER};
+use crate::engine::entry::{Observed, Slot};
+use crate::engine::evict::{notify, Bound, Eviction, Listener, RemovalCause};
+use crate::engine::expiry::{Expiry, BATCH};
+use crate::engine::sync::std_only;
+use crate::engine::table::{Pin, Table};
+use crate::engine::write::{Deadline, Write};
 use crate::error::{Error, Result};
-use crate::evict::{notify, Bound, Eviction, Listener, RemovalCause};
-use crate::expiry::{Expiry, BATCH};
-use crate::flight::Flights;
-use crate::glob::Pattern;
-use crate::stats::{Counters, Stats};
-use crate::sync::std_only;
-use crate::table::{Pin, Table};
+use crate::store::flight::Flights;
+use crate::store::glob::Pattern;
+use crate::store::stats::{Counters, Stats};
 use crate::value::Value;
-use crate::write::{Deadline, Write};
 
 /// Time to live of a key, as reported by [`Store::ttl`].
 ///
@@ -233,7 +241,7 @@ impl StoreBuilder {
     /// Runs the store on a hand-advanced clock instead of the monotonic one (feature
     /// `test-util`). See [`TestClock`](crate::TestClock).
     #[cfg(any(feature = "test-util", test))]
-    pub fn test_clock(mut self, clock: crate::clock::TestClock) -> Self {
+    pub fn test_clock(mut self, clock: crate::engine::clock::TestClock) -> Self {
         self.clock = Some(clock.clock());
         self
     }
@@ -274,7 +282,7 @@ impl StoreBuilder {
                 |inner: &Inner| {
                     inner.purge();
                     #[cfg(feature = "metrics")]
-                    crate::stats::publish(inner);
+                    crate::store::stats::publish(inner);
                 },
             );
         }
@@ -335,7 +343,7 @@ impl Inner {
             });
         self.counters
             .expired
-            .fetch_add(removed as u64, crate::sync::Ordering::Relaxed);
+            .fetch_add(removed as u64, crate::engine::sync::Ordering::Relaxed);
         removed
     }
 
@@ -349,7 +357,7 @@ impl Inner {
                 slot, word, now, ..
             } => {
                 self.used(&entry);
-                Some((slot, crate::entry::deadline_of(word), now))
+                Some((slot, crate::engine::entry::deadline_of(word), now))
             }
             Observed::Dead | Observed::Expired(..) => None,
         }
@@ -906,8 +914,8 @@ impl Store {
 mod mutant {
     use crossbeam_epoch::Guard;
 
-    use crate::entry::Entry;
-    use crate::table::{Pin, Table};
+    use crate::engine::entry::Entry;
+    use crate::engine::table::{Pin, Table};
 
     /// Mutant `split_ttl`: `set`/`set_with_ttl` install the value, then the deadline, in two
     /// writes.
@@ -945,7 +953,7 @@ mod mutant {
     /// dropped, so a concurrent replacement may free (or recycle) it meanwhile.
     pub(super) fn read_after_unpin<R>(
         pin: Pin<'_>,
-        slot: *const crate::entry::Slot,
+        slot: *const crate::engine::entry::Slot,
         f: impl FnOnce(&crate::value::Value) -> R,
     ) -> R {
         drop(pin);
@@ -961,7 +969,7 @@ mod mutant {
     pub(super) fn clear_kill<'g>(
         entry: &Entry,
         guard: &'g Guard,
-    ) -> (Option<&'g crate::entry::Slot>, bool) {
+    ) -> (Option<&'g crate::engine::entry::Slot>, bool) {
         if !cfg!(scriptling_kv_mutant = "clear_cas_once") {
             return (entry.kill_any(guard), true);
         }

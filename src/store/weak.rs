@@ -14,8 +14,8 @@
 
 use std::fmt;
 
+use crate::engine::sync::std_only::Weak;
 use crate::store::{Inner, Store};
-use crate::sync::std_only::Weak;
 
 /// A handle to a [`Store`] that does not keep it alive: [`Store::downgrade`], then
 /// [`upgrade`](WeakStore::upgrade) for each use. What a removal listener that uses its own store
@@ -85,8 +85,8 @@ impl Store {
             last_handle: self
                 ._last_handle
                 .as_ref()
-                .map(crate::sync::std_only::Arc::downgrade),
-            inner: crate::sync::std_only::Arc::downgrade(&self.inner),
+                .map(crate::engine::sync::std_only::Arc::downgrade),
+            inner: crate::engine::sync::std_only::Arc::downgrade(&self.inner),
         }
     }
 }

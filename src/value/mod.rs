@@ -2,6 +2,9 @@
 //! accessors, a JSON-like [`Display`](fmt::Display) rendering and (with the
 //! `serde` feature) hand-written `Serialize`/`Deserialize` impls.
 
+#[cfg(feature = "serde")]
+pub(crate) mod typed;
+
 use std::cell::Cell;
 use std::collections::{btree_map, BTreeMap, HashMap};
 use std::fmt::{self, Write as _};

@@ -11,7 +11,7 @@
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{AtomicU64, Ordering};
+use crate::engine::sync::{AtomicU64, Ordering};
 
 /// Counters of a store, as [`Store::stats`](crate::Store::stats) reports them.
 ///

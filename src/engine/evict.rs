@@ -126,10 +126,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crossbeam_epoch::Guard;
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{Clock, NEVER};
-use crate::entry::{Entry, Slot};
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
-use crate::table::{Pin, Table};
+use crate::engine::clock::{Clock, NEVER};
+use crate::engine::entry::{Entry, Slot};
+use crate::engine::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
+use crate::engine::table::{Pin, Table};
 use crate::value::Value;
 
 /// How many live keys an eviction samples before it picks its victim.
@@ -314,21 +314,23 @@ type Queue = crossbeam_queue::SegQueue<Arc<Entry>>;
 /// The loom stand-in for `SegQueue` (loom cannot see `crossbeam-queue`'s atomics).
 #[cfg(scriptling_kv_loom)]
 #[derive(Debug, Default)]
-struct Queue(crate::sync::Mutex<std::collections::VecDeque<Arc<Entry>>>);
+struct Queue(crate::engine::sync::Mutex<std::collections::VecDeque<Arc<Entry>>>);
 
 #[cfg(scriptling_kv_loom)]
 impl Queue {
     fn new() -> Self {
-        Queue(crate::sync::Mutex::new(std::collections::VecDeque::new()))
+        Queue(crate::engine::sync::Mutex::new(
+            std::collections::VecDeque::new(),
+        ))
     }
     fn push(&self, e: Arc<Entry>) {
-        crate::sync::lock(&self.0).push_back(e);
+        crate::engine::sync::lock(&self.0).push_back(e);
     }
     fn pop(&self) -> Option<Arc<Entry>> {
-        crate::sync::lock(&self.0).pop_front()
+        crate::engine::sync::lock(&self.0).pop_front()
     }
     fn len(&self) -> usize {
-        crate::sync::lock(&self.0).len()
+        crate::engine::sync::lock(&self.0).len()
     }
 }
 
@@ -798,7 +800,7 @@ impl crate::store::Inner {
         let mut visited = 0usize;
         table.for_each(|key, entry| {
             visited += 1;
-            if visited % crate::expiry::BATCH == 0 {
+            if visited % crate::engine::expiry::BATCH == 0 {
                 epoch.repin();
             }
             if let Some(slot) = entry.load(&epoch).slot() {

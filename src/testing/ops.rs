@@ -70,15 +70,15 @@
 
 use std::time::Duration;
 
-use crate::clock::TestClock;
-use crate::conditional::Compute;
+use crate::engine::clock::TestClock;
 use crate::error::Result;
-use crate::flight::Loaded;
-use crate::stats::Stats;
+use crate::store::conditional::Compute;
+use crate::store::flight::Loaded;
+use crate::store::stats::Stats;
 use crate::store::{Store, Ttl};
 use crate::value::Value;
 
-pub use crate::identical::identical;
+pub use crate::testing::identical::identical;
 
 /// The named keys of the generators' pool, in order: [`key`]`(i)` is `KEYS[i]` for `i` below
 /// `KEYS.len()`. The first three are the hot keys.
@@ -426,7 +426,7 @@ pub enum Op {
 }
 
 /// What an [`Op`] returned. `==` compares values by identity (see the
-/// [module docs](crate::ops#comparing-results)).
+/// [module docs](crate::testing::ops#comparing-results)).
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum OpResult {
@@ -720,7 +720,7 @@ mod arbitrary_impls {
             0..=3 => Value::Int(i64::from(u.int_in_range(-3i8..=3)?)),
             4 => Value::from(*u.choose(&STRINGS)?),
             5 => Value::Int(*u.choose(&EXTREME_INTS)?),
-            _ => crate::fuzzing::value(u, 2, 3)?,
+            _ => crate::testing::fuzzing::value(u, 2, 3)?,
         })
     }
 

@@ -84,7 +84,7 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 
 use crate::value::Value;
 
-pub use crate::identical::identical;
+pub use crate::testing::identical::identical;
 
 /// How many `List`s/`Dict`s deep a value from `Value::arbitrary` nests, at most: 4 (a scalar
 /// inside four containers is the deepest it goes).
@@ -167,7 +167,7 @@ fn float(u: &mut Unstructured<'_>) -> Result<f64> {
 }
 
 /// Arbitrary values nested at most [`MAX_DEPTH`] deep with at most [`MAX_LEN`] elements per
-/// container: see the [module docs](crate::fuzzing) for the distribution.
+/// container: see the [module docs](crate::testing::fuzzing) for the distribution.
 impl<'a> Arbitrary<'a> for Value {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         value(u, MAX_DEPTH, MAX_LEN)

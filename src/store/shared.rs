@@ -12,9 +12,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{AsyncKv, LoadError};
 use crate::error::{Error, Result};
-use crate::flight::Loaded;
+use crate::store::backend::{AsyncKv, LoadError};
+use crate::store::flight::Loaded;
 use crate::store::Ttl;
 use crate::value::Value;
 

@@ -46,12 +46,12 @@ use std::cell::Cell;
 
 use crossbeam_epoch::Owned;
 
-use crate::clock::{Clock, NEVER};
-use crate::entry::{deadline_of, Current, Entry, Observed, Slot};
-use crate::key::Key;
+use crate::engine::clock::{Clock, NEVER};
+use crate::engine::entry::{deadline_of, Current, Entry, Observed, Slot};
+use crate::engine::key::Key;
+use crate::engine::sync::Arc;
+use crate::engine::table::Pin;
 use crate::store::Inner;
-use crate::sync::Arc;
-use crate::table::Pin;
 use crate::value::Value;
 
 /// One clock reading, taken on first use and then reused, so that one attempt of a write judges

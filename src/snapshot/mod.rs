@@ -244,12 +244,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crossbeam_epoch::Guard;
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{Clock, NEVER};
-use crate::entry::{deadline_of, Entry, Observed};
+use crate::engine::clock::{Clock, NEVER};
+use crate::engine::entry::{deadline_of, Entry, Observed};
+use crate::engine::expiry::BATCH;
+use crate::engine::sync::std_only::{Arc, Condvar, Mutex, Weak};
 use crate::error::{Error, Result};
-use crate::expiry::BATCH;
 use crate::store::{Inner, Store, StoreBuilder};
-use crate::sync::std_only::{Arc, Condvar, Mutex, Weak};
 use crate::value::Value;
 
 /// The first eight bytes of every snapshot.
@@ -1600,7 +1600,7 @@ impl Persistence {
                 inner
                     .counters
                     .listener_panics
-                    .fetch_add(1, crate::sync::Ordering::Relaxed);
+                    .fetch_add(1, crate::engine::sync::Ordering::Relaxed);
             }
         }
     }
@@ -1670,7 +1670,7 @@ impl Persistence {
             inner
                 .counters
                 .save_failures
-                .fetch_add(1, crate::sync::Ordering::Relaxed);
+                .fetch_add(1, crate::engine::sync::Ordering::Relaxed);
             self.report(inner, e);
         }
         Some(result)

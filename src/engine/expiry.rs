@@ -77,11 +77,11 @@
 use crossbeam_epoch::Guard;
 use crossbeam_utils::CachePadded;
 
-use crate::clock::{Clock, NEVER};
-use crate::entry::{Entry, Slot};
-use crate::sync::{lock, try_lock, Arc, AtomicUsize, Mutex, Ordering};
-use crate::table::{Pin, Table};
-use crate::wheel::Wheel;
+use crate::engine::clock::{Clock, NEVER};
+use crate::engine::entry::{Entry, Slot};
+use crate::engine::sync::{lock, try_lock, Arc, AtomicUsize, Mutex, Ordering};
+use crate::engine::table::{Pin, Table};
+use crate::engine::wheel::Wheel;
 
 /// log2 of the tick length in nanoseconds.
 pub(crate) const TICK_SHIFT: u32 = 20;

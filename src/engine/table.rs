@@ -42,9 +42,9 @@
 
 use crossbeam_epoch::Guard as EpochGuard;
 
-use crate::entry::Entry;
-use crate::key::Key;
-use crate::sync::Arc;
+use crate::engine::entry::Entry;
+use crate::engine::key::Key;
+use crate::engine::sync::Arc;
 
 #[cfg(not(scriptling_kv_loom))]
 pub(crate) use real::{EntryRef, Pin, Table};
@@ -178,7 +178,7 @@ mod real {
 #[cfg(scriptling_kv_loom)]
 mod model {
     use super::*;
-    use crate::sync::{lock, Mutex};
+    use crate::engine::sync::{lock, Mutex};
     use std::marker::PhantomData;
 
     /// A loom-visible stand-in: a mutex-protected list of entries. Only the table is simplified;

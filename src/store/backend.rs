@@ -7,7 +7,7 @@ use std::future::{ready, Future};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::flight::Loaded;
+use crate::store::flight::Loaded;
 use crate::store::{Store, Ttl};
 use crate::value::Value;
 

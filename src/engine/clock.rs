@@ -18,7 +18,7 @@
 use std::time::{Duration, Instant};
 
 #[cfg(any(feature = "test-util", test))]
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::engine::sync::{Arc, AtomicU64, Ordering};
 
 /// The deadline of a key without a TTL.
 pub(crate) const NEVER: u64 = u64::MAX >> 1;
@@ -54,7 +54,7 @@ impl Clock {
 
     /// The deadline of a nonzero TTL of `ttl` starting at `now`, saturating below [`NEVER`].
     /// (A zero TTL is "expired at once" and never becomes a deadline: the write engine turns
-    /// it into a removal, `write.rs`, [`Deadline::Gone`](crate::write::Deadline::Gone).)
+    /// it into a removal, `write.rs`, [`Deadline::Gone`](crate::engine::write::Deadline::Gone).)
     #[inline]
     pub(crate) fn deadline_after(now: u64, ttl: Duration) -> u64 {
         let ttl = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);

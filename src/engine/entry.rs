@@ -110,7 +110,7 @@
 //!   it reads with it does not change.
 //! - Two threads mark the same expired slot: the second finds the tag already there.
 //! - Two threads unlink the same dead entry: the table removes the key only if it still maps to
-//!   that entry ([`crate::table::Table::remove_if_same`]), so the second is a no-op and neither
+//!   that entry ([`crate::engine::table::Table::remove_if_same`]), so the second is a no-op and neither
 //!   can remove a newer entry for the same key.
 //! - The expiry scheduler's `scheduled` word is only a hint for when to look at the entry; its
 //!   protocol is described in `expiry.rs`.
@@ -152,9 +152,9 @@
 
 use crossbeam_epoch::{Atomic, Guard, Owned, Shared};
 
-use crate::clock::{Clock, NEVER};
-use crate::key::Key;
-use crate::sync::{AtomicU64, Ordering};
+use crate::engine::clock::{Clock, NEVER};
+use crate::engine::key::Key;
+use crate::engine::sync::{AtomicU64, Ordering};
 use crate::value::Value;
 
 /// The seal bit of a deadline word or a counter cell: set by anyone about to replace or kill the
@@ -809,7 +809,7 @@ impl Drop for Entry {
 /// correct code (and inlines to it); with it, the named protection is broken.
 mod mutant {
     use super::{Atomic, Guard, Owned, Shared, Slot, SEALED};
-    use crate::sync::{AtomicU64, Ordering};
+    use crate::engine::sync::{AtomicU64, Ordering};
 
     /// Seals `word` and returns what it held. Mutant `no_seal`: does nothing.
     #[inline]
@@ -904,7 +904,7 @@ mod mutant {
 #[cfg(all(test, not(scriptling_kv_loom)))]
 mod tests {
     use super::*;
-    use crate::clock::TestClock;
+    use crate::engine::clock::TestClock;
     use std::time::Duration;
 
     fn entry(v: i64, deadline: u64) -> Entry {
@@ -930,25 +930,25 @@ mod tests {
     fn queue_flags_and_the_scheduled_tick_share_a_word_without_disturbing_each_other() {
         let e = entry(0, NEVER);
         assert_eq!(e.scheduled_tick(), Entry::UNSCHEDULED);
-        assert!(e.set_queued(crate::evict::IN_TTL));
-        assert!(!e.set_queued(crate::evict::IN_TTL));
+        assert!(e.set_queued(crate::engine::evict::IN_TTL));
+        assert!(!e.set_queued(crate::engine::evict::IN_TTL));
         assert_eq!(e.scheduled_tick(), Entry::UNSCHEDULED);
         e.scheduled.store(
             (e.scheduled.load(Ordering::SeqCst) & !Entry::TICK) | 12345,
             Ordering::SeqCst,
         );
-        assert!(e.set_queued(crate::evict::IN_PERSISTENT));
+        assert!(e.set_queued(crate::engine::evict::IN_PERSISTENT));
         assert_eq!(e.scheduled_tick(), 12345);
-        e.clear_queued(crate::evict::IN_TTL);
+        e.clear_queued(crate::engine::evict::IN_TTL);
         assert_eq!(e.scheduled_tick(), 12345);
-        assert!(e.set_queued(crate::evict::IN_TTL));
-        assert!(!e.set_queued(crate::evict::IN_PERSISTENT));
+        assert!(e.set_queued(crate::engine::evict::IN_TTL));
+        assert!(!e.set_queued(crate::engine::evict::IN_PERSISTENT));
     }
 
     #[test]
     fn the_access_stamp_shares_the_word_with_tick_and_flags_and_wraps() {
         let e = entry(0, NEVER);
-        assert!(e.set_queued(crate::evict::IN_TTL));
+        assert!(e.set_queued(crate::engine::evict::IN_TTL));
         e.scheduled.store(
             (e.scheduled.load(Ordering::SeqCst) & !Entry::TICK) | 12345,
             Ordering::SeqCst,
@@ -957,7 +957,7 @@ mod tests {
         assert_eq!(e.age(7), 2);
         assert_eq!(e.scheduled_tick(), 12345);
         assert!(
-            !e.set_queued(crate::evict::IN_TTL),
+            !e.set_queued(crate::engine::evict::IN_TTL),
             "the flag survived the stamp"
         );
         // The stamp is the clock's low 18 bits; ages are taken modulo 2^18.
@@ -965,8 +965,11 @@ mod tests {
         assert_eq!(e.age(1 << 18), 1);
         assert_eq!(e.age((1 << 18) + 1), 2);
         // The largest real tick (deadlines are below 2^63) stays below the stamp bits.
-        assert_eq!((NEVER >> crate::expiry::TICK_SHIFT) & !Entry::TICK, 0);
-        const { assert!(Entry::UNSCHEDULED > NEVER >> crate::expiry::TICK_SHIFT) };
+        assert_eq!(
+            (NEVER >> crate::engine::expiry::TICK_SHIFT) & !Entry::TICK,
+            0
+        );
+        const { assert!(Entry::UNSCHEDULED > NEVER >> crate::engine::expiry::TICK_SHIFT) };
         assert_eq!(e.scheduled_tick(), 12345);
     }
 

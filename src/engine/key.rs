@@ -17,7 +17,7 @@ use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 
-use crate::sync::std_only::Arc;
+use crate::engine::sync::std_only::Arc;
 
 /// The longest key stored inline (so that [`Key`] is 32 bytes).
 pub(crate) const INLINE: usize = 30;

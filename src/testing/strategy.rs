@@ -7,7 +7,7 @@
 //!   range); any `f64` bit pattern, NaN, infinities, `-0.0` and subnormals included; any
 //!   `String` (proptest's `any::<String>()`); bytes up to 16 long. [`value_with`] takes other
 //!   bounds.
-//! - [`ops()`]: operations on a pool of `keys` keys, drawn as the [`ops` module](crate::ops) says
+//! - [`ops()`]: operations on a pool of `keys` keys, drawn as the [`ops` module](crate::testing::ops) says
 //!   (small values that collide, TTLs from sub-tick to minutes and beyond, clock advances).
 //!
 //! Shrinking works as usual: a failing sequence shrinks to fewer, simpler operations.
@@ -66,7 +66,7 @@ use std::ops::Range;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 
-use crate::ops::{self, Decide, Op, Update};
+use crate::testing::ops::{self, Decide, Op, Update};
 use crate::value::Value;
 
 /// How many `List`s/`Dict`s deep a value from [`value`] nests, at most: 4 (as `Value::arbitrary`
@@ -134,7 +134,7 @@ fn float() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// A TTL, as the [`ops` module](crate::ops) says: from `Duration::ZERO` (expired at once) and
+/// A TTL, as the [`ops` module](crate::testing::ops) says: from `Duration::ZERO` (expired at once) and
 /// below a tick through seconds and minutes, wheel boundaries, hours to centuries,
 /// `Duration::MAX`.
 pub fn ttl() -> impl Strategy<Value = std::time::Duration> {

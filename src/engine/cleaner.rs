@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::sync::std_only::{Condvar, Mutex, Weak};
+use crate::engine::sync::std_only::{Condvar, Mutex, Weak};
 
 /// The shutdown signal shared by a store and its cleaner.
 #[derive(Debug, Default)]

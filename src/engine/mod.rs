@@ -1,0 +1,34 @@
+//! The engine: raw, unsafe, concurrent.
+//!
+//! Everything below the public face that touches an atomic, a tagged pointer or an `unsafe` block
+//! lives here, one concern per file. The layers above (`store`, `snapshot`) call into it and never
+//! name an atomic themselves.
+//!
+//! | file | its job |
+//! |---|---|
+//! | `sync` | the one door to atomics, locks and `Arc`: std, or loom's under `--cfg scriptling_kv_loom` |
+//! | `clock` | monotonic nanoseconds (or a hand-advanced test clock) and the expiry rule on them |
+//! | `key` | the table's key type (a shared string) |
+//! | `entry` | the entry cell: its slot pointer, the packed schedule word, the one liveness rule |
+//! | `table` | the glue to `flurry` (or the loom-visible stand-in): find, insert, unlink-if-same |
+//! | `write` | the write protocol: one CAS per write, retried; TTL arguments turned into deadlines |
+//! | `evict` | the bounds (`max_keys`, `max_bytes`), the eviction queues and the removal listener |
+//! | `expiry` | expiry records: per-thread buffers, the wheel behind a mutex, purges and compaction |
+//! | `wheel` | a hierarchical timing wheel (plain data, no atomics) |
+//! | `cleaner` | the background thread that runs purges |
+//! | `core` | the engine's shared state ([`Core`]) and the raw single-key operations on it |
+//!
+//! What it may use: `crate::value` (the values it stores) and `crate::error`. Nothing in here
+//! names `crate::store`, `crate::snapshot` or `crate::testing` (checked by
+//! `scripts/module-cycles.py` in CI).
+
+pub(crate) mod cleaner;
+pub(crate) mod clock;
+pub(crate) mod entry;
+pub(crate) mod evict;
+pub(crate) mod expiry;
+pub(crate) mod key;
+pub(crate) mod sync;
+pub(crate) mod table;
+pub(crate) mod wheel;
+pub(crate) mod write;
