@@ -258,6 +258,7 @@ mod value;
 
 #[cfg(any(feature = "test-util", test))]
 pub use engine::clock::TestClock;
+pub use engine::counters::Stats;
 pub use engine::evict::{Eviction, RemovalCause, ENTRY_OVERHEAD};
 pub use error::{Error, Result};
 pub use snapshot::PersistenceStatus;
@@ -266,7 +267,7 @@ pub use store::conditional::{Compute, Current};
 pub use store::flight::{Loaded, Source};
 pub use store::glob::Pattern;
 pub use store::shared::SharedKv;
-pub use store::stats::{Stats, METRIC_NAMES};
+pub use store::stats::METRIC_NAMES;
 pub use store::weak::WeakStore;
 pub use store::{Store, StoreBuilder, Ttl};
 #[cfg(feature = "arbitrary")]

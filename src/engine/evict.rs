@@ -696,7 +696,7 @@ impl Bound {
 }
 
 /// The bounds' bookkeeping in the write engine (`write.rs` calls these after its CASes).
-impl crate::store::Inner {
+impl crate::engine::core::Core {
     /// The size of `value` toward the byte charge, computed only in a bounded store (0 otherwise).
     #[inline]
     pub(crate) fn size_for_bound(&self, value: &Value) -> usize {

@@ -22,11 +22,15 @@
 //! names `crate::store`, `crate::snapshot` or `crate::testing` (checked by
 //! `scripts/module-cycles.py` in CI).
 
+pub(crate) mod access;
 pub(crate) mod cleaner;
 pub(crate) mod clock;
+pub(crate) mod core;
+pub(crate) mod counters;
 pub(crate) mod entry;
 pub(crate) mod evict;
 pub(crate) mod expiry;
+pub(crate) mod flight;
 pub(crate) mod key;
 pub(crate) mod sync;
 pub(crate) mod table;

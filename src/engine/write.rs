@@ -47,11 +47,11 @@ use std::cell::Cell;
 use crossbeam_epoch::Owned;
 
 use crate::engine::clock::{Clock, NEVER};
+use crate::engine::core::Core;
 use crate::engine::entry::{deadline_of, Current, Entry, Observed, Slot};
 use crate::engine::key::Key;
 use crate::engine::sync::Arc;
 use crate::engine::table::Pin;
-use crate::store::Inner;
 use crate::value::Value;
 
 /// One clock reading, taken on first use and then reused, so that one attempt of a write judges
@@ -181,7 +181,7 @@ fn slot_for(spare: &mut Option<Owned<Slot>>, value: Value, deadline: u64) -> Own
     }
 }
 
-impl Inner {
+impl Core {
     /// Runs one write step on `key` (module docs). `decide` gets the live key's [`View`] (or
     /// `None`), the attempt's [`Now`], and the value of its previous `Put` if that attempt failed
     /// (so it can be reused rather than rebuilt); it returns the write and the result.

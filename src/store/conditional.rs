@@ -258,7 +258,7 @@ impl Store {
         if mutant::two_steps() {
             return mutant::incr_with_ttl(self, key, delta, ttl);
         }
-        self.incr_creating(key, delta, Some(ttl))
+        self.inner.incr(key, delta, Some(ttl))
     }
 
     /// If the key is live, replaces its value by `f(current)` atomically, keeping its TTL, and

@@ -12,6 +12,7 @@ pub(crate) mod backend;
 pub(crate) mod conditional;
 pub(crate) mod flight;
 pub(crate) mod glob;
+mod persist;
 pub(crate) mod shared;
 pub(crate) mod stats;
 pub(crate) mod weak;
@@ -22,17 +23,13 @@ use std::time::Duration;
 #[cfg(not(scriptling_kv_loom))]
 use crate::engine::cleaner;
 use crate::engine::cleaner::Shutdown;
-use crate::engine::clock::{Clock, NEVER};
-use crate::engine::entry::{Observed, Slot};
-use crate::engine::evict::{notify, Bound, Eviction, Listener, RemovalCause};
-use crate::engine::expiry::{Expiry, BATCH};
+use crate::engine::clock::Clock;
+use crate::engine::core::{Core, Settings};
+use crate::engine::counters::Stats;
+use crate::engine::evict::{Eviction, Listener, RemovalCause};
 use crate::engine::sync::std_only;
-use crate::engine::table::{Pin, Table};
-use crate::engine::write::{Deadline, Write};
-use crate::error::{Error, Result};
-use crate::store::flight::Flights;
+use crate::error::Result;
 use crate::store::glob::Pattern;
-use crate::store::stats::{Counters, Stats};
 use crate::value::Value;
 
 /// Time to live of a key, as reported by [`Store::ttl`].
@@ -255,19 +252,19 @@ impl StoreBuilder {
     /// [`Store::persistence_status`]), never returned: [`try_build`](StoreBuilder::try_build)
     /// returns them as an `Err`.
     pub fn build(self) -> Store {
-        let clock = self.clock.unwrap_or_else(Clock::real);
         let inner = std_only::Arc::new(Inner {
-            table: Table::with_capacity(self.initial_capacity),
-            expiry: Expiry::new(clock.now()),
-            clock,
+            core: Core::new(Settings {
+                initial_capacity: self.initial_capacity,
+                clock: self.clock.unwrap_or_else(Clock::real),
+                record_stats: self.record_stats,
+                max_keys: self.max_keys,
+                max_bytes: self.max_bytes,
+                eviction: self.eviction,
+                listener: self.listener,
+                count_changes: self.persist.target.is_some(),
+            }),
             shutdown: std_only::Arc::new(Shutdown::default()),
             config: (self.background_cleanup, self.cleanup_interval),
-            purges: std::sync::atomic::AtomicU64::new(0),
-            flights: Flights::new(),
-            counters: Counters::new(self.record_stats),
-            bound: (self.max_keys.is_some() || self.max_bytes.is_some())
-                .then(|| Bound::new(self.max_keys, self.max_bytes, self.eviction)),
-            listener: self.listener,
             name: self.name,
             persistence: crate::snapshot::Persistence::new(&self.persist),
         });
@@ -294,73 +291,41 @@ impl StoreBuilder {
     }
 }
 
+/// What a store's handles share: the engine's state ([`Core`], reached through `Deref`) and what
+/// only the public face needs (the cleaner's shutdown signal, the name, persistence).
 pub(crate) struct Inner {
-    pub(crate) table: Table,
-    pub(crate) expiry: Expiry,
-    pub(crate) clock: Clock,
+    pub(crate) core: Core,
     shutdown: std_only::Arc<Shutdown>,
     /// (background cleanup, interval), for `Debug`.
     config: (bool, Duration),
-    /// Purge steps run (tests).
-    purges: std::sync::atomic::AtomicU64,
-    /// Single-flight loads in flight (`flight.rs`).
-    pub(crate) flights: Flights,
-    /// Statistics (`stats.rs`).
-    pub(crate) counters: Counters,
-    /// The key cap, if any (`evict.rs`).
-    pub(crate) bound: Option<Bound>,
-    /// The removal listener, if any.
-    pub(crate) listener: Option<Listener>,
     /// The store's name (`StoreBuilder::name`).
     pub(crate) name: String,
-    /// Periodic persistence, if built with `persist` (`snapshot.rs`).
+    /// Periodic persistence, if built with `persist` (`snapshot`).
     pub(crate) persistence: Option<crate::snapshot::Persistence>,
+}
+
+impl crate::snapshot::Persisted for Inner {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+
+    fn persistence(&self) -> Option<&crate::snapshot::Persistence> {
+        self.persistence.as_ref()
+    }
+}
+
+impl std::ops::Deref for Inner {
+    type Target = Core;
+
+    #[inline]
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shutdown.stop();
-    }
-}
-
-impl Inner {
-    fn purge(&self) -> usize {
-        self.purges
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let listener = self.listener.as_ref();
-        let panics = &self.counters.listener_panics;
-        let removed = self
-            .expiry
-            .purge(&self.table, &self.clock, &mut |(entry, slot)| {
-                self.after_kill(entry, slot);
-                notify(
-                    listener,
-                    panics,
-                    entry.key.as_str(),
-                    &slot.value(),
-                    RemovalCause::Expired,
-                );
-            });
-        self.counters
-            .expired
-            .fetch_add(removed as u64, crate::engine::sync::Ordering::Relaxed);
-        removed
-    }
-
-    /// The key's live slot under `pin`: the slot, its deadline, and the clock reading liveness
-    /// was judged at (`None` if the key has no deadline).
-    #[inline]
-    fn read<'g>(&self, key: &str, pin: &'g Pin<'_>) -> Option<(&'g Slot, u64, Option<u64>)> {
-        let entry = self.table.get(key, pin)?;
-        match entry.observe(&pin.epoch, &self.clock) {
-            Observed::Live {
-                slot, word, now, ..
-            } => {
-                self.used(&entry);
-                Some((slot, crate::engine::entry::deadline_of(word), now))
-            }
-            Observed::Dead | Observed::Expired(..) => None,
-        }
     }
 }
 
@@ -458,7 +423,7 @@ impl Store {
     /// assert_eq!(store.ttl("k"), Ttl::Persistent);
     /// ```
     pub fn set(&self, key: &str, value: impl Into<Value>) {
-        self.put(key, value.into(), NEVER);
+        self.inner.set(key, value.into(), None);
     }
 
     /// Stores `value` under `key`, expiring `ttl` from now, replacing any previous value and
@@ -481,33 +446,7 @@ impl Store {
     /// assert!(!store.exists("session:abc"));
     /// ```
     pub fn set_with_ttl(&self, key: &str, value: impl Into<Value>, ttl: Duration) {
-        let value = value.into();
-        if ttl.is_zero() {
-            // Expired at once: never installed; what was there is removed.
-            return self.inner.write(key, |_, _, _| (Write::Delete, ()));
-        }
-        let deadline = Clock::deadline_after(self.inner.clock.now(), ttl);
-        self.put(key, value, deadline);
-    }
-
-    /// The blind store of `set` and `set_with_ttl`.
-    fn put(&self, key: &str, value: Value, deadline: u64) {
-        if mutant::split_ttl() {
-            return self.put_in_two_writes(key, value, deadline);
-        }
-        self.inner.put(key, value, deadline);
-    }
-
-    /// MUTANT `split_ttl` (loom-tests/mutants): installs the value (keeping the old deadline),
-    /// then the deadline, in two writes.
-    fn put_in_two_writes(&self, key: &str, value: Value, deadline: u64) {
-        self.inner.write(key, |_, _, _| {
-            (Write::Put(value.clone(), Deadline::Keep), ())
-        });
-        self.inner.write(key, |cur, _, _| match cur {
-            Some(_) => (Write::Expire(Deadline::At(deadline)), ()),
-            None => (Write::None, ()),
-        });
+        self.inner.set(key, value.into(), Some(ttl));
     }
 
     /// An owned deep copy of the value, or `None` if the key is missing or expired. A stored
@@ -528,9 +467,7 @@ impl Store {
 
     /// `get` without counting a hit or a miss (for the crate's own lookups).
     pub(crate) fn peek(&self, key: &str) -> Option<Value> {
-        let pin = self.inner.table.pin();
-        let (slot, _, _) = self.inner.read(key, &pin)?;
-        Some(slot.value().into_owned())
+        self.inner.peek(key)
     }
 
     /// Counts one read in the stats (if recorded).
@@ -584,16 +521,7 @@ impl Store {
     /// assert_eq!(store.get_with("name", |v| v.as_str().map(str::len)), Some(Some(36)));
     /// ```
     pub fn get_with<R>(&self, key: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
-        self.mutant_reads_wait(key);
-        let pin = self.inner.table.pin();
-        let found = self.inner.read(key, &pin);
-        self.count_lookup(found.is_some());
-        let (slot, _, _) = found?;
-        if mutant::early_unpin() {
-            let slot: *const Slot = slot;
-            return Some(mutant::read_after_unpin(pin, slot, f));
-        }
-        Some(f(&slot.value()))
+        self.inner.get_with(key, f)
     }
 
     /// Removes the key. Returns `true` if a live (unexpired) key was removed.
@@ -607,8 +535,7 @@ impl Store {
     /// assert!(!store.delete("k"));
     /// ```
     pub fn delete(&self, key: &str) -> bool {
-        self.inner
-            .write(key, |cur, _, _| (Write::Delete, cur.is_some()))
+        self.inner.delete(key)
     }
 
     /// Atomically adds `delta` to an integer and returns the new value.
@@ -628,45 +555,7 @@ impl Store {
     /// assert_eq!(store.incr("max", 1), Err(Error::Overflow));
     /// ```
     pub fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        self.incr_creating(key, delta, None)
-    }
-
-    /// `incr`, giving a key this call creates a TTL of `ttl` (`None`: none; a zero TTL: the key
-    /// it creates is expired at once, so nothing is stored and `delta` is returned), counted from
-    /// the reading at which the key was found not live.
-    pub(crate) fn incr_creating(
-        &self,
-        key: &str,
-        delta: i64,
-        ttl: Option<Duration>,
-    ) -> Result<i64> {
-        // Fast path: a live counter takes the add in place, one CAS and no allocation
-        // (entry.rs, "Counters"). Anything else (missing, expired, sealed, not a counter, a sum
-        // outside the cell, overflow) goes through the write engine.
-        {
-            let pin = self.inner.table.pin();
-            if let Some(n) = self
-                .inner
-                .read(key, &pin)
-                .and_then(|(slot, _, _)| slot.add_in_place(delta))
-            {
-                self.inner.changed();
-                return Ok(n);
-            }
-        }
-        self.inner.write(key, |cur, now, _| match cur {
-            None => (
-                Write::Put(Value::Int(delta), now.ttl_or_never(ttl)),
-                Ok(delta),
-            ),
-            Some(view) => match *view.value() {
-                Value::Int(n) => match n.checked_add(delta) {
-                    Some(sum) => (Write::Put(Value::Int(sum), Deadline::Keep), Ok(sum)),
-                    None => (Write::None, Err(Error::Overflow)),
-                },
-                _ => (Write::None, Err(Error::NotAnInteger)),
-            },
-        })
+        self.inner.incr(key, delta, None)
     }
 
     /// Live keys matching the glob `pattern`, sorted ascending (byte order).
@@ -693,55 +582,10 @@ impl Store {
     /// ```
     pub fn keys(&self, pattern: &str) -> Result<Vec<String>> {
         let pattern = Pattern::compile(pattern)?;
-        let prefix = pattern.literal_prefix();
         let everything = pattern.matches_everything();
-        let table = &self.inner.table;
-        // (key, deadline as loaded); judged after the walk against a later clock reading.
-        let mut seen: Vec<(String, u64)> = Vec::new();
-        let early = mutant::keys_early_reading().then(|| self.inner.clock.now());
-        let mut epoch = table.epoch();
-        let mut visited = 0usize;
-        table.for_each(|key, entry| {
-            visited += 1;
-            if visited % BATCH == 0 {
-                // Let crossbeam-epoch advance: nothing loaded before this point is kept.
-                epoch.repin();
-            }
-            // Filter on the table's own copy of the key (inline in its node for short keys), so
-            // keys that don't match cost no visit to their entry.
-            if !key.as_bytes().starts_with(prefix.as_bytes()) {
-                return;
-            }
-            let key = key.as_str();
-            if !(everything || pattern.matches(key)) {
-                return;
-            }
-            let cur = entry.load(&epoch);
-            let Some(slot) = cur.slot() else {
-                return;
-            };
-            if cur.is_marked() {
-                return; // seen expired: absent at this instant
-            }
-            seen.push((key.to_owned(), slot.deadline()));
+        let mut out = self.inner.keys_where(pattern.literal_prefix(), |key| {
+            everything || pattern.matches(key)
         });
-        drop(epoch);
-        let now = match early {
-            Some(reading) => reading,
-            None if seen.iter().any(|&(_, d)| d != NEVER) => self.inner.clock.now(),
-            None => 0,
-        };
-        let mut out = Vec::with_capacity(seen.len());
-        for (key, deadline) in seen {
-            if deadline == NEVER || deadline > now {
-                // Live when it was loaded: the reading was taken after the load.
-                out.push(key);
-            } else if self.exists(&key) {
-                // Its deadline passed during the walk (or it was already expired): judge its
-                // current state now, with the one liveness rule.
-                out.push(key);
-            }
-        }
         // The walk is not a snapshot: a key deleted and re-created while it runs can be met
         // twice (its old entry, then the new one appended further along a bin).
         out.sort_unstable();
@@ -751,23 +595,16 @@ impl Store {
 
     /// Whether the key is present and not expired.
     pub fn exists(&self, key: &str) -> bool {
-        let pin = self.inner.table.pin();
-        self.inner.read(key, &pin).is_some()
+        self.inner.exists(key)
     }
 
     /// The key's time to live: [`Ttl::Missing`], [`Ttl::Persistent`], or
     /// [`Ttl::Expires`] with the time remaining.
     pub fn ttl(&self, key: &str) -> Ttl {
-        let pin = self.inner.table.pin();
-        match self.inner.read(key, &pin) {
+        match self.inner.ttl(key) {
             None => Ttl::Missing,
-            Some((_, NEVER, _)) => Ttl::Persistent,
-            Some((slot, deadline, now)) => {
-                let now = now.expect("a deadline is judged at a reading");
-                let _ = slot;
-                let deadline = mutant::ttl_deadline(&self.inner.table, key, &pin, deadline);
-                Ttl::Expires(Duration::from_nanos(deadline.saturating_sub(now)))
-            }
+            Some(None) => Ttl::Persistent,
+            Some(Some(left)) => Ttl::Expires(left),
         }
     }
 
@@ -790,11 +627,7 @@ impl Store {
     /// assert_eq!(store.ttl("rate:1.2.3.4").as_secs(), 60);
     /// ```
     pub fn expire(&self, key: &str, ttl: Duration) -> bool {
-        self.inner.write(key, |cur, now, _| match cur {
-            None => (Write::None, false),
-            // The same reading the key was judged live at.
-            Some(_) => (Write::Expire(now.ttl(ttl)), true),
-        })
+        self.inner.expire(key, ttl)
     }
 
     /// Returns the live value of `key` and moves its deadline to `ttl` from now, in one
@@ -815,43 +648,18 @@ impl Store {
     /// assert_eq!(store.get_and_expire("session:none", Duration::from_secs(1800)), None);
     /// ```
     pub fn get_and_expire(&self, key: &str, ttl: Duration) -> Option<Value> {
-        let found = self.inner.write(key, |cur, now, _| match cur {
-            None => (Write::None, None),
-            Some(view) => (Write::Expire(now.ttl(ttl)), Some(view.value().into_owned())),
-        });
-        self.count_lookup(found.is_some());
-        found
+        self.inner.get_and_expire(key, ttl)
     }
 
     /// Removes the TTL of a live key. `true` only if the key was live and had a TTL.
     pub fn persist(&self, key: &str) -> bool {
-        self.inner.write(key, |cur, _, _| match cur {
-            Some(view) if view.deadline() != NEVER => (Write::Expire(Deadline::At(NEVER)), true),
-            _ => (Write::None, false),
-        })
+        self.inner.persist(key)
     }
 
     /// Removes every key. Not a snapshot: every key that existed when it began is removed, unless
     /// it is set again concurrently.
     pub fn clear(&self) {
-        let table = &self.inner.table;
-        let mut pin = table.pin();
-        let mut visited = 0usize;
-        table.for_each(|_, entry| {
-            visited += 1;
-            if visited % BATCH == 0 {
-                pin = table.pin();
-            }
-            let (killed, dead) = mutant::clear_kill(entry, &pin.epoch);
-            if let Some(old) = killed {
-                self.inner.after_kill(entry, old);
-                self.inner.expiry.note_killed(entry, table);
-                self.inner.changed();
-            }
-            if dead {
-                table.remove_if_same(entry, &pin);
-            }
-        });
+        self.inner.clear();
     }
 
     /// Entries held now. May count expired entries the cleaner has not removed yet.
@@ -906,78 +714,5 @@ impl Store {
     #[cfg(not(scriptling_kv_loom))]
     pub fn __hold_locks(&self) -> impl Sized + '_ {
         self.inner.expiry.hold_locks()
-    }
-}
-
-/// The mutation hooks of `loom-tests/mutants` in the store's own methods (see `entry.rs`,
-/// `mod mutant`): each is the correct code unless its mutant is compiled in.
-mod mutant {
-    use crossbeam_epoch::Guard;
-
-    use crate::engine::entry::Entry;
-    use crate::engine::table::{Pin, Table};
-
-    /// Mutant `split_ttl`: `set`/`set_with_ttl` install the value, then the deadline, in two
-    /// writes.
-    #[inline]
-    pub(super) fn split_ttl() -> bool {
-        cfg!(scriptling_kv_mutant = "split_ttl")
-    }
-
-    /// Mutant `keys_early_reading`: `keys` judges its walk against a reading taken before it.
-    #[inline]
-    pub(super) fn keys_early_reading() -> bool {
-        cfg!(scriptling_kv_mutant = "keys_early_reading")
-    }
-
-    /// `ttl`'s deadline: the one liveness was judged on. Mutant `ttl_double_load`: a second load
-    /// of the key's slot.
-    #[inline]
-    pub(super) fn ttl_deadline(table: &Table, key: &str, pin: &Pin<'_>, judged: u64) -> u64 {
-        if !cfg!(scriptling_kv_mutant = "ttl_double_load") {
-            return judged;
-        }
-        table
-            .get(key, pin)
-            .and_then(|e| e.load(&pin.epoch).slot().map(|s| s.deadline()))
-            .unwrap_or(judged)
-    }
-
-    /// Mutant `early_unpin`: `get_with` lets go of its guards before calling `f` on the value.
-    #[inline]
-    pub(super) fn early_unpin() -> bool {
-        cfg!(scriptling_kv_mutant = "early_unpin")
-    }
-
-    /// The mutant `early_unpin`'s read: `slot` is used after the guard it was loaded under is
-    /// dropped, so a concurrent replacement may free (or recycle) it meanwhile.
-    pub(super) fn read_after_unpin<R>(
-        pin: Pin<'_>,
-        slot: *const crate::engine::entry::Slot,
-        f: impl FnOnce(&crate::value::Value) -> R,
-    ) -> R {
-        drop(pin);
-        // SAFETY: none, on purpose: this mutant reads a slot without the guard that kept it
-        // alive, to show the miri test and the recycling test catch it.
-        f(&unsafe { &*slot }.value())
-    }
-
-    /// `clear`'s kill of one entry, whatever its slot holds (a CAS loop): (the live or expired
-    /// slot this call killed, if any, whether the entry is dead now). Mutant `clear_cas_once`:
-    /// one CAS from the slot it loaded, giving up if that slot changed meanwhile.
-    #[inline]
-    pub(super) fn clear_kill<'g>(
-        entry: &Entry,
-        guard: &'g Guard,
-    ) -> (Option<&'g crate::engine::entry::Slot>, bool) {
-        if !cfg!(scriptling_kv_mutant = "clear_cas_once") {
-            return (entry.kill_any(guard), true);
-        }
-        let cur = entry.load(guard);
-        if cur.slot().is_none() {
-            return (None, true);
-        }
-        let killed = entry.kill(cur, false, guard);
-        (cur.slot().filter(|_| killed), killed)
     }
 }

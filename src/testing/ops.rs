@@ -71,10 +71,10 @@
 use std::time::Duration;
 
 use crate::engine::clock::TestClock;
+use crate::engine::counters::Stats;
 use crate::error::Result;
 use crate::store::conditional::Compute;
 use crate::store::flight::Loaded;
-use crate::store::stats::Stats;
 use crate::store::{Store, Ttl};
 use crate::value::Value;
 
