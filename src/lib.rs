@@ -305,3 +305,28 @@ pub fn __spare_slots() -> (usize, u64) {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The examples of `docs/service.md`, compiled and run as doctests.
+#[doc = include_str!("../docs/service.md")]
+#[cfg(doctest)]
+pub struct DocsServiceDoctests;
+
+/// The examples of `docs/operations.md`, compiled and run as doctests.
+#[doc = include_str!("../docs/operations.md")]
+#[cfg(doctest)]
+pub struct DocsOperationsDoctests;
+
+/// The examples of `docs/redis.md`, compiled and run as doctests.
+#[doc = include_str!("../docs/redis.md")]
+#[cfg(doctest)]
+pub struct DocsRedisDoctests;
+
+/// The examples of `docs/performance.md`, compiled and run as doctests.
+#[doc = include_str!("../docs/performance.md")]
+#[cfg(doctest)]
+pub struct DocsPerformanceDoctests;
+
+/// The examples of `docs/verification.md`, compiled and run as doctests.
+#[doc = include_str!("../docs/verification.md")]
+#[cfg(doctest)]
+pub struct DocsVerificationDoctests;
