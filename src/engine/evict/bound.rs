@@ -50,20 +50,20 @@ pub(crate) struct Removed<'g> {
 #[derive(Debug)]
 pub(crate) struct Bound {
     /// Most keys (`usize::MAX`: no key cap).
-    pub(super) max_keys: usize,
+    max_keys: usize,
     /// Most accounted bytes (`usize::MAX`: no byte cap).
-    pub(super) max_bytes: usize,
+    max_bytes: usize,
     pub(crate) policy: Eviction,
     /// The sum of the charges held, as a wrapping two's-complement `i64` (module docs, "Bytes").
-    pub(super) bytes: CachePadded<AtomicU64>,
+    bytes: CachePadded<AtomicU64>,
     /// `VolatileTtl`: the entries with a TTL.
-    pub(super) ttl: Queue,
+    ttl: Queue,
     /// `VolatileTtl`: the entries without a TTL; `Lru`: every entry.
-    pub(super) other: Queue,
+    other: Queue,
     /// TTL entries evictors hold out of `ttl` (module docs, "Held entries").
-    pub(super) held: AtomicUsize,
+    held: AtomicUsize,
     /// The `Lru` access clock (module docs, "The access clock").
-    pub(super) clock: CachePadded<AtomicU64>,
+    clock: CachePadded<AtomicU64>,
     /// Writers making room now, and rounds of making room begun so far (module docs, "The last
     /// evictor out").
     pub(super) evicting: AtomicUsize,
