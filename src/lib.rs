@@ -58,7 +58,7 @@
 //!
 //! # Consistency
 //!
-//! Each claim names what checks it (`VERIFICATION.md` has the commands, the mutants that show
+//! Each claim names what checks it (`docs/verification.md` has the commands, the mutants that show
 //! each check can fail, and what each can and cannot show).
 //!
 //! - Every single-key operation is linearizable: it takes effect at one instant between its call
@@ -71,7 +71,7 @@
 //!   removed, or that was set again, after it expired. (loom: `readers`, `time`, `cleaner`;
 //!   `tests/regressions.rs`; `tests/expiry.rs`.)
 //!
-//!   How: whether a key is live is decided in one place (`Entry::observe` in `entry.rs`): the
+//!   How: whether a key is live is decided in one place (`Entry::observe` in `engine::entry`): the
 //!   key's slot and deadline are loaded, the clock is read after them, once, and the key is live
 //!   iff its deadline is after that reading. An operation that sees a key expired marks its slot
 //!   before acting on it, so a write that judged the key live at an earlier reading (an `expire`
@@ -176,7 +176,7 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 //!
-//! Guarantees (the module `snapshot.rs` has the full argument; the tests named check them):
+//! Guarantees (the module `snapshot` has the full argument; the tests named check them):
 //!
 //! - **Atomic.** A save writes a temporary file in the same directory, `fsync`s it, renames it
 //!   over the target and `fsync`s the directory: after a crash at any instant the path holds the
@@ -293,7 +293,7 @@ pub const __SLOT_LAYOUT: (usize, usize) = (
 );
 
 /// How many spare slot allocations the calling thread holds, and how many it has reused so far
-/// (for the tests that check retired slots are reused; see `entry.rs`, "Recycling slot
+/// (for the tests that check retired slots are reused; see `engine::entry`, "Recycling slot
 /// allocations").
 #[cfg(not(scriptling_kv_loom))]
 #[doc(hidden)]

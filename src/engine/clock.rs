@@ -1,7 +1,7 @@
 //! Time, as the store sees it: nanoseconds on a monotonic clock since the store was built.
 //!
 //! A deadline is a count of nanoseconds since the store's origin ([`Clock`]), in 63 bits (the
-//! entry's deadline word keeps a seal bit beside it, `entry.rs`). [`NEVER`] (`2^63 - 1`) means "no
+//! entry's deadline word keeps a seal bit beside it, `engine::entry`). [`NEVER`] (`2^63 - 1`) means "no
 //! expiry". A key is expired at time `now` when `deadline <= now`: a TTL of `d` set at `t` is live
 //! during `[t, t + d)` and gone from `t + d` on. Deadlines, and the clock itself, saturate at
 //! `NEVER - 1` (about 292 years), so a huge TTL never wraps into the past.
@@ -9,7 +9,7 @@
 //! # Precision
 //!
 //! Nanoseconds, read from the clock at the instant of each decision that needs it: a key with a
-//! TTL expires at its deadline exactly, for every operation (`entry.rs`, "The liveness rule").
+//! TTL expires at its deadline exactly, for every operation (`engine::entry`, "The liveness rule").
 //! Only operations on keys that have a deadline read the clock; a key without one never does.
 //!
 //! The real clock is [`std::time::Instant`], which is monotonic; wall-clock jumps do not move
@@ -54,7 +54,7 @@ impl Clock {
 
     /// The deadline of a nonzero TTL of `ttl` starting at `now`, saturating below [`NEVER`].
     /// (A zero TTL is "expired at once" and never becomes a deadline: the write engine turns
-    /// it into a removal, `write.rs`, [`Deadline::Gone`](crate::engine::write::Deadline::Gone).)
+    /// it into a removal, `engine::write`, [`Deadline::Gone`](crate::engine::write::Deadline::Gone).)
     #[inline]
     pub(crate) fn deadline_after(now: u64, ttl: Duration) -> u64 {
         let ttl = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);

@@ -74,7 +74,7 @@ pub(crate) struct Counters {
     stripes: Box<[CachePadded<Stripe>]>,
     pub(crate) expired: CachePadded<AtomicU64>,
     pub(crate) evicted: CachePadded<AtomicU64>,
-    /// Shared with listener calls queued for later (`evict.rs`, "Re-entrancy").
+    /// Shared with listener calls queued for later (`engine::evict`, "Re-entrancy").
     pub(crate) listener_panics: std::sync::Arc<AtomicU64>,
     pub(crate) save_failures: AtomicU64,
 }

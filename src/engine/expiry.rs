@@ -3,7 +3,7 @@
 //! # What it guarantees
 //!
 //! Expiry itself needs no engine: a key is absent from the instant its deadline passes because
-//! every operation judges it with the one liveness rule (`entry.rs`). The engine only decides
+//! every operation judges it with the one liveness rule (`engine::entry`). The engine only decides
 //! *when to look* at a key so that its memory is reclaimed, and a purge costs what expired, not
 //! what is stored.
 //!
@@ -20,7 +20,7 @@
 //! # At most one active record per entry
 //!
 //! `Entry::scheduled` holds the tick of the entry's *active* record, the earliest one pending
-//! (`UNSCHEDULED` if none), in its low 44 bits; its upper bits belong to `evict.rs` (queue flags,
+//! (`UNSCHEDULED` if none), in its low 44 bits; its upper bits belong to `engine::evict` (queue flags,
 //! changed by `fetch_or`/`fetch_and` only, and the `Lru` access stamp, changed by a CAS that keeps
 //! the other bits), and every CAS here carries them over unchanged and
 //! retries if they changed under it, so "CAS `scheduled`" below means its tick. A writer that
@@ -398,7 +398,7 @@ impl Expiry {
     }
 }
 
-/// The mutation hooks of `loom-tests/mutants` in the visitor (see `entry.rs`, `mod mutant`).
+/// The mutation hooks of `loom-tests/mutants` in the visitor (see `engine::entry`, `mod mutant`).
 mod mutant {
     /// Mutant `reset_after_load`: the visitor releases the entry's schedule claim after reading
     /// its slot instead of before.

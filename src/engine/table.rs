@@ -1,12 +1,12 @@
 //! The table: key -> `Arc<Entry>`, the only module that names the concurrent hash map.
 //!
 //! The real table is a `flurry::HashMap<Key, Arc<Entry>, ahash::RandomState>` (short keys inline in
-//! flurry's node, see `key.rs`), searched by the key's bytes. Under
+//! flurry's node, see `engine::key`), searched by the key's bytes. Under
 //! `--cfg scriptling_kv_loom` it is replaced by a small map built from loom primitives with the
 //! same interface, because loom cannot see flurry's (or seize's) atomics: a model that went
 //! through flurry would explore one schedule of the table and prove nothing.
 //!
-//! The interface is the minimum the entry protocol (`entry.rs`) needs:
+//! The interface is the minimum the entry protocol (`engine::entry`) needs:
 //!
 //! - [`Table::get`]: the entry for a key, if any (it may be dead or expired; callers check);
 //! - [`Table::insert_if_absent`]: publish a new entry unless the key has one; racing creators
@@ -17,7 +17,7 @@
 //!   for the whole walk, maybe some added or removed during it). The key comes from the table's
 //!   node, so a walk can filter keys without touching the entries.
 //!
-//! Entries are unlinked only after they are dead (`entry.rs`), and a dead entry is never
+//! Entries are unlinked only after they are dead (`engine::entry`), and a dead entry is never
 //! revived, so "the table maps key k to a live entry E" never changes except by E dying.
 //!
 //! [`Pin`] holds both guards a reader needs: the table's (flurry's seize guard, which keeps table

@@ -1,7 +1,7 @@
 //! A hierarchical timing wheel: which records come due when.
 //!
 //! This is a plain single-owner data structure (no atomics, no `unsafe`): the expiry engine
-//! (`expiry.rs`) keeps it behind a mutex that only the cleaner or a `purge_expired` caller takes,
+//! (`engine::expiry`) keeps it behind a mutex that only the cleaner or a `purge_expired` caller takes,
 //! so writers never touch it and readers never wait for it.
 //!
 //! # Layout

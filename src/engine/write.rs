@@ -6,7 +6,7 @@
 //! `write(key, decide)` loops:
 //!
 //! 1. find the key's entry in the table; [`Entry::observe`] it (the one liveness rule, which also
-//!    marks a slot it sees expired, `entry.rs`);
+//!    marks a slot it sees expired, `engine::entry`);
 //! 2. call `decide` with what it saw (a [`View`] of the live key, or `None`) and a lazy clock
 //!    reading ([`Now`]; for a key with a deadline, the very reading its liveness was judged at);
 //! 3. commit what `decide` asked for ([`Write`]) with one CAS that expects exactly what was
@@ -426,7 +426,7 @@ impl Core {
     }
 
     /// Bookkeeping after this thread inserted a new entry whose value has size `size`: schedule
-    /// it, then respect the bounds (`evict.rs`): while the store is over one, remove one key.
+    /// it, then respect the bounds (`engine::evict`): while the store is over one, remove one key.
     fn created(&self, entry: &Arc<Entry>, deadline: u64, size: usize, pin: &Pin<'_>) {
         self.published(entry, deadline, pin);
         self.after_create(entry, size, pin);
@@ -440,7 +440,7 @@ impl Core {
     }
 }
 
-/// The mutation hooks of `loom-tests/mutants` in the write engine (see `entry.rs`, `mod mutant`).
+/// The mutation hooks of `loom-tests/mutants` in the write engine (see `engine::entry`, `mod mutant`).
 mod mutant {
     /// Mutant `lost_create`: the loser of `insert_if_absent` returns as if it had created the key.
     #[inline]

@@ -27,7 +27,7 @@
 //!   table while readers and writers go on. Every key that is live for the whole save is in the
 //!   file, no key that is absent for the whole save is, and a key that changes during the save
 //!   may or may not be (with its value and TTL from before or after the change). Each key is
-//!   judged with the one liveness rule (`Entry::observe`, `entry.rs`): its slot and deadline
+//!   judged with the one liveness rule (`Entry::observe`, `engine::entry`): its slot and deadline
 //!   are loaded, the clock is read after them, and the key is written only if its deadline is
 //!   after that reading, so every key written was live at an instant of the save, with the
 //!   value and deadline it had at that instant. (A small integer is a counter whose value lives

@@ -34,7 +34,7 @@ impl fmt::Debug for PersistOptions {
     }
 }
 
-/// What [`Store::persistence_status`] reports: the snapshot file, what happened to it at
+/// What [`Store::persistence_status`](crate::Store::persistence_status) reports: the snapshot file, what happened to it at
 /// `build()`, and how the saves are going.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq)]

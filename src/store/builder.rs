@@ -61,13 +61,13 @@ pub struct StoreBuilder {
     initial_capacity: usize,
     record_stats: bool,
     max_keys: Option<usize>,
-    /// `max_bytes` and `eviction` (`evict.rs`).
+    /// `max_bytes` and `eviction` (`engine::evict`).
     pub(crate) max_bytes: Option<usize>,
     pub(crate) eviction: Eviction,
     listener: Option<Listener>,
     name: String,
     clock: Option<Clock>,
-    /// `persist` and `on_persist_error` (`snapshot.rs`).
+    /// `persist` and `on_persist_error` (`snapshot`).
     pub(crate) persist: crate::snapshot::PersistOptions,
 }
 
@@ -109,7 +109,7 @@ impl StoreBuilder {
     /// Caps the store's accounted size at `n` bytes ([`Store::bytes_used`](crate::Store::bytes_used)):
     /// a write that creates a key or stores a larger value first removes keys (never the key it
     /// writes) by the [`eviction`](crate::StoreBuilder::eviction) policy while the store is over
-    /// `n`. A key's charge is [`ENTRY_OVERHEAD`] plus its key's length in bytes plus its value's
+    /// `n`. A key's charge is [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD) plus its key's length in bytes plus its value's
     /// size: `Str` and `Bytes` their length, each `List` item and `Dict` entry its own size plus
     /// its `Dict` key's length, `Null`, `Bool`, `Int` and `Float` 8 (an empty container 0).
     ///

@@ -1,9 +1,9 @@
 //! Conditional writes: one linearizable read-modify-write step on one key.
 //!
-//! Every method here is one step of the write engine (`write.rs`): it observes the key with the
+//! Every method here is one step of the write engine (`engine::write`): it observes the key with the
 //! one liveness rule, decides, and commits with one CAS that expects exactly what it observed, so
 //! the decision and the write are atomic, and time passing between them cannot bring back a key
-//! that somebody saw expire (`entry.rs`, "The liveness rule"). [`Store::compute`] is the general
+//! that somebody saw expire (`engine::entry`, "The liveness rule"). [`Store::compute`] is the general
 //! primitive; the named methods are built on the same step (and, where they need less, skip work
 //! it would do: `set_if_absent` on a live key never reads its value, so a live counter is left
 //! able to take in-place increments).
@@ -290,7 +290,7 @@ impl Store {
     }
 }
 
-/// The mutation hook of `loom-tests/mutants` for the conditional writes (see `entry.rs`, `mod
+/// The mutation hook of `loom-tests/mutants` for the conditional writes (see `engine::entry`, `mod
 /// mutant`). Mutant `two_steps`: each conditional write is done the way a user without them
 /// would, as a read followed by a separate write, which is not atomic.
 mod mutant {

@@ -122,7 +122,7 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct Store {
     /// With persistence: shared by the handles, its drop (before `inner`'s) runs the save at the
-    /// last drop (`snapshot.rs`).
+    /// last drop (`snapshot`).
     pub(crate) _last_handle: Option<std_only::Arc<crate::snapshot::LastHandle>>,
     pub(crate) inner: std_only::Arc<Inner>,
 }

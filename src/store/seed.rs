@@ -78,13 +78,13 @@ impl Store {
         self.inner.counters.lookup(hit);
     }
 
-    /// The store's name ([`StoreBuilder::name`]).
+    /// The store's name ([`StoreBuilder::name`](crate::StoreBuilder::name)).
     pub fn name(&self) -> &str {
         &self.inner.name
     }
 
     /// The store's counters: hits and misses (with
-    /// [`record_stats(true)`](StoreBuilder::record_stats)), keys expired and evicted, and in a
+    /// [`record_stats(true)`](crate::StoreBuilder::record_stats)), keys expired and evicted, and in a
     /// bounded store the accounted bytes. Constant cost, whatever the store holds. See [`Stats`].
     pub fn stats(&self) -> Stats {
         let mut stats = self.inner.counters.sum();
@@ -144,7 +144,7 @@ impl Store {
     ///
     /// A missing or expired key is created holding `delta`, with no TTL. A live
     /// [`Value::Int`] gets a checked add and **keeps its TTL**. Any other value is
-    /// [`Error::NotAnInteger`]; a result outside `i64` is [`Error::Overflow`]; in both cases
+    /// [`Error::NotAnInteger`](crate::Error::NotAnInteger); a result outside `i64` is [`Error::Overflow`](crate::Error::Overflow); in both cases
     /// the store is unchanged. Concurrent `incr`s never lose an update.
     ///
     /// ```
@@ -164,7 +164,7 @@ impl Store {
     ///
     /// Redis `KEYS` syntax: `*` any run of characters (including `/` and `:`), `?` one
     /// character, `[abc]`, `[^abc]`, `[a-z]` classes, `\x` a literal `x`. A malformed pattern
-    /// (an unclosed `[`, a trailing `\`) is [`Error::InvalidPattern`]. Matching a key takes
+    /// (an unclosed `[`, a trailing `\`) is [`Error::InvalidPattern`](crate::Error::InvalidPattern). Matching a key takes
     /// `O(pattern × key)` time whatever the pattern.
     ///
     /// Not a snapshot: a key live for the whole call is listed, a key absent for the whole call

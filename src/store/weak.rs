@@ -10,7 +10,7 @@
 //! has begun no new handle appears. The cleaner thread holds the store (not the token) for the
 //! length of one purge: an `upgrade` made during that purge, after the last handle was dropped,
 //! may succeed in a store without persistence; the store then ends when that handle is dropped,
-//! possibly on the cleaner thread (which `cleaner.rs` allows for).
+//! possibly on the cleaner thread (which `engine::cleaner` allows for).
 
 use std::fmt;
 

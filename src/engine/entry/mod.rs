@@ -113,7 +113,7 @@
 //!   that entry ([`crate::engine::table::Table::remove_if_same`]), so the second is a no-op and neither
 //!   can remove a newer entry for the same key.
 //! - The expiry scheduler's `scheduled` word is only a hint for when to look at the entry; its
-//!   protocol is described in `expiry.rs`.
+//!   protocol is described in `engine::expiry`.
 //!
 //! # Memory reclamation
 //!
@@ -253,11 +253,11 @@ pub(crate) struct Entry {
     /// Three things in one word, so that an `Arc<Entry>` with an inline key stays within 64
     /// bytes:
     /// - bits 0..44 ([`Entry::TICK`]): the tick of the earliest expiry record pending for this
-    ///   entry, or [`Entry::UNSCHEDULED`]; owned by the protocol in `expiry.rs`, which changes
+    ///   entry, or [`Entry::UNSCHEDULED`]; owned by the protocol in `engine::expiry`, which changes
     ///   these bits only by CASes that carry the other bits over unchanged;
-    /// - bits 44..62 ([`Entry::STAMP`]): the entry's last use under `Eviction::Lru` (`evict.rs`,
+    /// - bits 44..62 ([`Entry::STAMP`]): the entry's last use under `Eviction::Lru` (`engine::evict`,
     ///   "The access clock"), changed only by a CAS that carries the other bits over ([`touch`]);
-    /// - bits 62 and 63: which eviction queues hold the entry (`evict.rs`, only in a bounded
+    /// - bits 62 and 63: which eviction queues hold the entry (`engine::evict`, only in a bounded
     ///   store), changed only by `fetch_or`/`fetch_and` of those bits, which leave the others
     ///   unchanged.
     ///
@@ -403,7 +403,7 @@ impl Entry {
     }
 
     /// The entry's slot and deadline as the expiry visitor reads them: `SeqCst`, for the
-    /// store-load protocol of `expiry.rs`. `None` if the entry is dead.
+    /// store-load protocol of `engine::expiry`. `None` if the entry is dead.
     #[inline]
     pub(crate) fn load_for_visit<'g>(&self, guard: &'g Guard) -> Option<(Current<'g>, u64)> {
         let cur = Current(self.slot.load(Ordering::SeqCst, guard));

@@ -26,7 +26,7 @@ pub(crate) const fn deadline_of(word: u64) -> u64 {
     word >> 1
 }
 
-/// One version of a key: its value, its deadline (see `clock.rs`), and for a small integer its
+/// One version of a key: its value, its deadline (see `engine::clock`), and for a small integer its
 /// counter cell. The value is immutable once published; the deadline word and the counter cell
 /// change in place until sealed (module docs).
 #[derive(Debug)]

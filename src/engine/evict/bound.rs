@@ -400,7 +400,7 @@ impl Bound {
     }
 }
 
-/// The mutation hooks of `loom-tests/mutants` for eviction (see `entry.rs`, `mod mutant`).
+/// The mutation hooks of `loom-tests/mutants` for eviction (see `engine::entry`, `mod mutant`).
 mod mutant {
     /// Mutant `evict_any_slot`: the victim is killed whatever slot it holds now, not only the
     /// one inspected.

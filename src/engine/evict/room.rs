@@ -8,7 +8,7 @@ use crate::engine::sync::{Arc, Ordering};
 use crate::engine::table::Pin;
 use crate::value::Value;
 
-/// The bounds' bookkeeping in the write engine (`write.rs` calls these after its CASes).
+/// The bounds' bookkeeping in the write engine (`engine::write` calls these after its CASes).
 impl Core {
     /// The size of `value` toward the byte charge, computed only in a bounded store (0 otherwise).
     #[inline]
