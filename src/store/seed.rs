@@ -78,22 +78,6 @@ impl Store {
         self.inner.counters.lookup(hit);
     }
 
-    /// The store's name ([`StoreBuilder::name`](crate::StoreBuilder::name)).
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
-    /// The store's counters: hits and misses (with
-    /// [`record_stats(true)`](crate::StoreBuilder::record_stats)), keys expired and evicted, and in a
-    /// bounded store the accounted bytes. Constant cost, whatever the store holds. See [`Stats`].
-    pub fn stats(&self) -> Stats {
-        let mut stats = self.inner.counters.sum();
-        if let Some(bound) = &self.inner.bound {
-            stats.bytes_used = bound.bytes() as u64;
-        }
-        stats
-    }
-
     /// The value, or `default` if the key is missing or expired.
     ///
     /// ```
@@ -289,6 +273,22 @@ impl Store {
     /// ```
     pub fn purge_expired(&self) -> usize {
         self.inner.purge()
+    }
+
+    /// The store's counters: hits and misses (with
+    /// [`record_stats(true)`](crate::StoreBuilder::record_stats)), keys expired and evicted, and in a
+    /// bounded store the accounted bytes. Constant cost, whatever the store holds. See [`Stats`].
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.inner.counters.sum();
+        if let Some(bound) = &self.inner.bound {
+            stats.bytes_used = bound.bytes() as u64;
+        }
+        stats
+    }
+
+    /// The store's name ([`StoreBuilder::name`](crate::StoreBuilder::name)).
+    pub fn name(&self) -> &str {
+        &self.inner.name
     }
 
     /// Expiry records pending in the engine (for tests of its memory bound).
