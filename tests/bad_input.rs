@@ -4,16 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use scriptling_kv::{Error, Store, TestClock, Ttl, Value};
+use scriptling_kv::{Error, Store, Ttl, Value};
 
-fn clocked() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked;
 
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 

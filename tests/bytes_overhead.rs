@@ -8,34 +8,10 @@
 //! count (between about 11 and 21 bytes); the measurements at several counts must each be within
 //! 10 % of the constant. Its own test binary, so no other test's allocations are counted.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use scriptling_kv::{Store, ENTRY_OVERHEAD};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter only observes sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same contract as the caller's (a valid, non-zero-size layout).
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes there).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Bytes allocated per key beyond its charge's own bytes, over `n` keys of 12 bytes holding ints.
 fn overhead_per_key(n: usize) -> f64 {
@@ -46,11 +22,11 @@ fn overhead_per_key(n: usize) -> f64 {
     // Warm up this thread's per-thread state (epoch handles, collectors) outside the count.
     store.set("warm-up", 0);
     store.delete("warm-up");
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = counting_alloc::live() as isize;
     for i in 0..n {
         store.set(&format!("key:{i:08}"), i as i64);
     }
-    let after = LIVE.load(Ordering::SeqCst);
+    let after = counting_alloc::live() as isize;
     assert_eq!(store.len(), n);
     let own = 12 + 8; // key bytes + an Int's size
     assert_eq!(store.bytes_used(), n * (ENTRY_OVERHEAD + own));

@@ -7,16 +7,11 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use scriptling_kv::{Store, TestClock, Ttl, Value};
+use scriptling_kv::{Store, Ttl, Value};
 
-fn clocked() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked;
 
 /// "Readers never block": with every lock the store has held by another thread (the expiry
 /// engine's wheel and its 16 schedule buffers), `get`, `get_with`, `exists`, `ttl` and `keys`
@@ -267,31 +262,10 @@ fn a_thread_local_destructor_can_use_a_store_the_thread_used_first() {
     assert_eq!(store.get("written-on-exit"), Some(Value::Int(1)));
 }
 
-/// Counts the allocation calls of the thread that makes them (other tests run in parallel).
-struct Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ALLOCATED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Allocation calls made by this thread so far.
+/// Allocation calls made by this thread so far (other tests run in parallel).
 fn allocations() -> usize {
-    ALLOCATED.with(|a| a.get())
+    counting_alloc::thread_allocations()
 }
-
-// SAFETY: forwards every call to the system allocator unchanged; it only counts.
-unsafe impl std::alloc::GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: the caller's contract is `GlobalAlloc::alloc`'s, passed on.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: as above.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;

@@ -8,16 +8,11 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use scriptling_kv::{Compute, Error, Source, Store, TestClock, Ttl, Value};
+use scriptling_kv::{Compute, Error, Source, Store, Ttl, Value};
 
-fn clocked() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)

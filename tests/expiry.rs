@@ -33,14 +33,9 @@ fn level_span(level: u32) -> u64 {
     ticks(64u64.pow(level))
 }
 
-fn store() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked as store;
 
 /// Moves `clock` forward to `t` ns (which must not be behind it).
 fn advance_to(clock: &TestClock, t: u64) {

@@ -31,14 +31,9 @@ fn rss_bytes() -> u64 {
     kib * 1024
 }
 
-fn store() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked as store;
 
 /// The fixed TTL of the "equal TTLs" phases: short, so that on a moving clock the key's record
 /// comes due at the periodic purges and is re-scheduled.

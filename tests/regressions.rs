@@ -21,14 +21,9 @@ use std::time::{Duration, Instant};
 
 use scriptling_kv::{Store, TestClock, Value};
 
-fn store() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked as store;
 
 /// A value big enough that copying it takes a while (the old `expire` copied it).
 fn big() -> Value {

@@ -57,14 +57,9 @@ impl Drop for TempDir {
     }
 }
 
-fn clocked() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked;
 
 /// A test-clock store whose clock reads `at`.
 fn clocked_at(at: Duration) -> (Store, TestClock) {

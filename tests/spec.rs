@@ -12,17 +12,11 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use scriptling_kv::{Error, Result, Store, StoreBuilder, TestClock, Ttl, Value};
+use scriptling_kv::{Error, Result, Store, StoreBuilder, Ttl, Value};
 
-/// A store on a hand-advanced clock, without a cleaner thread.
-fn clocked() -> (Store, TestClock) {
-    let clock = TestClock::new();
-    let store = Store::builder()
-        .test_clock(clock.clone())
-        .background_cleanup(false)
-        .build();
-    (store, clock)
-}
+#[path = "support/clocked.rs"]
+mod clocked;
+use clocked::clocked;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)

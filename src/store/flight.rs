@@ -74,22 +74,28 @@ pub struct Loaded {
     pub source: Source,
 }
 
+impl Loaded {
+    fn new(value: Value, source: Source) -> Loaded {
+        Loaded { value, source }
+    }
+}
+
 /// What a caller is, after a miss.
 enum Role<'a> {
     /// It loads (the key was still not live when it became the loader).
     Load(Loader<'a>),
-    /// Somebody stored the key meanwhile: this value, a hit after all.
-    Found(Value),
+    /// Somebody stored the key meanwhile: this value, a hit after all (reported as coalesced).
+    Found(Loaded),
     /// Another caller is loading: wait on this flight.
     Wait(Arc<Flight>),
 }
 
 impl Store {
     /// The first look of a load: counted as one hit or one miss.
-    fn stored(&self, key: &str) -> Option<Value> {
+    fn hit(&self, key: &str) -> Option<Loaded> {
         let value = self.peek(key);
         self.count_lookup(value.is_some());
-        value
+        Some(Loaded::new(value?, Source::Hit))
     }
 
     /// After a miss: join the key's flight or start one.
@@ -102,10 +108,18 @@ impl Store {
         match self.peek(key) {
             Some(value) => {
                 loader.finish(&value);
-                Role::Found(value)
+                Role::Found(Loaded::new(value, Source::Coalesced))
             }
             None => Role::Load(loader),
         }
+    }
+
+    /// The loader's end: stores `value` if the key is still not live, ends the flight with what
+    /// is live then (the loaded value, or a concurrent write's), and reports it as loaded.
+    fn finish(&self, loader: Loader<'_>, key: &str, value: Value, ttl: Option<Duration>) -> Loaded {
+        let value = self.store_loaded(key, value, ttl);
+        loader.finish(&value);
+        Loaded::new(value, Source::Loaded)
     }
 
     /// Stores a loaded value if the key is still not live; returns what is live after that (the
@@ -215,39 +229,25 @@ impl Store {
         ttl: Option<Duration>,
         init: impl FnOnce() -> std::result::Result<V, E>,
     ) -> std::result::Result<Loaded, E> {
-        if let Some(value) = self.stored(key) {
-            return Ok(Loaded {
-                value,
-                source: Source::Hit,
-            });
+        // The async form (`try_load_with_async`) is this loop with `.await` where this one
+        // blocks: a condition variable and a waker cannot share one body.
+        if let Some(hit) = self.hit(key) {
+            return Ok(hit);
         }
         let mut init = Some(init);
         loop {
             match self.role(key, true) {
-                Role::Found(value) => {
-                    return Ok(Loaded {
-                        value,
-                        source: Source::Coalesced,
-                    })
-                }
+                Role::Found(loaded) => return Ok(loaded),
                 Role::Wait(flight) => {
                     flight.check_not_own(key);
                     if let Some(value) = flight.wait() {
-                        return Ok(Loaded {
-                            value,
-                            source: Source::Coalesced,
-                        });
+                        return Ok(Loaded::new(value, Source::Coalesced));
                     }
                     // The loader gave up: try again (maybe as the next loader).
                 }
                 Role::Load(loader) => {
                     let init = init.take().expect("a caller loads at most once");
-                    let value = self.store_loaded(key, init()?.into(), ttl);
-                    loader.finish(&value);
-                    return Ok(Loaded {
-                        value,
-                        source: Source::Loaded,
-                    });
+                    return Ok(self.finish(loader, key, init()?.into(), ttl));
                 }
             }
         }
@@ -299,27 +299,16 @@ impl Store {
         ttl: Option<Duration>,
         init: impl Future<Output = std::result::Result<V, E>>,
     ) -> std::result::Result<Loaded, E> {
-        if let Some(value) = self.stored(key) {
-            return Ok(Loaded {
-                value,
-                source: Source::Hit,
-            });
+        if let Some(hit) = self.hit(key) {
+            return Ok(hit);
         }
         let mut init = Some(init);
         loop {
             match self.role(key, false) {
-                Role::Found(value) => {
-                    return Ok(Loaded {
-                        value,
-                        source: Source::Coalesced,
-                    })
-                }
+                Role::Found(loaded) => return Ok(loaded),
                 Role::Wait(flight) => {
                     if let Some(value) = (Wait { flight: &flight }).await {
-                        return Ok(Loaded {
-                            value,
-                            source: Source::Coalesced,
-                        });
+                        return Ok(Loaded::new(value, Source::Coalesced));
                     }
                 }
                 Role::Load(loader) => {
@@ -327,12 +316,7 @@ impl Store {
                     // If this future is dropped while `init` runs, `loader` is dropped with it and
                     // abandons the flight.
                     let value = init.await?.into();
-                    let value = self.store_loaded(key, value, ttl);
-                    loader.finish(&value);
-                    return Ok(Loaded {
-                        value,
-                        source: Source::Loaded,
-                    });
+                    return Ok(self.finish(loader, key, value, ttl));
                 }
             }
         }

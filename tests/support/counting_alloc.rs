@@ -7,6 +7,8 @@
 //! allocates meanwhile (one test, no background threads). The per-thread ones
 //! ([`thread_peak_during`]) count only what the calling thread allocates and frees, so tests of
 //! one binary may run in parallel: use them for work that runs on the calling thread.
+//! [`thread_allocations`] counts the calling thread's allocation calls (`alloc`, `alloc_zeroed`,
+//! `realloc`), for claims that a path does not allocate.
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -22,9 +24,11 @@ thread_local! {
     // Signed: a block allocated on one thread may be freed on another.
     static THREAD_LIVE: Cell<isize> = const { Cell::new(0) };
     static THREAD_PEAK: Cell<isize> = const { Cell::new(0) };
+    static THREAD_CALLS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn added(n: usize) {
+    let _ = THREAD_CALLS.try_with(|calls| calls.set(calls.get() + 1));
     let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
     PEAK.fetch_max(now, Ordering::Relaxed);
     // `try_with`: nothing is counted for a thread whose locals are gone (it is exiting).
@@ -104,4 +108,9 @@ pub(crate) fn thread_peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     let peak = THREAD_PEAK.with(Cell::get);
     (out, usize::try_from(peak - start).unwrap_or(0))
+}
+
+/// Allocation calls the calling thread has made so far (`alloc`, `alloc_zeroed`, `realloc`).
+pub(crate) fn thread_allocations() -> usize {
+    THREAD_CALLS.with(Cell::get)
 }
