@@ -458,6 +458,47 @@ fn clear_and_recreate_cycles_do_not_accumulate_expiry_records() {
     check_recreate_cycles_stay_bounded(Store::clear);
 }
 
+/// Records carry no tick: a record's tick is its entry's, read when it is placed, so shortening a
+/// TTL again and again inside one wide wheel slot (every deadline in the same level-3 slot, a
+/// purge after every step, so each new record is drained next to the old ones) must neither
+/// pile records up (each step's extra record is wasted; compaction keeps one per entry, past
+/// `COMPACT_MIN` = 1,024 of them) nor remove the key early or late.
+#[test]
+fn shortening_a_ttl_inside_one_wide_slot_piles_up_no_records_and_expires_on_time() {
+    const STEPS: u64 = 5_000;
+    // Level 3 spans 2^18 ticks per slot: deadlines from tick 3 * 2^18 + 200,000 down by one tick
+    // per step stay in slot 3 of level 3 (the wheel's time stays 0).
+    let first = 3 * (1u64 << 18) + 200_000;
+    let (s, c) = store();
+    for key in ["a", "b"] {
+        s.set_with_ttl(key, 0, ns(ticks(first)));
+    }
+    for step in 1..=STEPS {
+        for key in ["a", "b"] {
+            assert!(s.expire(key, ns(ticks(first - step))));
+        }
+        assert_eq!(s.purge_expired(), 0);
+        let pending = s.__pending_expiry_records();
+        assert!(
+            pending <= 2 * 1024 + 64,
+            "{pending} records pending for 2 keys after {step} shortenings"
+        );
+    }
+    let (compactions, _) = s.__expiry_compactions();
+    assert!(compactions >= 2, "only {compactions} compactions");
+    let last = ticks(first - STEPS);
+    advance_to(&c, last - 1);
+    assert_eq!(s.purge_expired(), 0);
+    assert!(s.exists("a") && s.exists("b"));
+    advance_to(&c, last);
+    assert!(!s.exists("a") && !s.exists("b"));
+    assert_eq!(s.purge_expired(), 2, "both removed at their last deadline, once each");
+    assert!(s.is_empty());
+    c.advance(ns(ticks(first)));
+    assert_eq!(s.purge_expired(), 0);
+    assert_eq!(s.__pending_expiry_records(), 0);
+}
+
 // ----------------------------------------------------------------------------------------------
 // Volume.
 

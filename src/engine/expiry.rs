@@ -9,8 +9,8 @@
 //!
 //! # Records
 //!
-//! A record is `(tick, Arc<Entry>)`: "look at this entry at this tick" (a tick is 2^20 ns, about
-//! 1.05 ms). Records are hints. The visitor re-reads the entry's real slot and deadline before
+//! A record is an `Arc<Entry>` (8 bytes): "look at this entry at its scheduled tick" (a tick is
+//! 2^20 ns, about 1.05 ms). Records are hints. The visitor re-reads the entry's real slot and deadline before
 //! doing anything: it kills the entry only by a CAS from the exact expired slot it inspected,
 //! after sealing that slot's deadline word and checking the deadline did not move, so a key that
 //! was set again, persisted, re-expired later (in place or by a new slot), or deleted and
@@ -42,6 +42,24 @@
 //! `UNSCHEDULED` and pushes a record itself, or (2) comes before (a), so (1) is before (b) and
 //! the visitor sees the writer's deadline and re-schedules.
 //!
+//! # Records carry no tick
+//!
+//! A record's tick is its entry's `scheduled` tick, read when the record is placed: when a purge
+//! drains the buffers into the wheel, and when the wheel moves a record from a slot spanning
+//! many ticks to a finer one (`engine::wheel`, "Records carry no tick"). A record whose entry's
+//! tick is then `UNSCHEDULED`, or outside the ticks of the slot it sits in, is *stale* and
+//! dropped. That is safe because of one fact about the protocol above: `scheduled` takes a new
+//! tick `s` only by a claim, and every claim that sets it pushes a record of its own (the visitor
+//! only sets `UNSCHEDULED`). So a record is the one that covers its entry only while the entry's
+//! tick is still the one it was placed at, and then that tick is in its slot's range; a record
+//! met with any other tick has been replaced by the record of the claim that set that tick (or
+//! the entry has been visited and needs none), and dropping it loses nothing. Conversely keeping
+//! a stale record is harmless, as before: its visit re-reads the slot. Two records of one entry
+//! can end up placed at the same tick (a superseded one drained after the claim that superseded
+//! it, or two in one wide slot); both visit, the second finds the work done. They are counted as
+//! wasted like every superseded record, and a compaction keeps at most one record per entry.
+//! Records already due when drained skip the wheel (handed to the purge with their tick).
+//!
 //! # Nobody waits for the engine
 //!
 //! Writers push records into one of [`SHARDS`] cache-padded buffers chosen per thread, so two
@@ -57,7 +75,8 @@
 //! a TTL over and over would pile up one such record per cycle, so kills of entries with a pending
 //! record are counted, as are records superseded by a shorter TTL, and once they are at least
 //! half of all records (and at least [`COMPACT_MIN`]) the engine is compacted: every record of a
-//! dead entry, and every superseded record, is dropped. Whoever notices first does it if the
+//! dead entry, every stale record, and every record but one of an entry with several, is
+//! dropped. Whoever notices first does it if the
 //! engine is free (`try_lock`, never waiting); otherwise the next purge does. Each compaction costs
 //! `O(records)` and removes at least half of them, and the next one is due only when the counted
 //! records reach half of what is left (buffered records included), so compaction is amortized
@@ -74,6 +93,8 @@
 //! has not expired yet (deadline later in the same tick) is re-scheduled through the buffers and
 //! comes due again at the next purge.
 
+use std::collections::HashSet;
+
 use crossbeam_epoch::Guard;
 use crossbeam_utils::CachePadded;
 
@@ -81,7 +102,7 @@ use crate::engine::clock::{Clock, NEVER};
 use crate::engine::entry::{Entry, Slot};
 use crate::engine::sync::{lock, try_lock, Arc, AtomicUsize, Mutex, Ordering};
 use crate::engine::table::{Pin, Table};
-use crate::engine::wheel::Wheel;
+use crate::engine::wheel::{Record, Wheel};
 
 /// log2 of the tick length in nanoseconds.
 pub(crate) const TICK_SHIFT: u32 = 20;
@@ -95,7 +116,18 @@ pub(crate) const SHARDS: usize = 1;
 /// Records visited per pin.
 pub(crate) const BATCH: usize = 1024;
 
-type Record = (u64, Arc<Entry>);
+/// A record the purge visits: the entry and the tick it came due at.
+type Due = (u64, Arc<Entry>);
+
+/// A record's tick is its entry's `scheduled` tick, when it has one (module docs, "Records carry
+/// no tick").
+impl Record for Arc<Entry> {
+    #[inline]
+    fn due_tick(&self) -> Option<u64> {
+        let tick = self.scheduled_tick();
+        (tick != Entry::UNSCHEDULED).then_some(tick)
+    }
+}
 
 /// The tick a deadline falls in.
 #[inline]
@@ -106,7 +138,7 @@ pub(crate) fn tick_of(deadline: u64) -> u64 {
 /// Schedule buffers plus the wheel. One per store.
 #[derive(Debug)]
 pub(crate) struct Expiry {
-    shards: Box<[CachePadded<Mutex<Vec<Record>>>]>,
+    shards: Box<[CachePadded<Mutex<Vec<Arc<Entry>>>>]>,
     wheel: Mutex<Wheel<Arc<Entry>>>,
     /// Records known to be wasted: entries killed (by `delete`/`clear`) while a record for them
     /// was pending, and records superseded by a shorter TTL. An estimate that only times the next
@@ -229,11 +261,15 @@ impl Expiry {
         }
     }
 
-    /// Takes every shard's buffer into the wheel; records already due go to `due`.
-    fn drain(&self, wheel: &mut Wheel<Arc<Entry>>, due: &mut Vec<Record>) {
+    /// Takes every shard's buffer into the wheel, each record at its entry's tick now; records
+    /// already due go to `due`, stale ones are dropped.
+    fn drain(&self, wheel: &mut Wheel<Arc<Entry>>, due: &mut Vec<Due>) {
         for shard in self.shards.iter() {
             let batch = std::mem::take(&mut *lock(shard));
-            for (tick, entry) in batch {
+            for entry in batch {
+                let Some(tick) = entry.due_tick() else {
+                    continue;
+                };
                 if let Err(entry) = wheel.insert(tick, entry) {
                     due.push((tick, entry));
                 }
@@ -254,12 +290,18 @@ impl Expiry {
             let guard = table.epoch();
             let mut due = Vec::new();
             self.drain(wheel, &mut due);
-            // A record is needed only while its entry lives and it is the entry's active record.
-            wheel.retain(|tick, entry| {
-                entry.load(&guard).slot().is_some() && entry.scheduled_tick() == tick
-            });
+            // A record is needed only while its entry lives, where its entry's tick is, and once
+            // per entry.
+            let mut kept: HashSet<*const Entry> = HashSet::new();
+            let mut needed = |first: u64, last: u64, entry: &Arc<Entry>| {
+                entry.load(&guard).slot().is_some()
+                    && entry.due_tick().is_some_and(|t| first <= t && t <= last)
+                    && kept.insert(Arc::as_ptr(entry))
+            };
+            due.retain(|(tick, entry)| needed(*tick, *tick, entry));
+            wheel.retain(&mut needed);
             // Records that came due while draining stay due: put them back for the next purge.
-            lock(&self.shards[0]).extend(due);
+            lock(&self.shards[0]).extend(due.into_iter().map(|(_, entry)| entry));
             // Records counted while this pass ran may be left uncounted or counted twice; the
             // count only times the next compaction.
             self.wasted.store(0, Ordering::Relaxed);
@@ -282,7 +324,7 @@ impl Expiry {
         let tick = tick_of(deadline);
         let claimed = claim(entry, tick);
         if claimed != Claim::Covered {
-            lock(&self.shards[shard_index()]).push((tick, entry.clone()));
+            lock(&self.shards[shard_index()]).push(entry.clone());
             if claimed == Claim::PushSuperseding {
                 self.note_wasted(table);
             }

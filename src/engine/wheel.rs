@@ -1,5 +1,17 @@
 //! A hierarchical timing wheel: which records come due when.
 //!
+//! # Records carry no tick
+//!
+//! A record is only its item (for the expiry engine, an `Arc<Entry>`: 8 bytes). Where the wheel
+//! stores it says when it is due: a level-0 slot holds one tick, so its records are handed out
+//! with that tick; a slot of a higher level spans a range of ticks, and when it is emptied each
+//! record is asked for its tick ([`Record::due_tick`]) and placed again at that tick. A record
+//! whose tick is no longer in its slot's range (or that has none) is *stale* and dropped: the
+//! expiry engine's records are hints about an entry's `scheduled` tick, and every change of that
+//! tick to a value outside the range comes with a record of its own (`engine::expiry`, "Records
+//! carry no tick"). The overflow heap keeps each record's tick beside it (it orders by it), and
+//! a record leaves the heap only if its tick is still the one it was stored with.
+//!
 //! This is a plain single-owner data structure (no atomics, no `unsafe`): the expiry engine
 //! (`engine::expiry`) keeps it behind a mutex that only the cleaner or a `purge_expired` caller takes,
 //! so writers never touch it and readers never wait for it.
@@ -39,6 +51,12 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+/// What the wheel asks of a record when it moves it between levels: the tick it is due at now,
+/// or `None` if it is due at no tick any more (stale: dropped).
+pub(crate) trait Record {
+    fn due_tick(&self) -> Option<u64>;
+}
+
 /// Number of levels.
 pub(crate) const LEVELS: usize = 6;
 /// Slots per level.
@@ -49,7 +67,7 @@ const BITS: u32 = 6;
 struct Level<T> {
     /// Bit `s` set iff `slots[s]` is non-empty.
     occupied: u64,
-    slots: Vec<Vec<(u64, T)>>,
+    slots: Vec<Vec<T>>,
 }
 
 impl<T> Level<T> {
@@ -73,6 +91,9 @@ pub(crate) struct Wheel<T> {
     /// Records moved out of the overflow heap (tests of its cost).
     #[cfg_attr(not(test), allow(dead_code))]
     overflow_moves: usize,
+    /// Stale records dropped when their slot was emptied (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    stale: usize,
 }
 
 /// An overflow record, ordered by tick, earliest first (the heap is a max-heap).
@@ -99,7 +120,7 @@ impl<T> Ord for Far<T> {
     }
 }
 
-impl<T> Wheel<T> {
+impl<T: Record> Wheel<T> {
     /// An empty wheel whose time is `elapsed`.
     pub(crate) fn new(elapsed: u64) -> Self {
         Wheel {
@@ -108,6 +129,7 @@ impl<T> Wheel<T> {
             overflow: BinaryHeap::new(),
             len: 0,
             overflow_moves: 0,
+            stale: 0,
         }
     }
 
@@ -139,22 +161,41 @@ impl<T> Wheel<T> {
         } else {
             let slot = ((tick >> (BITS as usize * level)) & (SLOTS as u64 - 1)) as usize;
             let lvl = &mut self.levels[level];
-            lvl.slots[slot].push((tick, item));
+            lvl.slots[slot].push(item);
             lvl.occupied |= 1 << slot;
         }
         self.len += 1;
         Ok(())
     }
 
-    /// Keeps only the records for which `keep(tick, item)` is true. `O(records)`.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(u64, &T) -> bool) {
-        for lvl in &mut self.levels {
-            for (s, slot) in lvl.slots.iter_mut().enumerate() {
-                if slot.is_empty() {
+    /// The ticks a slot of `level` spans: `(first, last)`. For a slot at or after the one
+    /// `elapsed` is in (every occupied slot is).
+    fn span(&self, level: usize, slot: usize) -> (u64, u64) {
+        let shift = BITS as usize * level;
+        let span = BITS as usize * (level + 1);
+        let base = if span >= 64 {
+            0
+        } else {
+            self.elapsed & !((1u64 << span) - 1)
+        };
+        let start = base + ((slot as u64) << shift);
+        (start, start + ((1u64 << shift) - 1))
+    }
+
+    /// Keeps only the records for which `keep(first, last, item)` is true, where `first..=last`
+    /// are the ticks the record's place in the wheel stands for (one tick at level 0 and in the
+    /// overflow heap). `O(records)`.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(u64, u64, &T) -> bool) {
+        for l in 0..LEVELS {
+            for s in 0..SLOTS {
+                if self.levels[l].slots[s].is_empty() {
                     continue;
                 }
+                let (first, last) = self.span(l, s);
+                let lvl = &mut self.levels[l];
+                let slot = &mut lvl.slots[s];
                 let before = slot.len();
-                slot.retain(|(tick, item)| keep(*tick, item));
+                slot.retain(|item| keep(first, last, item));
                 self.len -= before - slot.len();
                 if slot.is_empty() {
                     lvl.occupied &= !(1u64 << s);
@@ -164,7 +205,7 @@ impl<T> Wheel<T> {
             }
         }
         let before = self.overflow.len();
-        self.overflow.retain(|Far(tick, item)| keep(*tick, item));
+        self.overflow.retain(|Far(tick, item)| keep(*tick, *tick, item));
         self.len -= before - self.overflow.len();
     }
 
@@ -187,9 +228,7 @@ impl<T> Wheel<T> {
                 continue;
             }
             let slot = ahead.trailing_zeros() as usize;
-            let span = BITS as usize * (l + 1);
-            let base = self.elapsed & !((1u64 << span) - 1);
-            let start = base + ((slot as u64) << shift);
+            let (start, _) = self.span(l, slot);
             if best.is_none_or(|(b, _, _)| start < b) {
                 best = Some((start, l, slot));
             }
@@ -197,10 +236,9 @@ impl<T> Wheel<T> {
         best
     }
 
-    /// Hands out (appends to `out`, with its tick) every record with `tick <= through`, in no
-    /// particular order,
-    /// and moves the wheel's time to `through + 1`. Does nothing to time if `through` is
-    /// already behind it.
+    /// Hands out (appends to `out`, with its tick) every record due at a tick `<= through`, in no
+    /// particular order, and moves the wheel's time to `through + 1`; drops the stale records it
+    /// meets on the way (module docs). Does nothing to time if `through` is already behind it.
     pub(crate) fn advance(&mut self, through: u64, out: &mut Vec<(u64, T)>) {
         while let Some((start, level, slot)) = self.earliest() {
             if start > through {
@@ -212,12 +250,19 @@ impl<T> Wheel<T> {
             self.len -= records.len();
             self.elapsed = self.elapsed.max(start);
             if level == 0 {
-                out.extend(records);
+                out.extend(records.into_iter().map(|item| (start, item)));
             } else {
-                // Re-inserted relative to the slot's start, each lands at a lower level.
-                for (tick, item) in records {
-                    if let Err(item) = self.insert(tick, item) {
-                        out.push((tick, item));
+                // Re-inserted at its tick now, each lands at a lower level (the slot's start is
+                // the wheel's time now, and the tick is in the slot's range).
+                let (_, last) = self.span(level, slot);
+                for item in records {
+                    match item.due_tick() {
+                        Some(tick) if (start..=last).contains(&tick) => {
+                            if let Err(item) = self.insert(tick, item) {
+                                out.push((tick, item));
+                            }
+                        }
+                        _ => self.stale += 1,
                     }
                 }
             }
@@ -234,6 +279,10 @@ impl<T> Wheel<T> {
             let Far(tick, item) = self.overflow.pop().expect("peeked");
             self.len -= 1;
             self.overflow_moves += 1;
+            if item.due_tick() != Some(tick) {
+                self.stale += 1;
+                continue;
+            }
             if let Err(item) = self.insert(tick, item) {
                 out.push((tick, item));
             }
@@ -245,17 +294,50 @@ impl<T> Wheel<T> {
     pub(crate) fn overflow_moves(&self) -> usize {
         self.overflow_moves
     }
+
+    /// Stale records dropped so far (tests).
+    #[cfg(test)]
+    pub(crate) fn stale(&self) -> usize {
+        self.stale
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::cell::Cell;
 
-    fn drain(w: &mut Wheel<u64>, through: u64) -> Vec<u64> {
+    /// A test record: an id, and the tick it is due at (changeable, as an entry's is).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Rec {
+        id: u64,
+        tick: Cell<Option<u64>>,
+    }
+
+    impl Record for Rec {
+        fn due_tick(&self) -> Option<u64> {
+            self.tick.get()
+        }
+    }
+
+    fn rec(tick: u64, id: u64) -> Rec {
+        Rec {
+            id,
+            tick: Cell::new(Some(tick)),
+        }
+    }
+
+    /// Inserts a record due at `tick`.
+    fn put(w: &mut Wheel<Rec>, tick: u64, id: u64) -> Result<(), u64> {
+        w.insert(tick, rec(tick, id)).map_err(|r| r.id)
+    }
+
+    fn drain(w: &mut Wheel<Rec>, through: u64) -> Vec<u64> {
         let mut out = Vec::new();
         w.advance(through, &mut out);
-        let mut items: Vec<u64> = out.into_iter().map(|(_, i)| i).collect();
+        assert!(out.iter().all(|(t, r)| r.due_tick() == Some(*t)), "handed out at its tick");
+        let mut items: Vec<u64> = out.into_iter().map(|(_, r)| r.id).collect();
         items.sort_unstable();
         items
     }
@@ -270,7 +352,7 @@ mod tests {
         ticks.push(u64::MAX >> 20);
         let mut w = Wheel::new(0);
         for &t in &ticks {
-            w.insert(t, t).unwrap();
+            put(&mut w, t, t).unwrap();
         }
         assert_eq!(w.len(), ticks.len());
         let mut sorted = ticks.clone();
@@ -301,12 +383,13 @@ mod tests {
         let far = 64u64.pow(6) * 2;
         let mut w = Wheel::new(0);
         for t in [1, 70, 5000, 300_000, far] {
-            w.insert(t, t).unwrap();
-            w.insert(t, t + 1).unwrap();
+            put(&mut w, t, t).unwrap();
+            put(&mut w, t, t + 1).unwrap();
         }
-        w.retain(|tick, &i| {
-            assert!(i == tick || i == tick + 1);
-            i % 2 == 0 || i == 1
+        w.retain(|first, last, r| {
+            let tick = r.due_tick().unwrap();
+            assert!(first <= tick && tick <= last, "{tick} in {first}..={last}");
+            r.id % 2 == 0 || r.id == 1
         });
         assert_eq!(w.len(), 6);
         assert_eq!(drain(&mut w, far), vec![1, 2, 70, 5000, 300_000, far]);
@@ -318,8 +401,8 @@ mod tests {
         let mut w = Wheel::new(0);
         assert!(drain(&mut w, 100).is_empty());
         assert_eq!(w.elapsed(), 101);
-        assert_eq!(w.insert(100, 7), Err(7));
-        assert_eq!(w.insert(101, 8), Ok(()));
+        assert_eq!(put(&mut w, 100, 7), Err(7));
+        assert_eq!(put(&mut w, 101, 8), Ok(()));
         assert_eq!(drain(&mut w, 101), vec![8]);
     }
 
@@ -327,8 +410,8 @@ mod tests {
     fn overflow_records_are_not_lost_by_a_big_jump() {
         let far = 64u64.pow(6) * 3 + 5;
         let mut w = Wheel::new(0);
-        w.insert(far, far).unwrap();
-        w.insert(far + 1, far + 1).unwrap();
+        put(&mut w, far, far).unwrap();
+        put(&mut w, far + 1, far + 1).unwrap();
         assert!(drain(&mut w, far - 1).is_empty());
         assert_eq!(drain(&mut w, far + 10), vec![far, far + 1]);
     }
@@ -339,9 +422,9 @@ mod tests {
         let mut w = Wheel::new(0);
         // A thousand records parked far out (a TTL of `Duration::MAX` is ~2^38 ticks).
         for i in 0..1000u64 {
-            w.insert((1 << 38) + i, i).unwrap();
+            put(&mut w, (1 << 38) + i, i).unwrap();
         }
-        w.insert(3 * span + 7, 5000).unwrap();
+        put(&mut w, 3 * span + 7, 5000).unwrap();
         for through in (0..10_000u64).map(|i| i * 97) {
             assert!(drain(&mut w, through).is_empty());
         }
@@ -357,6 +440,59 @@ mod tests {
         assert_eq!(w.len(), 0);
     }
 
+    #[test]
+    fn a_record_moved_within_its_slot_comes_due_at_its_new_tick() {
+        // Level 2 slot 1 spans ticks 4096..=8191.
+        let mut w = Wheel::new(0);
+        w.insert(8000, rec(8000, 1)).unwrap();
+        w.insert(8000, rec(8000, 2)).unwrap();
+        w.retain(|first, last, _| {
+            assert_eq!((first, last), (4096, 8191));
+            true
+        });
+        // Both move earlier, still inside the range; then only one of them is due there.
+        let moved = |w: &mut Wheel<Rec>, id: u64, to: Option<u64>| {
+            w.retain(|_, _, r| {
+                if r.id == id {
+                    r.tick.set(to);
+                }
+                true
+            })
+        };
+        moved(&mut w, 1, Some(5000));
+        moved(&mut w, 2, Some(4500));
+        assert!(drain(&mut w, 4499).is_empty());
+        assert_eq!(drain(&mut w, 4500), vec![2]);
+        assert!(drain(&mut w, 4999).is_empty());
+        assert_eq!(drain(&mut w, 5000), vec![1]);
+        assert_eq!((w.len(), w.stale()), (0, 0));
+    }
+
+    #[test]
+    fn stale_records_are_dropped_when_their_slot_is_emptied() {
+        let far = 64u64.pow(6) * 2 + 3;
+        let mut w = Wheel::new(0);
+        w.insert(8000, rec(8000, 1)).unwrap(); // level 2: range 4096..=8191
+        w.insert(8000, rec(8000, 2)).unwrap();
+        w.insert(8000, rec(8000, 3)).unwrap();
+        w.insert(far, rec(far, 4)).unwrap(); // overflow
+        w.insert(far, rec(far, 5)).unwrap();
+        w.retain(|_, _, r| {
+            match r.id {
+                1 => r.tick.set(Some(4095)), // moved before the range: another record covers it
+                2 => r.tick.set(Some(9000)), // moved after it
+                3 => r.tick.set(None),       // due at no tick any more
+                4 => r.tick.set(Some(far - 1)),
+                _ => {}
+            }
+            true
+        });
+        assert!(drain(&mut w, 10_000).is_empty());
+        assert_eq!(w.stale(), 3);
+        assert_eq!(drain(&mut w, far), vec![5]);
+        assert_eq!((w.len(), w.stale()), (0, 4));
+    }
+
     proptest! {
         #[test]
         fn hands_out_exactly_the_due_records(
@@ -370,14 +506,14 @@ mod tests {
                 if is_insert {
                     let t = now + delta;
                     let id = (t << 8) | (i as u64 & 0xff);
-                    prop_assert!(w.insert(t, id).is_ok());
+                    prop_assert!(put(&mut w, t, id).is_ok());
                     pending.push(id);
                 } else {
                     let through = now + (delta >> (delta % 20));
                     let mut out = Vec::new();
                     w.advance(through, &mut out);
-                    prop_assert!(out.iter().all(|&(t, id)| t == id >> 8));
-                    let mut got: Vec<u64> = out.into_iter().map(|(_, id)| id).collect();
+                    prop_assert!(out.iter().all(|(t, r)| *t == r.id >> 8));
+                    let mut got: Vec<u64> = out.into_iter().map(|(_, r)| r.id).collect();
                     got.sort_unstable();
                     let mut want: Vec<u64> =
                         pending.iter().copied().filter(|id| id >> 8 <= through).collect();
