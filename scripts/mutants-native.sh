@@ -23,6 +23,8 @@ early_unpin|miri_subset|reader_outlives_replace_delete_clear_and_purge|left == r
 no_recycle|miri_subset|recycled_slots_are_reused_under_readers|no write reused a retired slot allocation
 split_ttl|concurrency|value_and_ttl_always_come_from_the_same_write|panicked
 lost_create|concurrency|racing_creators_of_a_missing_key_get_1_to_n|panicked
+compact_keeps_duplicates|expiry|shortening_a_ttl_inside_one_wide_slot_piles_up_no_records_and_expires_on_time|records pending for 2 keys
+cascade_drops_all|expiry|expires_exactly_at_the_deadline_across_every_wheel_boundary|panicked
 '
 
 export CARGO_TARGET_DIR="$root/target/mutants-native"

@@ -492,7 +492,11 @@ fn shortening_a_ttl_inside_one_wide_slot_piles_up_no_records_and_expires_on_time
     assert!(s.exists("a") && s.exists("b"));
     advance_to(&c, last);
     assert!(!s.exists("a") && !s.exists("b"));
-    assert_eq!(s.purge_expired(), 2, "both removed at their last deadline, once each");
+    assert_eq!(
+        s.purge_expired(),
+        2,
+        "both removed at their last deadline, once each"
+    );
     assert!(s.is_empty());
     c.advance(ns(ticks(first)));
     assert_eq!(s.purge_expired(), 0);

@@ -296,7 +296,7 @@ impl Expiry {
             let mut needed = |first: u64, last: u64, entry: &Arc<Entry>| {
                 entry.load(&guard).slot().is_some()
                     && entry.due_tick().is_some_and(|t| first <= t && t <= last)
-                    && kept.insert(Arc::as_ptr(entry))
+                    && (kept.insert(Arc::as_ptr(entry)) || mutant::keep_duplicates())
             };
             due.retain(|(tick, entry)| needed(*tick, *tick, entry));
             wheel.retain(&mut needed);
@@ -454,5 +454,12 @@ mod mutant {
     #[inline]
     pub(super) fn skip_recheck() -> bool {
         cfg!(scriptling_kv_mutant = "skip_recheck")
+    }
+
+    /// Mutant `compact_keeps_duplicates`: a compaction keeps every record of an entry whose tick
+    /// is in its slot, not one per entry (native mutant).
+    #[inline]
+    pub(super) fn keep_duplicates() -> bool {
+        cfg!(scriptling_kv_mutant = "compact_keeps_duplicates")
     }
 }
