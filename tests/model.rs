@@ -14,7 +14,9 @@
 //! are exact on one thread, `get`, `get_or`, `get_with` and the loads count one per call and
 //! nothing else counts; `expired` counts the keys `purge_expired` removed).
 //!
-//! The model is written here from the contract, not from the crate: a `BTreeMap` from key to
+//! The model is written here from the contract, not from the crate (and independently of the
+//! model in `fuzz/fuzz_targets/ops.rs`, on purpose: two models written apart from the contract
+//! do not share a misreading of it, so their similar lines are not to be merged): a `BTreeMap` from key to
 //! `(value, deadline)` plus its own clock in nanoseconds, and its own glob matcher. It also tracks
 //! which expired keys the store still *holds* (they count in `len` until a purge removes them, or
 //! a `delete`, `clear` or write replaces them), so `len` and the count `purge_expired` returns are

@@ -3,6 +3,8 @@
 //! keys with deadlines, its own clock, its own glob matcher and hit/miss/expired counters; it
 //! never calls the crate). Every result is compared, and after every step the whole observable
 //! state (each key's `get` and `ttl`, `len`, `stats`) too.
+//! (This model is independent of the one in `tests/model.rs` on purpose: two models written
+//! apart from the contract do not share a misreading of it; their similar lines stay apart.)
 //!
 //! The operations are the crate's own generated ones (`scriptling_kv::ops::Op`, `Arbitrary`
 //! with the features `arbitrary` and `test-util`), replayed with `Op::apply`, so the generator
