@@ -116,6 +116,9 @@ pub(crate) const SHARDS: usize = 1;
 /// Records visited per pin.
 pub(crate) const BATCH: usize = 1024;
 
+/// A schedule buffer: records pushed by writers, drained into the wheel by a purge.
+type Buffer = CachePadded<Mutex<Vec<Arc<Entry>>>>;
+
 /// A record the purge visits: the entry and the tick it came due at.
 type Due = (u64, Arc<Entry>);
 
@@ -138,7 +141,7 @@ pub(crate) fn tick_of(deadline: u64) -> u64 {
 /// Schedule buffers plus the wheel. One per store.
 #[derive(Debug)]
 pub(crate) struct Expiry {
-    shards: Box<[CachePadded<Mutex<Vec<Arc<Entry>>>>]>,
+    shards: Box<[Buffer]>,
     wheel: Mutex<Wheel<Arc<Entry>>>,
     /// Records known to be wasted: entries killed (by `delete`/`clear`) while a record for them
     /// was pending, and records superseded by a shorter TTL. An estimate that only times the next
