@@ -13,7 +13,7 @@
 //! http_service`); `-- --skip redis` runs the others alone.
 
 #[allow(dead_code)] // `main` and the signal handling are the binary's, not used here.
-#[path = "../examples/http_service.rs"]
+#[path = "../src/main.rs"]
 mod service;
 
 use std::net::SocketAddr;
@@ -1454,11 +1454,11 @@ fn two_replicas_on_one_redis_share_sessions_and_limits() {
 mod process {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{IpAddr, SocketAddr, TcpStream};
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::process::{Child, Command, ExitStatus, Stdio};
     use std::sync::{mpsc, Arc, Condvar, Mutex};
     use std::thread;
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, Instant};
 
     use super::{readme_session, service, Logged};
 
@@ -1469,56 +1469,9 @@ mod process {
     const SHUTDOWN_LINE: &str = "shutdown signal received, finishing requests in flight";
     const STOPPED_LINE: &str = "stopped";
 
-    /// The example binary: `cargo test` builds the examples into `target/<profile>/examples/`,
-    /// beside `target/<profile>/deps/`, where this test binary is. Fails if it is missing or
-    /// older than a source it is built from (it would test stale code).
+    /// The service's binary, which Cargo builds for this integration test.
     fn example_binary() -> PathBuf {
-        let exe = std::env::current_exe().expect("the path of the test binary");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps", exe.display()));
-        let name = format!("http_service{}", std::env::consts::EXE_SUFFIX);
-        let binary = profile_dir.join("examples").join(name);
-        let built = match std::fs::metadata(&binary).and_then(|m| m.modified()) {
-            Ok(built) => built,
-            Err(e) => panic!(
-                "the example binary {} is missing ({e}). Plain `cargo test` builds it along with \
-                 the tests; `cargo test --test http_service` alone does not: run `cargo build \
-                 --example http_service` first.",
-                binary.display()
-            ),
-        };
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut sources = vec![root.join("examples").join("http_service.rs")];
-        rust_files(&root.join("src"), &mut sources);
-        rust_files(&root.join("redis").join("src"), &mut sources);
-        for source in sources {
-            let modified = std::fs::metadata(&source)
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            assert!(
-                modified <= built,
-                "the example binary {} is older than {}: run `cargo build --example \
-                 http_service` (or plain `cargo test`) to rebuild it",
-                binary.display(),
-                source.display()
-            );
-        }
-        binary
-    }
-
-    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries =
-            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
+        PathBuf::from(env!("CARGO_BIN_EXE_http_service"))
     }
 
     /// What the child has written to stderr so far, line by line, and whether it has closed it.
