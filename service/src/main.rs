@@ -1,10 +1,13 @@
-//! An HTTP service whose handlers share one store: a per-client rate limiter, login sessions, a
-//! response cache and a job lock, the jobs the crate is built for. The handlers are written once,
-//! against [`AsyncKv`], and run on the in-process [`Store`] by default or on Redis
-//! (`--redis URL`, `--redis-cluster URL,URL,...`) when several replicas must share their state.
+//! The HTTP main job of scriptling-kv: one store shared by a per-client rate limiter, login
+//! sessions (bearer tokens and cookies), a response cache and a job lock, the jobs the store is
+//! built for. The limiter, the cache and the cookie sessions are the layers of
+//! `scriptling-kv-tower`; the handlers are written once, against
+//! [`AsyncKv`](scriptling_kv::AsyncKv), and run on the
+//! in-process [`Store`] by default or on Redis (`--redis URL`, `--redis-cluster URL,URL,...`)
+//! when several replicas must share their state.
 //!
 //! ```text
-//! cargo run --release --example http_service -- [--addr HOST:PORT] [--rate-limit N]
+//! cargo run --release -p scriptling-kv-service -- [--addr HOST:PORT] [--rate-limit N]
 //!     [--create-limit N] [--max-keys N] [--trusted-proxy ADDR]... [--ipv6-prefix BITS]
 //!     [--data-dir DIR] [--redis URL | --redis-cluster URL,URL,...]
 //! ```
@@ -17,6 +20,9 @@
 //! | `POST /login` `{"user": "NAME"}` | new session, returns `{"token": "…"}` | `session:{token}`, 24 h |
 //! | `GET /me` (`Authorization: Bearer TOKEN`) | the session's user | |
 //! | `POST /logout` (same header) | ends the session | |
+//! | `POST /session/login` `{"user": "NAME"}` | new cookie session (`Set-Cookie: sid=…`), returns `{"user": "NAME"}` | `cookie-session:{id}`, 24 h |
+//! | `GET /session/me` (the `sid` cookie) | the cookie session's user | |
+//! | `POST /session/logout` (the `sid` cookie) | ends the cookie session (and clears the cookie) | |
 //! | `GET /cached/{name}` | slow computation cached for 300 s; concurrent misses run it once (`X-Cache: HIT`, `MISS` or `COALESCED`) | `cache:{name}` |
 //! | `POST /jobs/{id}` | starts job `id` unless it is running (`set_if_absent` lock; released with `compare_and_delete`) | `job:{id}`, `job-done:{id}` |
 //! | `GET /jobs/{id}` | the job's status | |
@@ -26,21 +32,23 @@
 //!
 //! Every request, on every route (unknown routes and wrong methods included), is counted in
 //! its client's fixed window (`--rate-limit N` requests per [`WINDOW`], key `rate:{client}`, one
-//! `incr_with_ttl`) by the front middleware, before any handler runs. A request over the limit
+//! `incr_with_ttl`) by the rate-limit layer, before any handler runs. A request over the limit
 //! is answered `429` with `Retry-After` there: its handler never runs, so a client over its
-//! limit reads nothing and creates nothing. `GET /` only reports the count.
+//! limit reads nothing and creates nothing. `GET /` only reports the count. Every response
+//! carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds).
 //!
-//! Routes that create keys (`POST /login`, a `GET /cached/{name}` that misses, a
+//! Routes that create keys (the two logins, a `GET /cached/{name}` that misses, a
 //! `POST /jobs/{id}` that starts a job) are also counted in a stricter window of their own,
 //! `--create-limit N` per [`WINDOW`] (default 10, key `new:{client}`), checked before the key is
-//! created. So one client creates at most `2 + 2 × create-limit` keys per window (its two
-//! counters, and two keys per job), whatever it sends: with `--max-keys` well above that, its
-//! own flood of logins cannot fill the store and evict its own window (which would hand it a
-//! fresh budget), and a client at its limit cannot evict other clients' sessions at all. What is
-//! left is a flood from many clients: the store stays bounded (`--max-keys`), the keys that end
-//! soonest (the 60 s windows and counters) go first, so sessions made before the flood outlive
-//! it; a flood large enough to push out every window also resets those windows (a store
-//! holding fewer keys than the clients of one window cannot remember them all).
+//! created (a `429` of this window carries its own `RateLimit-*` headers). So one client
+//! creates at most `2 + 2 × create-limit` keys per window (its two counters, and two keys per
+//! job), whatever it sends: with `--max-keys` well above that, its own flood of logins cannot
+//! fill the store and evict its own window (which would hand it a fresh budget), and a client at
+//! its limit cannot evict other clients' sessions at all. What is left is a flood from many
+//! clients: the store stays bounded (`--max-keys`), the keys that end soonest (the 60 s windows
+//! and counters) go first, so sessions made before the flood outlive it; a flood large enough
+//! to push out every window also resets those windows (a store holding fewer keys than the
+//! clients of one window cannot remember them all).
 //!
 //! # Who the client is
 //!
@@ -55,6 +63,16 @@
 //! `--trusted-proxy` list and the header alike. An IPv6 client's budget is its prefix
 //! (`--ipv6-prefix`, /64 by default: one end site gets a /64 and can use any of its 2⁶⁴
 //! addresses), so `rate:2001:db8:1:2::/64`; the log shows the full address.
+//!
+//! # Sessions: bearer tokens and cookies
+//!
+//! `POST /login` makes a random 128-bit token and stores `session:{token}` (the user and when);
+//! the client sends it back as `Authorization: Bearer TOKEN`. `POST /session/login` does the
+//! same through tower-sessions (`SessionManagerLayer` over `KvSessionStore`, only on the
+//! `/session/` routes): the session id travels in the cookie `sid` (`HttpOnly`,
+//! `SameSite=Strict`, `Max-Age` 24 h; not `Secure`, since the service speaks plain HTTP: put it
+//! behind a TLS proxy), the record in `cookie-session:{id}`, which expires with the session. A
+//! login through a cookie that already names a session gets a new id (no session fixation).
 //!
 //! # Limits on input
 //!
@@ -85,29 +103,28 @@
 //! requests in flight finish (for at most [`GRACE`]), then saves (with `--data-dir`) and exits.
 //!
 //! `tests/http_service.rs` includes this file as a module and drives [`serve`] in-process, which
-//! is why everything except `main` is a function taking its inputs.
+//! is why everything except `main` is a function taking its inputs; it also runs the built
+//! binary.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::future::{Future, IntoFuture};
+mod app;
+
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
-use scriptling_kv::{AsyncKv, Error, Eviction, SharedKv, Source, Store, Ttl, Value};
+use scriptling_kv::{Error, Eviction, Store};
 use scriptling_kv_redis::RedisStore;
-use serde_json::json;
 use tokio::net::TcpListener;
 
+pub(crate) use app::serve;
+use app::{count_keys, log_line};
+// What `tests/http_service.rs` names through this module.
+#[allow(unused_imports)]
+pub(crate) use app::{
+    app, bucket_of, client_of, Kv, BAD_NAME, BAD_SESSION, BODY_TOO_LARGE, COOKIE_SESSION_PREFIX,
+    NO_BEARER, NO_COOKIE_SESSION, SESSION_COOKIE, USER_TOO_LONG,
+};
 /// Length of the rate-limit window.
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 /// Lifetime of a session.
@@ -359,135 +376,6 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--addr wants HOST:PORT, got {s:?}"))
 }
 
-// ---------------------------------------------------------------------------------------------
-// The backends: everything the handlers need beyond `AsyncKv`.
-
-/// The store the service runs on: any backend behind one [`SharedKv`] (chosen from the flags at
-/// start), and the in-process store itself when that is the backend (for its counters).
-#[derive(Debug, Clone)]
-pub(crate) struct Kv {
-    kv: SharedKv,
-    local: Option<Store>,
-    backend: &'static str,
-}
-
-impl From<Store> for Kv {
-    fn from(store: Store) -> Kv {
-        Kv {
-            kv: SharedKv::new(store.clone()),
-            local: Some(store),
-            backend: "memory",
-        }
-    }
-}
-
-impl From<RedisStore> for Kv {
-    fn from(store: RedisStore) -> Kv {
-        let backend = if store.is_cluster() {
-            "redis-cluster"
-        } else {
-            "redis"
-        };
-        Kv {
-            kv: SharedKv::new(store),
-            local: None,
-            backend,
-        }
-    }
-}
-
-/// The `X-Cache` header for a load's [`Source`].
-fn x_cache(source: Source) -> &'static str {
-    match source {
-        Source::Hit => "HIT",
-        Source::Loaded => "MISS",
-        _ => "COALESCED",
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The service.
-
-/// What every handler shares: the store (a cheap handle) and the configuration.
-#[derive(Debug, Clone)]
-struct AppState {
-    kv: SharedKv,
-    local: Option<Store>,
-    backend: &'static str,
-    config: Arc<Config>,
-}
-
-/// The client a request is attributed to, worked out once by [`front`]: its budget's name
-/// (the address, or an IPv6 prefix) and the request's count in the window.
-#[derive(Debug, Clone)]
-struct Client {
-    bucket: Arc<str>,
-    count: i64,
-}
-
-/// The service's routes over `kv`.
-///
-/// Serve it with `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`] does) so a
-/// request is attributed to its peer address.
-pub(crate) fn app(kv: impl Into<Kv>, config: Config) -> Router {
-    let Kv { kv, local, backend } = kv.into();
-    let mut config = config;
-    for proxy in &mut config.trusted_proxies {
-        *proxy = proxy.to_canonical();
-    }
-    let state = AppState {
-        kv,
-        local,
-        backend,
-        config: Arc::new(config),
-    };
-    Router::new()
-        .route("/", get(index))
-        .route("/login", post(login))
-        .route("/me", get(me))
-        .route("/logout", post(logout))
-        .route("/cached/{name}", get(cached))
-        .route("/jobs/{id}", post(start_job).get(job_status))
-        .route("/stats", get(stats))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
-        .method_not_allowed_fallback(|| async {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-        })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(state.clone(), front))
-        .with_state(state)
-}
-
-/// Serves [`app`] on `listener` until `shutdown` resolves, then lets the requests in flight
-/// finish (idle keep-alive connections are closed) for at most [`GRACE`].
-pub(crate) async fn serve(
-    listener: TcpListener,
-    kv: impl Into<Kv>,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
-    let service = app(kv, config).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = signalled.send(());
-    });
-    let deadline = async move {
-        match on_signal.await {
-            Ok(()) => tokio::time::sleep(GRACE).await,
-            // The sender is gone only once the server has finished by itself.
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        result = server.into_future() => result,
-        () = deadline => {
-            log_line(format_args!("graceful shutdown took over {GRACE:?}; stopping anyway\n"));
-            Ok(())
-        }
-    }
-}
-
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed by this call, before it returns
 /// (so a signal that arrives right after the service printed its address is not lost); call it
 /// inside the runtime. If a signal cannot be watched, that one never fires (rather than shutting
@@ -701,544 +589,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Middleware: client attribution, the budget, and the request log.
-
-/// In front of every route: works out the client, counts the request in its window (a request
-/// over the limit is answered `429` here, and its handler never runs), hands the client to the
-/// handlers, and logs one line per request: `METHOD PATH STATUS ELAPSEDµs CLIENT`.
-async fn front(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let client = client_of(req.headers(), peer, &app.config.trusted_proxies);
-    let bucket: Arc<str> = match client {
-        Some(ip) => bucket_of(ip, app.config.ipv6_prefix).into(),
-        None => "unknown".into(),
-    };
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let key = format!("rate:{bucket}");
-    let refused = match count_request(&app.kv, &key, WINDOW).await {
-        Err(e) => unavailable(&e),
-        Ok(count) if over(count, app.config.rate_limit) => rate_limited(&app.kv, &key).await,
-        Ok(count) => {
-            req.extensions_mut().insert(Client { bucket, count });
-            let response = next.run(req).await;
-            return logged(&method, &path, client, start, response);
-        }
-    };
-    // Read what is left of a refused request's body (at most `MAX_BODY` bytes; a longer one
-    // closes the connection), so a keep-alive connection stays usable for the next request.
-    let _ = axum::body::to_bytes(req.into_body(), MAX_BODY).await;
-    logged(&method, &path, client, start, refused)
-}
-
-/// Logs `response` to a request as one line and returns it.
-fn logged(
-    method: &axum::http::Method,
-    path: &str,
-    client: Option<IpAddr>,
-    start: Instant,
-    response: Response,
-) -> Response {
-    let shown = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    log_line(format_args!(
-        "{method} {path} {} {}us {shown}\n",
-        response.status().as_u16(),
-        start.elapsed().as_micros(),
-    ));
-    response
-}
-
-/// Whether `count` requests are over `limit`.
-fn over(count: i64, limit: u64) -> bool {
-    u64::try_from(count).unwrap_or(0) > limit
-}
-
-/// Counts a request that is about to create a key in the client's stricter window
-/// (`new:{bucket}`, `--create-limit`): `Ok(None)` to go ahead, `Ok(Some(429))` when over.
-async fn charge_creation(app: &AppState, client: &Client) -> Result<Option<Response>, Error> {
-    let key = format!("new:{}", client.bucket);
-    let count = count_request(&app.kv, &key, WINDOW).await?;
-    if over(count, app.config.create_limit) {
-        return Ok(Some(rate_limited(&app.kv, &key).await));
-    }
-    Ok(None)
-}
-
-/// `429` with `Retry-After`: the seconds left in the window at `key`.
-async fn rate_limited(kv: &SharedKv, key: &str) -> Response {
-    let mut response = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-    let retry = retry_after_secs(kv, key).await;
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(retry));
-    response
-}
-
-/// An address as this service compares it: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is
-/// the IPv4 address it maps.
-fn canonical(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
-}
-
-/// One `X-Forwarded-For` entry: `ip`, `ip:port` (IPv4), `[v6]` or `[v6]:port`, with spaces
-/// around it; `None` for anything else (`unknown`, a host name, an obfuscated RFC 7239 name,
-/// an empty entry).
-pub(crate) fn parse_hop(entry: &str) -> Option<IpAddr> {
-    let entry = entry.trim();
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Some(canonical(ip));
-    }
-    if let Ok(addr) = entry.parse::<SocketAddr>() {
-        return Some(canonical(addr.ip()));
-    }
-    let v6 = entry.strip_prefix('[')?.strip_suffix(']')?;
-    v6.parse::<std::net::Ipv6Addr>()
-        .ok()
-        .map(|ip| canonical(IpAddr::V6(ip)))
-}
-
-/// The client of a request from `peer` (module docs, "Who the client is"): the peer, unless it
-/// is one of the `trusted` proxies (given canonical); then `X-Forwarded-For` walked from the
-/// right, skipping trusted proxies, up to the first entry that is not one. An entry that does
-/// not parse stops the walk and the request is the hop's that appended it: the last trusted
-/// address walked. Several `X-Forwarded-For` fields are one list, in order; a field that is not
-/// visible ASCII is an entry that does not parse.
-pub(crate) fn client_of(
-    headers: &HeaderMap,
-    peer: Option<IpAddr>,
-    trusted: &[IpAddr],
-) -> Option<IpAddr> {
-    let peer = canonical(peer?);
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let mut entries: Vec<Option<&str>> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        match value.to_str() {
-            Ok(v) => entries.extend(v.split(',').map(Some)),
-            Err(_) => entries.push(None),
-        }
-    }
-    let mut hop = peer;
-    for entry in entries.into_iter().rev() {
-        match entry.and_then(parse_hop) {
-            Some(ip) if trusted.contains(&ip) => hop = ip,
-            Some(ip) => return Some(ip),
-            None => return Some(hop),
-        }
-    }
-    Some(hop)
-}
-
-/// The name of the budget `ip` counts in: an IPv4 address itself; an IPv6 address's prefix of
-/// `prefix` bits, as `2001:db8:1:2::/64`.
-pub(crate) fn bucket_of(ip: IpAddr, prefix: u8) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let prefix = prefix.clamp(1, 128);
-            let mask = u128::MAX << (128 - u32::from(prefix));
-            let net = std::net::Ipv6Addr::from(u128::from(v6) & mask);
-            format!("{net}/{prefix}")
-        }
-    }
-}
-
-/// "1 key", "5 keys".
-fn count_keys(n: usize) -> String {
-    if n == 1 {
-        "1 key".to_string()
-    } else {
-        format!("{n} keys")
-    }
-}
-
-/// Formats the line first so it reaches stderr (unbuffered) in one write: lines from concurrent
-/// requests never interleave.
-fn log_line(args: std::fmt::Arguments<'_>) {
-    let line = args.to_string();
-    eprint!("{line}");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Responses.
-
-/// `status` with the JSON body `{"error": message}`.
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
-}
-
-/// `401` with `WWW-Authenticate: Bearer` (RFC 6750) and a JSON error.
-fn unauthorized(message: &str) -> Response {
-    let mut response = error(StatusCode::UNAUTHORIZED, message);
-    response
-        .headers_mut()
-        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
-}
-
-/// `503` for a store that could not answer (Redis down): the service stays up. The client
-/// gets a generic body and `Retry-After`; the cause goes to the log only (it names servers and
-/// internals a client has no use for).
-fn unavailable(e: &Error) -> Response {
-    log_line(format_args!("store unavailable: {e}\n"));
-    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "service unavailable");
-    response
-        .headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(RETRY_UNAVAILABLE));
-    response
-}
-
-/// Turns a store error into a `503` reply (`?` in the handlers).
-macro_rules! tryk {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return unavailable(&e),
-        }
-    };
-}
-
-/// Whether `name` may be a cache or job name: 1 to [`MAX_NAME`] characters of `[A-Za-z0-9._-]`
-/// (it becomes part of a key: unbounded names would let a client store anything it likes).
-fn valid_name(name: &str) -> bool {
-    (1..=MAX_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
-/// The error text for a name [`valid_name`] refuses.
-pub(crate) const BAD_NAME: &str = "name must be 1 to 64 characters of A-Z a-z 0-9 . _ -";
-
-// ---------------------------------------------------------------------------------------------
-// The fixed-window counter, and GET /.
-
-/// Counts one request in the client's window at `key` and returns the count so far: one
-/// `incr_with_ttl`, which gives the window its TTL when (and only when) it creates the counter,
-/// in the same step, so no counter ever exists without its window. Later requests never touch
-/// the TTL, so the window is fixed, not sliding. A counter overwritten with something that is not
-/// an integer (by hand) starts a new window instead of failing forever.
-pub(crate) async fn count_request(
-    kv: &SharedKv,
-    key: &str,
-    window: Duration,
-) -> scriptling_kv::Result<i64> {
-    match kv.incr_with_ttl(key, 1, window).await {
-        Ok(count) => Ok(count),
-        Err(Error::NotAnInteger | Error::Overflow) => {
-            kv.set_with_ttl(key, 1, window).await?;
-            Ok(1)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Seconds until the window at `key` ends, for `Retry-After`: at least 1.
-async fn retry_after_secs(kv: &SharedKv, key: &str) -> u64 {
-    let secs = match kv.ttl(key).await {
-        Ok(ttl @ Ttl::Expires(_)) => ttl.as_secs(),
-        // Ended between the count and now, or unknown: retrying in a second is right.
-        _ => 1,
-    };
-    u64::try_from(secs).unwrap_or(1).max(1)
-}
-
-/// `GET /`: the request's number in the client's window (counted by [`front`]).
-async fn index(State(app): State<AppState>, Extension(client): Extension<Client>) -> Response {
-    let (count, limit) = (client.count, app.config.rate_limit);
-    format!("hello, you are request {count} of {limit} in this window\n").into_response()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sessions.
-
-/// A fresh random token: [`TOKEN_BYTES`] bytes from the OS random source, lowercase hex.
-fn new_token() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes)?;
-    let mut hex = String::with_capacity(2 * TOKEN_BYTES);
-    for b in bytes {
-        let _ = write!(hex, "{b:02x}");
-    }
-    Ok(hex)
-}
-
-/// The token of an `Authorization: Bearer TOKEN` header, if it is there and has a token's shape.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    let well_formed = token.len() == 2 * TOKEN_BYTES
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    (scheme.eq_ignore_ascii_case("bearer") && well_formed).then_some(token)
-}
-
-fn session_key(token: &str) -> String {
-    format!("session:{token}")
-}
-
-fn unix_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// The error text of a body over [`MAX_BODY`].
-pub(crate) const BODY_TOO_LARGE: &str = "request body is larger than 1024 bytes";
-/// The error text of a user name over [`MAX_USER`].
-pub(crate) const USER_TOO_LONG: &str = "user must be at most 64 characters";
-
-/// `POST /login`. Taking the extractor's `Result` lets every rejection answer in this service's
-/// JSON shape: `413` for a body over [`MAX_BODY`], `400` for the others (bad JSON, wrong or
-/// missing content type).
-async fn login(
-    State(app): State<AppState>,
-    Extension(client): Extension<Client>,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Response {
-    let body = match body {
-        Ok(Json(body)) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, BODY_TOO_LARGE)
-        }
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, &rejection.body_text()),
-    };
-    let user = match body.get("user") {
-        Some(serde_json::Value::String(user)) if user.chars().count() > MAX_USER => {
-            return error(StatusCode::BAD_REQUEST, USER_TOO_LONG)
-        }
-        Some(serde_json::Value::String(user)) if !user.trim().is_empty() => user,
-        Some(serde_json::Value::String(_)) => {
-            return error(StatusCode::BAD_REQUEST, "user must not be empty")
-        }
-        Some(_) => return error(StatusCode::BAD_REQUEST, "user must be a string"),
-        None => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "expected a JSON object with a \"user\" field",
-            )
-        }
-    };
-    if let Some(limited) = tryk!(charge_creation(&app, &client).await) {
-        return limited;
-    }
-    let Ok(token) = new_token() else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available");
-    };
-    let session = BTreeMap::from([
-        ("user".to_owned(), Value::from(user.as_str())),
-        ("created_at".to_owned(), Value::Int(unix_secs())),
-    ]);
-    tryk!(
-        app.kv
-            .set_with_ttl(&session_key(&token), session, SESSION_TTL)
-            .await
-    );
-    Json(json!({ "token": token })).into_response()
-}
-
-/// The `401` of a request without `Authorization: Bearer …`.
-pub(crate) const NO_BEARER: &str = "expected Authorization: Bearer TOKEN";
-/// The `401` of a token that is not (or no longer) a session's, malformed ones included.
-pub(crate) const BAD_SESSION: &str = "invalid or expired session";
-
-/// The session token of a request: `Err` with the `401`'s text without an `Authorization: Bearer` header
-/// ([`NO_BEARER`]) or with one whose token cannot be a session's ([`BAD_SESSION`], as for an
-/// unknown one: the client learns nothing about what tokens look like).
-fn session_token(headers: &HeaderMap) -> Result<&str, &'static str> {
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
-        });
-    if !bearer {
-        return Err(NO_BEARER);
-    }
-    bearer_token(headers).ok_or(BAD_SESSION)
-}
-
-/// `GET /me`.
-async fn me(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let token = match session_token(&headers) {
-        Ok(token) => token,
-        Err(message) => return unauthorized(message),
-    };
-    let session = tryk!(app.kv.get(&session_key(token)).await);
-    let user = session
-        .as_ref()
-        .and_then(Value::as_dict)
-        .and_then(|d| d.get("user"))
-        .and_then(Value::as_str);
-    match user {
-        Some(user) => Json(json!({ "user": user })).into_response(),
-        None => unauthorized(BAD_SESSION),
-    }
-}
-
-/// `POST /logout`.
-async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let token = match session_token(&headers) {
-        Ok(token) => token,
-        Err(message) => return unauthorized(message),
-    };
-    if tryk!(app.kv.delete(&session_key(token)).await) {
-        Json(json!({ "ok": true })).into_response()
-    } else {
-        unauthorized(BAD_SESSION)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// GET /cached/{name}: a read-through cache without a stampede.
-
-/// Stands in for an upstream call.
-async fn compute(name: String) -> Value {
-    tokio::time::sleep(UPSTREAM_DELAY).await;
-    Value::from(BTreeMap::from([
-        ("name".to_owned(), Value::from(name.as_str())),
-        (
-            "value".to_owned(),
-            Value::from(format!("expensive result for {name}")),
-        ),
-        ("computed_at".to_owned(), Value::Int(unix_secs())),
-    ]))
-}
-
-/// Serves `cache:{name}` from the store, or computes and caches it for [`CACHE_TTL`]; concurrent
-/// misses on one name run one computation (a single-flight load), the others wait for it
-/// (`X-Cache: COALESCED`). A name not cached yet counts against the client's create limit
-/// first (two requests racing on one new name may both be charged: harmless).
-async fn cached(
-    State(app): State<AppState>,
-    Extension(client): Extension<Client>,
-    Path(name): Path<String>,
-) -> Response {
-    if !valid_name(&name) {
-        return error(StatusCode::BAD_REQUEST, BAD_NAME);
-    }
-    let key = format!("cache:{name}");
-    if !tryk!(app.kv.exists(&key).await) {
-        if let Some(limited) = tryk!(charge_creation(&app, &client).await) {
-            return limited;
-        }
-    }
-    // Concurrent misses in this process run `compute` once; on Redis another replica may run
-    // its own, and the first value stored wins for all of them.
-    let loaded = tryk!(
-        app.kv
-            .load_with(&key, Some(CACHE_TTL), || compute(name))
-            .await
-    );
-    ([("x-cache", x_cache(loaded.source))], Json(loaded.value)).into_response()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Jobs: run once however often they are posted while they run.
-
-/// `POST /jobs/{id}`: takes the job's lock (`set_if_absent`, with a lease in case this process
-/// dies) and runs the job in the background; a job already running is not started again. The
-/// runner releases the lock with `compare_and_delete`, which removes it only if it still holds
-/// this run's token (a lock whose lease ran out and was taken by another run stays theirs).
-/// A job that is not running counts against the client's create limit before it starts.
-async fn start_job(
-    State(app): State<AppState>,
-    Extension(client): Extension<Client>,
-    Path(id): Path<String>,
-) -> Response {
-    if !valid_name(&id) {
-        return error(StatusCode::BAD_REQUEST, BAD_NAME);
-    }
-    let lock = format!("job:{id}");
-    let running = || {
-        (
-            StatusCode::CONFLICT,
-            Json(json!({ "job": id, "error": "job is already running" })),
-        )
-            .into_response()
-    };
-    if tryk!(app.kv.exists(&lock).await) {
-        return running();
-    }
-    if let Some(limited) = tryk!(charge_creation(&app, &client).await) {
-        return limited;
-    }
-    let Ok(token) = new_token() else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "no randomness available");
-    };
-    if !tryk!(
-        app.kv
-            .set_if_absent(&lock, token.as_str(), Some(JOB_LEASE))
-            .await
-    ) {
-        return running();
-    }
-    let kv = app.kv.clone();
-    let job = id.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(JOB_DURATION).await;
-        let result = json!({ "finished_at": unix_secs() }).to_string();
-        let _ = kv
-            .set_with_ttl(&format!("job-done:{job}"), result, JOB_RESULT_TTL)
-            .await;
-        let _ = kv.compare_and_delete(&lock, &Value::from(token)).await;
-    });
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({ "job": id, "status": "started" })),
-    )
-        .into_response()
-}
-
-/// `GET /jobs/{id}`: `running`, `done` (with when), or 404.
-async fn job_status(State(app): State<AppState>, Path(id): Path<String>) -> Response {
-    if !valid_name(&id) {
-        return error(StatusCode::BAD_REQUEST, BAD_NAME);
-    }
-    if tryk!(app.kv.exists(&format!("job:{id}")).await) {
-        return Json(json!({ "job": id, "status": "running" })).into_response();
-    }
-    match tryk!(app.kv.get(&format!("job-done:{id}")).await) {
-        Some(Value::Str(result)) => {
-            let result: serde_json::Value = serde_json::from_str(&result).unwrap_or_default();
-            Json(json!({ "job": id, "status": "done", "result": result })).into_response()
-        }
-        _ => error(StatusCode::NOT_FOUND, "no such job"),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// GET /stats.
-
-/// The store's counters: hits and misses of the reads, keys expired and evicted, and the key
-/// count (which may include expired keys not yet removed). Constant cost on every backend: no
-/// key is walked. On Redis, `"keys": null`: counting the namespace is a `SCAN` of the whole
-/// database, so it is not counted (module docs).
-async fn stats(State(app): State<AppState>) -> Response {
-    let numbers = match &app.local {
-        Some(store) => {
-            let stats = store.stats();
-            json!({
-                "backend": app.backend,
-                "keys": store.len(),
-                "hits": stats.hits,
-                "misses": stats.misses,
-                "expired": stats.expired,
-                "evicted": stats.evicted,
-            })
-        }
-        None => json!({ "backend": app.backend, "keys": null }),
-    };
-    Json(numbers).into_response()
 }
