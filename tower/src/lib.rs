@@ -63,3 +63,8 @@ pub use session::KvSessionStore;
 
 /// The boxed error of a body.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The code of `README.md`, compiled as doctests (so the README's example cannot rot).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
