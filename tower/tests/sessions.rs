@@ -180,7 +180,7 @@ fn conformance_on_redis() {
 }
 
 #[test]
-fn conformance_on_the_cluster() {
+fn conformance_on_the_redis_cluster() {
     common::run(async {
         let kv = common::cluster(&common::unique_namespace("sessions")).await;
         let sessions = KvSessionStore::new(kv.clone()).with_prefix(PREFIX);
@@ -224,7 +224,7 @@ fn a_session_expires_at_its_expiry_date() {
 /// ends it everywhere. Also on Redis, a session ends at its expiry date (a short one, waited
 /// for with a bound).
 #[test]
-fn a_session_saved_on_one_replica_loads_on_another() {
+fn a_session_saved_on_one_replica_loads_on_another_on_redis() {
     common::run(async {
         let ns = common::unique_namespace("replicas");
         let (a, b) = (common::redis(&ns).await, common::redis(&ns).await);
