@@ -8,8 +8,8 @@ requests got each status, and the time taken.
 
 By default every request is a `GET /` from a new client (10.x.y.z). `--every-route` cycles
 through every route instead (`GET /`, `POST /login`, `GET /cached/<new name>`,
-`POST /jobs/<new id>`, `GET /jobs/<id>`, `GET /me` with an unknown token, `GET /stats`, an
-unknown path), each with a new name where the route takes one, so every request that gets
+`POST /jobs/<new id>`, `GET /jobs/<id>`, `GET /me` with an unknown token, `GET /stats`,
+`POST /session/login`, `GET /session/me` with an unknown cookie, an unknown path), each with a new name where the route takes one, so every request that gets
 through creates what it can. `--one-client` sends everything as the one client 10.0.0.1 (the
 flood after a 429).
 
@@ -24,13 +24,15 @@ import sys
 import time
 
 UNKNOWN_TOKEN = "0" * 32
+# A well-formed session id (22 characters of base64url) that names no session.
+UNKNOWN_COOKIE = "A" * 22
 
 
 def request_of(i: int, every_route: bool):
     """Method, path, body and extra headers of request number `i`."""
     if not every_route:
         return "GET", "/", None, {}
-    route = i % 8
+    route = i % 10
     if route == 0:
         return "GET", "/", None, {}
     if route == 1:
@@ -45,6 +47,10 @@ def request_of(i: int, every_route: bool):
         return "GET", "/me", None, {"Authorization": f"Bearer {UNKNOWN_TOKEN}"}
     if route == 6:
         return "GET", "/stats", None, {}
+    if route == 7:
+        return "POST", "/session/login", b'{"user": "flood"}', {"Content-Type": "application/json"}
+    if route == 8:
+        return "GET", "/session/me", None, {"Cookie": f"sid={UNKNOWN_COOKIE}"}
     return "GET", f"/nope/{i}", None, {}
 
 

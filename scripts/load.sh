@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load test of examples/http_service.rs with wrk, on loopback only.
+# Load test of the main job (package scriptling-kv-service, binary http_service) with wrk, on
+# loopback only.
 #
 #   scripts/load.sh [RUNS]          # RUNS per scenario (default 3); prints each run and the median
 #
@@ -14,7 +15,8 @@
 # same scenarios run a second time on the service started with --redis URL: the price of
 # sharing the state between processes. `scripts/with-redis.sh scripts/load.sh` does both.
 #
-# Environment: THREADS, CONNS, DURATION (wrk's -t, -c, -d); CARGO_TARGET_DIR is honoured.
+# Environment: THREADS, CONNS, DURATION (wrk's -t, -c, -d); CARGO_TARGET_DIR is honoured;
+# HTTP_SERVICE=PATH runs that binary instead of building the package (to compare two builds).
 # The service logs one line per request to stderr; here that goes to /dev/null.
 set -euo pipefail
 
@@ -39,8 +41,12 @@ if ! command -v wrk >/dev/null; then
     fi
 fi
 
-cargo build --release --example http_service >&2
-BIN="${CARGO_TARGET_DIR:-target}/release/examples/http_service"
+if [ -n "${HTTP_SERVICE:-}" ]; then
+    BIN=$HTTP_SERVICE
+else
+    cargo build --release -p scriptling-kv-service >&2
+    BIN="${CARGO_TARGET_DIR:-target}/release/http_service"
+fi
 [ -x "$BIN" ] || { echo "error: $BIN not found after the build" >&2; exit 1; }
 
 WORK=$(mktemp -d)

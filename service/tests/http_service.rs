@@ -1,19 +1,20 @@
-//! End-to-end tests of `examples/http_service.rs`: the service runs in-process on an ephemeral
+//! End-to-end tests of the main job (`service/src/main.rs`, binary `http_service`): the service
+//! runs in-process on an ephemeral
 //! loopback port, over a store on a test clock (so windows and TTLs are advanced by hand, never
 //! slept on), and is driven by a real HTTP client (ureq). Every reply is checked whole: status,
 //! content type, and the exact body (the texts of README's curl session among them).
 //!
-//! The example is included as a module so the test and the binary serve the same code. What only
+//! The service is included as a module so the test and the binary serve the same code. What only
 //! the binary does (its request log on stderr, SIGTERM) is tested on the built binary as a child
-//! process (module `process`, Unix only): `cargo test` builds it into `target/<profile>/examples/`;
-//! `cargo test --test http_service` alone does not, and then those tests fail saying so.
+//! process (module `process`, Unix only), which Cargo builds for this test
+//! (`CARGO_BIN_EXE_http_service`).
 //!
 //! The tests on Redis (names with `redis`) need the servers and tools of `scripts/with-redis.sh`
-//! and fail without them (`scripts/with-redis.sh cargo test -p scriptling-kv --test
-//! http_service`); `-- --skip redis` runs the others alone.
+//! and fail without them (`scripts/with-redis.sh cargo test -p scriptling-kv-service
+//! --test http_service`); `-- --skip redis` runs the others alone.
 
 #[allow(dead_code)] // `main` and the signal handling are the binary's, not used here.
-#[path = "../examples/http_service.rs"]
+#[path = "../src/main.rs"]
 mod service;
 
 use std::net::SocketAddr;
@@ -551,7 +552,7 @@ fn a_trusted_proxys_forwarded_for_names_the_client() {
     );
 }
 
-/// The client address rules (module docs of the example, "Who the client is"), on
+/// The client address rules (module docs of the service, "Who the client is"), on
 /// `client_of` directly: every form an entry can take, the walk from the right over trusted
 /// proxies, the stop at an entry that does not parse (charged to the hop that appended it), and
 /// IPv4-mapped addresses as IPv4 in the peer, the proxy list and the header.
@@ -828,6 +829,184 @@ fn session_lifecycle() {
     get(&agent, &server.url("/me"), &auth).assert_json(200, r#"{"user":"alice"}"#);
     server.clock.advance(Duration::from_secs(86_400));
     get(&agent, &server.url("/me"), &auth).assert_unauthorized(BAD_SESSION);
+}
+
+/// The session id a reply's `Set-Cookie: sid=…` sets (`None` without one), and the whole
+/// header.
+fn session_cookie(reply: &Reply) -> Option<(String, String)> {
+    let header = reply.header("set-cookie")?.to_owned();
+    let prefix = format!("{}=", service::SESSION_COOKIE);
+    let value = header.strip_prefix(&prefix)?.split(';').next()?.to_owned();
+    Some((value, header))
+}
+
+/// The cookie sessions (`/session/...`, tower-sessions over `KvSessionStore`): a login sets the
+/// `sid` cookie (HttpOnly, SameSite=Strict, 24 h) and stores one key, `cookie-session:{id}`,
+/// whose TTL ends with the session; the cookie names the user; a logout deletes the key and
+/// clears the cookie; a login over an existing session gets a new id (the old record is gone);
+/// a session ends with its TTL; bad input is refused as `POST /login` refuses it; a login is a
+/// creation (counted in `new:{client}`).
+#[test]
+fn cookie_session_lifecycle() {
+    let server = Server::start_untrusted(100);
+    let agent = agent();
+    let json_ct = Some("application/json");
+    let login_url = server.url("/session/login");
+    let me_url = server.url("/session/me");
+    let reply = post(&agent, &login_url, json_ct, r#"{"user": "zoe"}"#, &[]);
+    reply.assert_json(200, r#"{"user":"zoe"}"#);
+    let (id, header) = session_cookie(&reply).expect("a session cookie");
+    assert_eq!(id.len(), 22, "{header}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Max-Age=86400", "Path=/"] {
+        assert!(header.contains(attribute), "{attribute} in {header}");
+    }
+    let key = format!("{}{id}", service::COOKIE_SESSION_PREFIX);
+    assert_eq!(
+        server.store.keys("cookie-session:*").unwrap(),
+        std::slice::from_ref(&key)
+    );
+    match server.store.ttl(&key) {
+        Ttl::Expires(left) => assert!(
+            left <= Duration::from_secs(86_400) && left > Duration::from_secs(86_300),
+            "{left:?}"
+        ),
+        other => panic!("the session has no TTL: {other:?}"),
+    }
+    assert_eq!(server.store.get("new:127.0.0.1"), Some(Value::Int(1)));
+    let cookie = format!("{}={id}", service::SESSION_COOKIE);
+    get(&agent, &me_url, &[("Cookie", &cookie)]).assert_json(200, r#"{"user":"zoe"}"#);
+    // No cookie, an unknown id, garbage: no session.
+    let unknown = format!("{}={}", service::SESSION_COOKIE, "A".repeat(22));
+    let garbage = format!("{}=not-a-session-id", service::SESSION_COOKIE);
+    for headers in [
+        &[][..],
+        &[("Cookie", unknown.as_str())],
+        &[("Cookie", garbage.as_str())],
+    ] {
+        get(&agent, &me_url, headers).assert_error(401, service::NO_COOKIE_SESSION);
+        post(&agent, &server.url("/session/logout"), None, "", headers)
+            .assert_error(401, service::NO_COOKIE_SESSION);
+    }
+    // A login over a live session: a new id, the old record removed.
+    let again = post(
+        &agent,
+        &login_url,
+        json_ct,
+        r#"{"user": "zoe"}"#,
+        &[("Cookie", &cookie)],
+    );
+    again.assert_json(200, r#"{"user":"zoe"}"#);
+    let (new_id, _) = session_cookie(&again).expect("a new session cookie");
+    assert_ne!(new_id, id, "the id is cycled at login");
+    assert!(!server.store.exists(&key), "the old record is gone");
+    get(&agent, &me_url, &[("Cookie", &cookie)]).assert_error(401, service::NO_COOKIE_SESSION);
+    // Logout: the record is deleted and the cookie cleared.
+    let cookie = format!("{}={new_id}", service::SESSION_COOKIE);
+    let out = post(
+        &agent,
+        &server.url("/session/logout"),
+        None,
+        "",
+        &[("Cookie", &cookie)],
+    );
+    out.assert_json(200, r#"{"ok":true}"#);
+    let (cleared, header) = session_cookie(&out).expect("a removal cookie");
+    assert!(
+        cleared.is_empty() && header.contains("Max-Age=0"),
+        "{header}"
+    );
+    assert_eq!(
+        server.store.keys("cookie-session:*").unwrap(),
+        Vec::<String>::new()
+    );
+    get(&agent, &me_url, &[("Cookie", &cookie)]).assert_error(401, service::NO_COOKIE_SESSION);
+    // A session ends with its TTL.
+    let reply = post(&agent, &login_url, json_ct, r#"{"user": "amy"}"#, &[]);
+    let (id, _) = session_cookie(&reply).expect("a session cookie");
+    let cookie = format!("{}={id}", service::SESSION_COOKIE);
+    get(&agent, &me_url, &[("Cookie", &cookie)]).assert_json(200, r#"{"user":"amy"}"#);
+    server.clock.advance(Duration::from_secs(86_400));
+    get(&agent, &me_url, &[("Cookie", &cookie)]).assert_error(401, service::NO_COOKIE_SESSION);
+    // Bad input: the rules of `POST /login`, and nothing stored.
+    post(&agent, &login_url, json_ct, r#"{"user": 5}"#, &[]).assert_error(400, USER_NOT_A_STRING);
+    let long = json!({ "user": "é".repeat(service::MAX_USER + 1) }).to_string();
+    post(&agent, &login_url, json_ct, &long, &[]).assert_error(400, service::USER_TOO_LONG);
+    let huge = json!({ "user": "x".repeat(100_000) }).to_string();
+    post(&agent, &login_url, json_ct, &huge, &[]).assert_error(413, service::BODY_TOO_LARGE);
+    assert_eq!(
+        server.store.keys("cookie-session:*").unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+/// Cookie logins count in the create window: with `--create-limit 2`, the third is a `429`
+/// (with that window's `RateLimit-*` headers, not the request window's) and stores nothing.
+#[test]
+fn cookie_logins_are_creations() {
+    let mut config = service::Config::limit(100);
+    config.create_limit = 2;
+    let server = Server::start_with(config, None);
+    let agent = agent();
+    let url = server.url("/session/login");
+    for _ in 0..2 {
+        post(
+            &agent,
+            &url,
+            Some("application/json"),
+            r#"{"user": "x"}"#,
+            &[],
+        )
+        .assert_json(200, r#"{"user":"x"}"#);
+    }
+    let limited = post(
+        &agent,
+        &url,
+        Some("application/json"),
+        r#"{"user": "x"}"#,
+        &[],
+    );
+    limited.assert_error(429, RATE_LIMITED);
+    assert!(limited.header("set-cookie").is_none(), "{limited:?}");
+    assert_eq!(limited.header("ratelimit-limit"), Some("2"), "{limited:?}");
+    assert_eq!(
+        limited.header("ratelimit-remaining"),
+        Some("0"),
+        "{limited:?}"
+    );
+    assert_eq!(retry_after(&limited), 60);
+    assert_eq!(server.store.keys("cookie-session:*").unwrap().len(), 2);
+}
+
+/// Every response carries the request window's `RateLimit-*` headers, a `200` and a `429`
+/// alike, and the numbers follow the window.
+#[test]
+fn every_response_carries_ratelimit_headers() {
+    let server = Server::start(2);
+    let agent = agent();
+    let headers = |reply: &Reply| {
+        ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]
+            .map(|h| reply.header(h).map(str::to_owned))
+    };
+    let first = get(&agent, &server.url("/"), &from("10.3.3.3"));
+    first.assert_text(200, &hello(1, 2));
+    assert_eq!(
+        headers(&first),
+        [Some("2".into()), Some("1".into()), Some("60".into())]
+    );
+    server.clock.advance(Duration::from_secs(10));
+    let second = get(&agent, &server.url("/nope"), &from("10.3.3.3"));
+    second.assert_error(404, "not found");
+    assert_eq!(
+        headers(&second),
+        [Some("2".into()), Some("0".into()), Some("50".into())]
+    );
+    let third = get(&agent, &server.url("/"), &from("10.3.3.3"));
+    third.assert_error(429, RATE_LIMITED);
+    assert_eq!(
+        headers(&third),
+        [Some("2".into()), Some("0".into()), Some("50".into())]
+    );
+    assert_eq!(retry_after(&third), 50);
 }
 
 #[test]
@@ -1350,7 +1529,7 @@ fn two_replicas_on_one_redis_share_sessions_and_limits() {
     let Ok(url) = std::env::var("SCRIPTLING_KV_REDIS_URL") else {
         panic!(
             "no Redis: SCRIPTLING_KV_REDIS_URL is not set. Run under scripts/with-redis.sh \
-             (`scripts/with-redis.sh cargo test -p scriptling-kv --test http_service`)"
+             (`scripts/with-redis.sh cargo test -p scriptling-kv-service --test http_service`)"
         );
     };
     let namespace = format!("http-replicas-{}", std::process::id());
@@ -1449,16 +1628,16 @@ fn two_replicas_on_one_redis_share_sessions_and_limits() {
     thread_b.join().unwrap().unwrap();
 }
 
-/// The example as a process: the built binary, its stdout and stderr, and its signals.
+/// The service as a process: the built binary, its stdout and stderr, and its signals.
 #[cfg(unix)]
 mod process {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{IpAddr, SocketAddr, TcpStream};
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
     use std::process::{Child, Command, ExitStatus, Stdio};
     use std::sync::{mpsc, Arc, Condvar, Mutex};
     use std::thread;
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, Instant};
 
     use super::{readme_session, service, Logged};
 
@@ -1469,56 +1648,9 @@ mod process {
     const SHUTDOWN_LINE: &str = "shutdown signal received, finishing requests in flight";
     const STOPPED_LINE: &str = "stopped";
 
-    /// The example binary: `cargo test` builds the examples into `target/<profile>/examples/`,
-    /// beside `target/<profile>/deps/`, where this test binary is. Fails if it is missing or
-    /// older than a source it is built from (it would test stale code).
-    fn example_binary() -> PathBuf {
-        let exe = std::env::current_exe().expect("the path of the test binary");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps", exe.display()));
-        let name = format!("http_service{}", std::env::consts::EXE_SUFFIX);
-        let binary = profile_dir.join("examples").join(name);
-        let built = match std::fs::metadata(&binary).and_then(|m| m.modified()) {
-            Ok(built) => built,
-            Err(e) => panic!(
-                "the example binary {} is missing ({e}). Plain `cargo test` builds it along with \
-                 the tests; `cargo test --test http_service` alone does not: run `cargo build \
-                 --example http_service` first.",
-                binary.display()
-            ),
-        };
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut sources = vec![root.join("examples").join("http_service.rs")];
-        rust_files(&root.join("src"), &mut sources);
-        rust_files(&root.join("redis").join("src"), &mut sources);
-        for source in sources {
-            let modified = std::fs::metadata(&source)
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            assert!(
-                modified <= built,
-                "the example binary {} is older than {}: run `cargo build --example \
-                 http_service` (or plain `cargo test`) to rebuild it",
-                binary.display(),
-                source.display()
-            );
-        }
-        binary
-    }
-
-    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries =
-            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
+    /// The service's binary, which Cargo builds for this integration test.
+    fn service_binary() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_http_service"))
     }
 
     /// What the child has written to stderr so far, line by line, and whether it has closed it.
@@ -1528,7 +1660,7 @@ mod process {
         closed: bool,
     }
 
-    /// The example binary running as a child process on an ephemeral loopback port. Killed
+    /// The service binary running as a child process on an ephemeral loopback port. Killed
     /// when dropped, if it is still running (a failing test leaves no process behind).
     struct Service {
         child: Child,
@@ -1547,14 +1679,14 @@ mod process {
         /// [`Service::start`] listening on `addr` (port 0); the service is reached on
         /// 127.0.0.1 at the port it reports (`[::]` is dual-stack).
         fn start_on(listen: &str, args: &[&str]) -> Service {
-            let mut child = Command::new(example_binary())
+            let mut child = Command::new(service_binary())
                 .args(["--addr", listen])
                 .args(args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .expect("cannot start the example binary");
+                .expect("cannot start the service binary");
             let stdout = child.stdout.take().expect("piped stdout");
             let (first_line, listening) = mpsc::channel();
             thread::spawn(move || {
@@ -2104,7 +2236,7 @@ mod process {
             Ok(v) if !v.is_empty() => v,
             _ => panic!(
                 "no Redis: {var} is not set. Run the Redis tests under scripts/with-redis.sh \
-                 (`scripts/with-redis.sh cargo test -p scriptling-kv --test http_service`)"
+                 (`scripts/with-redis.sh cargo test -p scriptling-kv-service --test http_service`)"
             ),
         }
     }
@@ -2289,7 +2421,7 @@ mod process {
 
         // Start-up: nothing listening.
         redis.shutdown();
-        let out = Command::new(example_binary())
+        let out = Command::new(service_binary())
             .args(["--addr", "127.0.0.1:0", "--redis", &redis.url()])
             .output()
             .unwrap();
@@ -2304,7 +2436,7 @@ mod process {
         // Start-up: a wrong password (the password server of scripts/with-redis.sh).
         let auth = redis_env("SCRIPTLING_KV_REDIS_AUTH_ADDR");
         let url = format!("redis://:wrong-password@{auth}");
-        let out = Command::new(example_binary())
+        let out = Command::new(service_binary())
             .args(["--addr", "127.0.0.1:0", "--redis", &url])
             .output()
             .unwrap();
@@ -2357,7 +2489,7 @@ mod process {
         let (status, _) = service.finish();
         assert_eq!(status.code(), Some(0));
 
-        let out = Command::new(example_binary())
+        let out = Command::new(service_binary())
             .args([
                 "--addr",
                 "127.0.0.1:0",
