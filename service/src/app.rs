@@ -27,7 +27,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 pub(crate) use scriptling_kv_tower::client::{bucket_of, client_of};
 
-use super::{
+use super::config::{
     Config, CACHE_TTL, GRACE, JOB_DURATION, JOB_LEASE, JOB_RESULT_TTL, MAX_BODY, MAX_NAME,
     MAX_USER, RETRY_UNAVAILABLE, SESSION_TTL, TOKEN_BYTES, UPSTREAM_DELAY, WINDOW,
 };
