@@ -10,6 +10,8 @@
 #   GET /cached/x  one MISS, then HITs served from the store
 #
 # Each scenario prints req/s and wrk's latency percentiles (p50, p99), per run and as medians.
+# Every scenario runs on the crate's store ("memory") and then on `--baseline-store` (the
+# original library's design: one RwLock<HashMap>, no single flight; "baseline").
 #
 # With SCRIPTLING_KV_REDIS_URL set (scripts/with-redis.sh sets it to a server of its own), the
 # same scenarios run a second time on the service started with --redis URL: the price of
@@ -145,6 +147,9 @@ scenarios() {
 }
 
 scenarios memory
+# The same routes on the original library's design (a RwLock<HashMap>, no single flight): what
+# the crate's store buys the service, measured in the same run.
+scenarios baseline --baseline-store
 if [ -n "${SCRIPTLING_KV_REDIS_URL:-}" ]; then
     scenarios redis --redis "$SCRIPTLING_KV_REDIS_URL"
 else

@@ -69,6 +69,16 @@ impl From<RedisStore> for Kv {
     }
 }
 
+impl From<super::baseline::BaselineStore> for Kv {
+    fn from(store: super::baseline::BaselineStore) -> Kv {
+        Kv {
+            kv: SharedKv::new(store),
+            local: None,
+            backend: "baseline",
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The service.
 

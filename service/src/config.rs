@@ -46,7 +46,7 @@ pub(crate) const USAGE: &str = "\
 usage: http_service [--addr HOST:PORT] [--rate-limit N] [--create-limit N] [--max-keys N]
                     [--max-bytes N] [--eviction lru|volatile-ttl] [--trusted-proxy ADDR]...
                     [--ipv6-prefix BITS] [--data-dir DIR]
-                    [--redis URL | --redis-cluster URL,URL,...]
+                    [--redis URL | --redis-cluster URL,URL,... | --baseline-store]
 
   --addr HOST:PORT           address to listen on (default 127.0.0.1:8080; port 0 picks a free one)
   --rate-limit N             requests allowed per client per 60 s window, every route counted
@@ -67,6 +67,9 @@ usage: http_service [--addr HOST:PORT] [--rate-limit N] [--create-limit N] [--ma
                              at start, saved every 30 s when changed and at shutdown)
   --redis URL                keep the state on Redis (redis:// or rediss://) instead of in process
   --redis-cluster URL,...    keep the state on a Redis cluster (its nodes' URLs)
+  --baseline-store           keep the state in a RwLock<HashMap> (the original library's design,
+                             no bound, no single flight) instead of this crate's store: only for
+                             the comparison of scripts/load.sh
   -h, --help                 print this help
 ";
 
@@ -85,6 +88,8 @@ pub(crate) enum Backing {
     Redis(String),
     /// A Redis cluster with these nodes.
     Cluster(Vec<String>),
+    /// The original library's design (`baseline`), for the load comparison.
+    Baseline,
 }
 
 /// What the command line asks for.
@@ -198,9 +203,12 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
                 data_dir = Some(std::path::PathBuf::from(value("--data-dir")?));
                 memory_only.push("--data-dir");
             }
-            "--redis" | "--redis-cluster" if backing.is_some() => {
-                return Err("give one of --redis and --redis-cluster, once".to_owned())
+            "--redis" | "--redis-cluster" | "--baseline-store" if backing.is_some() => {
+                return Err(
+                    "give one of --redis, --redis-cluster and --baseline-store, once".to_owned(),
+                )
             }
+            "--baseline-store" => backing = Some(Backing::Baseline),
             "--redis" => backing = Some(Backing::Redis(value("--redis")?)),
             "--redis-cluster" => {
                 let nodes: Vec<String> = value("--redis-cluster")?
@@ -231,9 +239,9 @@ pub(crate) fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cli, 
         Some(_) if !memory_only.is_empty() => {
             memory_only.dedup();
             return Err(format!(
-                "{} configure the in-process store: they do nothing with --redis or \
-                 --redis-cluster (bound the Redis server itself, with its maxmemory and \
-                 maxmemory-policy)",
+                "{} configure the in-process store: they do nothing with --redis, \
+                 --redis-cluster or --baseline-store (bound the Redis server itself, with its \
+                 maxmemory and maxmemory-policy)",
                 memory_only.join(", ")
             ));
         }

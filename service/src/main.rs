@@ -107,6 +107,7 @@
 //! binary.
 
 mod app;
+mod baseline;
 mod config;
 
 use std::future::Future;
@@ -240,6 +241,11 @@ async fn run(listener: TcpListener, config: Config, backing: Backing) -> Result<
                 .await
                 .map_err(|e| cannot_connect(&nodes.join(","), &e))?;
             println!("listening on http://{addr} (state on a Redis cluster)");
+            serve(listener, kv, config, shutdown).await.map_err(io)
+        }
+        Backing::Baseline => {
+            println!("listening on http://{addr} (state in a RwLock<HashMap>: the baseline)");
+            let kv = baseline::BaselineStore::new();
             serve(listener, kv, config, shutdown).await.map_err(io)
         }
     }

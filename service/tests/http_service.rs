@@ -1422,6 +1422,10 @@ fn command_line() {
         )
     );
     assert_eq!(
+        args(&["--baseline-store"]),
+        run("127.0.0.1:8080", 100, &[], Backing::Baseline)
+    );
+    assert_eq!(
         args(&[
             "--create-limit",
             "3",
@@ -1464,6 +1468,8 @@ fn command_line() {
         &["--redis", "redis://x", "--redis", "redis://y"],
         &["--redis-cluster", " , "],
         &["--data-dir", "d", "--redis", "redis://x"],
+        &["--baseline-store", "--redis", "redis://x"],
+        &["--max-keys", "5", "--baseline-store"],
         &["extra"],
     ] {
         assert!(args(bad).is_err(), "{bad:?} accepted");
