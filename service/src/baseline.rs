@@ -336,51 +336,47 @@ impl AsyncKv for BaselineStore {
         })))
     }
 
-    fn load_with<F, Fut, V>(
+    async fn load_with<F, Fut, V>(
         &self,
         key: &str,
         ttl: Option<Duration>,
         init: F,
-    ) -> impl Future<Output = Result<Loaded>> + Send
+    ) -> Result<Loaded>
     where
         F: FnOnce() -> Fut + Send,
         Fut: Future<Output = V> + Send,
         V: Into<Value>,
     {
-        async move {
-            if let Some(value) = self.with(key, |held| held.0.clone()) {
-                return Ok(Loaded {
-                    value,
-                    source: Source::Hit,
-                });
-            }
-            let value = init().await.into();
-            Ok(self.load_now(key, value, ttl))
+        if let Some(value) = self.with(key, |held| held.0.clone()) {
+            return Ok(Loaded {
+                value,
+                source: Source::Hit,
+            });
         }
+        let value = init().await.into();
+        Ok(self.load_now(key, value, ttl))
     }
 
-    fn try_load_with<F, Fut, V, E>(
+    async fn try_load_with<F, Fut, V, E>(
         &self,
         key: &str,
         ttl: Option<Duration>,
         init: F,
-    ) -> impl Future<Output = std::result::Result<Loaded, LoadError<E>>> + Send
+    ) -> std::result::Result<Loaded, LoadError<E>>
     where
         F: FnOnce() -> Fut + Send,
         Fut: Future<Output = std::result::Result<V, E>> + Send,
         V: Into<Value>,
         E: Send,
     {
-        async move {
-            if let Some(value) = self.with(key, |held| held.0.clone()) {
-                return Ok(Loaded {
-                    value,
-                    source: Source::Hit,
-                });
-            }
-            let value = init().await.map_err(LoadError::Init)?.into();
-            Ok(self.load_now(key, value, ttl))
+        if let Some(value) = self.with(key, |held| held.0.clone()) {
+            return Ok(Loaded {
+                value,
+                source: Source::Hit,
+            });
         }
+        let value = init().await.map_err(LoadError::Init)?.into();
+        Ok(self.load_now(key, value, ttl))
     }
 }
 
