@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use common::{median, quick, sink, small_value, Contender, Output};
+use common::{fill_glob_keys, median, pick, quick, sink, small_value, wanted, Contender, Output};
 
 const LONG: Duration = Duration::from_secs(3600);
 
@@ -40,21 +40,13 @@ struct Sizes {
 }
 
 impl Sizes {
+    /// Smoke sizes under `BENCH_QUICK`, else the full ones.
     fn get() -> Self {
-        if quick() {
-            Sizes {
-                keys: vec![1_000, 10_000],
-                big: 10_000,
-                expired: 100,
-                reps: 1,
-            }
-        } else {
-            Sizes {
-                keys: vec![100_000, 1_000_000],
-                big: 1_000_000,
-                expired: 10_000,
-                reps: 3,
-            }
+        Sizes {
+            keys: pick(vec![1_000, 10_000], vec![100_000, 1_000_000]),
+            big: pick(10_000, 1_000_000),
+            expired: pick(100, 10_000),
+            reps: pick(1, 3),
         }
     }
 }
@@ -74,11 +66,8 @@ fn expiry_slack<C: Contender>() -> Duration {
 }
 
 fn main() {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    // `cargo bench` passes `--bench`; other arguments select sections by name.
+    let want = wanted();
     let sizes = Sizes::get();
     let mut out = Output::open("purge");
     if want("keys") {
@@ -118,14 +107,7 @@ fn main() {
 /// `keys("g07:*")` over `n` keys named `g{i % 100}:{i}`: 1% match.
 fn keys_bench<C: Contender>(n: usize, out: &mut Output) {
     let c = C::build();
-    for i in 0..n {
-        let k = format!("g{:02}:{i}", i % 100);
-        if i % 2 == 0 {
-            c.set(&k, small_value(i));
-        } else {
-            c.set_with_ttl(&k, small_value(i), LONG);
-        }
-    }
+    fill_glob_keys(&c, n, LONG);
     let calls = if quick() {
         3
     } else if n >= 1_000_000 {
