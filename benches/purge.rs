@@ -151,31 +151,49 @@ fn purge_times<C: Contender>(live: usize, sizes: &Sizes) -> Vec<f64> {
     }
     let mut ms = Vec::new();
     for rep in 0..sizes.reps {
-        let names: Vec<String> = (0..sizes.expired)
-            .map(|i| format!("tmp:{rep}:{i}"))
-            .collect();
-        let started = Instant::now();
-        for (i, k) in names.iter().enumerate() {
-            c.set_with_ttl(k, small_value(i), SHORT);
+        // On a loaded machine the unmeasured walk below can run past the keys' deadline and
+        // remove some of them itself: then the repetition is run again on fresh keys (up to
+        // three tries; the count checked is always the exact one: every key removed once).
+        for attempt in 0.. {
+            let names: Vec<String> = (0..sizes.expired)
+                .map(|i| format!("tmp:{rep}:{attempt}:{i}"))
+                .collect();
+            for (i, k) in names.iter().enumerate() {
+                c.set_with_ttl(k, small_value(i), SHORT);
+            }
+            let written = Instant::now();
+            // Let every contender absorb what was written (the store moves its schedule records
+            // into the wheel; moka runs its housekeeping) before anything is due. (For the map
+            // peers this is one more walk, not measured.)
+            let absorbed = c.purge();
+            // Wait until the last of them is due.
+            let due = written + SHORT + Duration::from_millis(20);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()) + expiry_slack::<C>());
+            let start = Instant::now();
+            let removed = c.purge();
+            let elapsed = start.elapsed().as_secs_f64() * 1e3;
+            assert_eq!(c.get(&names[0]), None);
+            if C::NAME == "moka" {
+                ms.push(elapsed);
+                break;
+            }
+            assert_eq!(
+                absorbed + removed,
+                sizes.expired,
+                "{}: purge count",
+                C::NAME
+            );
+            if absorbed == 0 || attempt == 2 {
+                if absorbed > 0 {
+                    println!(
+                        "  ({}: {absorbed} keys were due before the timed purge)",
+                        C::NAME
+                    );
+                }
+                ms.push(elapsed);
+                break;
+            }
         }
-        let written = Instant::now();
-        // Let every contender absorb what was written (the store moves its schedule records
-        // into the wheel; moka runs its housekeeping) before anything is due. (For the map
-        // peers this is one more walk, not measured.)
-        let absorbed = c.purge();
-        if started.elapsed() < SHORT && C::NAME != "moka" {
-            assert_eq!(absorbed, 0, "{}: purged live keys", C::NAME);
-        }
-        // Wait until the last of them is due.
-        let due = written + SHORT + Duration::from_millis(20);
-        std::thread::sleep(due.saturating_duration_since(Instant::now()) + expiry_slack::<C>());
-        let start = Instant::now();
-        let removed = c.purge();
-        ms.push(start.elapsed().as_secs_f64() * 1e3);
-        if C::NAME != "moka" {
-            assert_eq!(removed, sizes.expired, "{}: purge count", C::NAME);
-        }
-        assert_eq!(c.get(&names[0]), None);
     }
     assert_eq!(c.len(), live, "{}: live keys lost", C::NAME);
     ms
