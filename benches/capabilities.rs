@@ -48,8 +48,8 @@ use scriptling_kv::{Compute, Store, Value};
 use serde_json::json;
 
 use common::{
-    drive, median, quick, sink, small_value, span_secs, window_run, Conditional, Contender, Moka,
-    Ours, OursStats, Output,
+    drive, median, pick, quick, sink, small_value, span_secs, wanted, window_run, Conditional,
+    Contender, Flurry, Item, Moka, Ours, OursStats, Output, FLURRY_NAME,
 };
 
 /// TTL of locks, versions, sessions: long enough that nothing expires during a run.
@@ -76,50 +76,29 @@ struct Sizes {
 }
 
 impl Sizes {
+    /// Smoke sizes under `BENCH_QUICK`, else the full ones.
     fn get() -> Self {
-        if quick() {
-            Sizes {
-                keys: 10_000,
-                race_keys: 5_000,
-                window: Duration::from_millis(20),
-                reps: 1,
-                threads: vec![1, 2],
-                stampede: vec![2, 8, 32],
-                stampede_reps: 2,
-                sessions: 1_000,
-                flood: 30_000,
-                flood_reps: 1,
-                cap: 10_000,
-                ab_pairs: 2,
-                ab_window: Duration::from_millis(10),
-            }
-        } else {
-            Sizes {
-                keys: 10_000,
-                race_keys: 100_000,
-                window: Duration::from_millis(300),
-                reps: 5,
-                threads: vec![1, 2],
-                stampede: vec![2, 8, 32],
-                stampede_reps: 25,
-                sessions: 10_000,
-                flood: 1_000_000,
-                flood_reps: 3,
-                cap: 10_000,
-                ab_pairs: 61,
-                ab_window: Duration::from_millis(50),
-            }
+        Sizes {
+            keys: pick(10_000, 10_000),
+            race_keys: pick(5_000, 100_000),
+            window: pick(Duration::from_millis(20), Duration::from_millis(300)),
+            reps: pick(1, 5),
+            threads: pick(vec![1, 2], vec![1, 2]),
+            stampede: pick(vec![2, 8, 32], vec![2, 8, 32]),
+            stampede_reps: pick(2, 25),
+            sessions: pick(1_000, 10_000),
+            flood: pick(30_000, 1_000_000),
+            flood_reps: pick(1, 3),
+            cap: pick(10_000, 10_000),
+            ab_pairs: pick(2, 61),
+            ab_window: pick(Duration::from_millis(10), Duration::from_millis(50)),
         }
     }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; other arguments select sections by name.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let want = wanted();
     let sizes = Sizes::get();
     let mut out = Output::open("capabilities");
     println!(
@@ -220,27 +199,30 @@ impl Cond {
                 "every thread calls `set_if_absent(key, its token, ttl)` on the same {} fresh \
                  keys in the same order (a fresh instance per run; an op = one call; exactly one \
                  winner per key is asserted). Peers: dashmap `entry`, papaya `try_insert`, scc \
-                 `entry`, moka `entry().or_insert_with`, std maps under the lock",
+                 `entry`, flurry+TTL `try_insert`, moka `entry().or_insert_with`, std maps under \
+                 the lock",
                 sizes.race_keys
             ),
             Cond::LockCycle => format!(
                 "uniform over {} lock keys: `set_if_absent(lock, my token, ttl)`, and if this \
                  thread got the lock, `compare_and_delete(lock, my token)` (asserted to succeed); \
                  an op = one attempt. Peers' `compare_and_delete`: dashmap/scc `remove_if`, papaya \
-                 `remove_if`, moka `and_compute_with`, std maps under the lock",
+                 `remove_if`, flurry+TTL `compute_if_present` returning `None`, moka \
+                 `and_compute_with`, std maps under the lock",
                 sizes.keys
             ),
             Cond::CasVersion => format!(
                 "uniform over {} keys holding a version: `get`, then `compare_and_set(key, \
                  version, version + 1)`; an op = the pair; the sum of versions must equal the \
                  successful swaps. Peers' `compare_and_set`: dashmap `get_mut`, papaya `compute`, \
-                 scc `update`, moka `and_compute_with`, std maps under the lock",
+                 scc `update`, flurry+TTL `compute_if_present`, moka `and_compute_with`, std maps \
+                 under the lock",
                 sizes.keys
             ),
             Cond::IncrTtl => format!(
                 "`incr_with_ttl(key, 1, 30 min)`, zipfian (s = 1.0) over {} keys created by the \
                  first run (no lost increment is asserted). Peers: their `incr` giving a created \
-                 key its deadline",
+                 key its deadline (flurry+TTL: `compute_if_present`, else `try_insert`)",
                 sizes.keys
             ),
         }
@@ -928,52 +910,127 @@ impl Session for DashSession {
     }
 }
 
-/// papaya: a lock-free read and an atomic deadline (its values are immutable once inserted; a
-/// `compute` would copy the whole session on every touch).
-struct PapayaSession(papaya::HashMap<String, AtomicItem, RandomState>, Instant);
+/// A concurrent map whose reads take no lock, holding [`AtomicItem`]s: the sessions of papaya,
+/// scc and flurry (their values are immutable once inserted, or read under a shared lock: a
+/// copy-on-write `compute` would copy the whole session on every touch).
+trait AtomicMap: Send + Sync + 'static {
+    const NAME: &'static str;
+    fn build() -> Self;
+    fn insert(&self, key: String, item: AtomicItem);
+    /// `f` on the item of `key`, if present.
+    fn read<R>(&self, key: &str, f: impl FnOnce(&AtomicItem) -> R) -> Option<R>;
+    fn len(&self) -> usize;
+}
 
-impl Session for PapayaSession {
+impl AtomicMap for papaya::HashMap<String, AtomicItem, RandomState> {
     const NAME: &'static str = "papaya (atomic deadline)";
     fn build() -> Self {
-        PapayaSession(
-            papaya::HashMap::with_hasher(RandomState::new()),
-            Instant::now(),
-        )
+        papaya::HashMap::with_hasher(RandomState::new())
+    }
+    fn insert(&self, key: String, item: AtomicItem) {
+        self.pin().insert(key, item);
+    }
+    #[inline]
+    fn read<R>(&self, key: &str, f: impl FnOnce(&AtomicItem) -> R) -> Option<R> {
+        self.pin().get(key).map(f)
+    }
+    fn len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl AtomicMap for scc::HashMap<String, AtomicItem, RandomState> {
+    const NAME: &'static str = "scc (atomic deadline)";
+    fn build() -> Self {
+        scc::HashMap::with_hasher(RandomState::new())
+    }
+    fn insert(&self, key: String, item: AtomicItem) {
+        self.upsert(key, item);
+    }
+    #[inline]
+    fn read<R>(&self, key: &str, f: impl FnOnce(&AtomicItem) -> R) -> Option<R> {
+        scc::HashMap::read(self, key, |_, it| f(it))
+    }
+    fn len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl AtomicMap for flurry::HashMap<String, AtomicItem, RandomState> {
+    // flurry+TTL as the sessions define the map peers: an atomic deadline beside the value.
+    const NAME: &'static str = FLURRY_NAME;
+    fn build() -> Self {
+        common::flurry_map()
+    }
+    fn insert(&self, key: String, item: AtomicItem) {
+        self.pin().insert(key, item);
+    }
+    #[inline]
+    fn read<R>(&self, key: &str, f: impl FnOnce(&AtomicItem) -> R) -> Option<R> {
+        self.pin().get(key).map(f)
+    }
+    fn len(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Sessions in an [`AtomicMap`]: a lock-free read and an atomic deadline.
+struct AtomicSession<M>(M, Instant);
+
+impl<M: AtomicMap> Session for AtomicSession<M> {
+    const NAME: &'static str = M::NAME;
+    fn build() -> Self {
+        AtomicSession(M::build(), Instant::now())
     }
     fn insert(&self, key: &str, value: Value, ttl: Duration) {
         self.0
-            .pin()
             .insert(key.to_owned(), AtomicItem::new(value, ttl, self.1));
     }
     #[inline]
     fn touch(&self, key: &str, field: &str, ttl: Duration) -> Option<usize> {
-        self.0.pin().get(key)?.touch(field, ttl, self.1)
+        self.0
+            .read(key, |it| it.touch(field, ttl, self.1))
+            .flatten()
     }
     fn len(&self) -> usize {
         self.0.len()
     }
 }
 
-/// scc: `read` and an atomic deadline.
-struct SccSession(scc::HashMap<String, AtomicItem, RandomState>, Instant);
+type PapayaSession = AtomicSession<papaya::HashMap<String, AtomicItem, RandomState>>;
+type SccSession = AtomicSession<scc::HashMap<String, AtomicItem, RandomState>>;
+type FlurryAtomicSession = AtomicSession<flurry::HashMap<String, AtomicItem, RandomState>>;
 
-impl Session for SccSession {
-    const NAME: &'static str = "scc (atomic deadline)";
+/// flurry+TTL with the item of the other tables (`common::Flurry`: an immutable `(Value,
+/// deadline)` per key), not a peer of its own: the field read and the deadline pushed back by
+/// `compute_if_present`, which builds a new item (the value cloned) under the bin's lock. What
+/// the sliding session costs on that design; the row `flurry+TTL` (an atomic deadline beside
+/// the value, as papaya's and scc's sessions) is the one the report compares with.
+struct FlurrySession(Flurry);
+
+impl Session for FlurrySession {
+    const NAME: &'static str = "flurry+TTL (compute_if_present)";
     fn build() -> Self {
-        SccSession(
-            scc::HashMap::with_hasher(RandomState::new()),
-            Instant::now(),
-        )
+        FlurrySession(Flurry::build())
     }
     fn insert(&self, key: &str, value: Value, ttl: Duration) {
-        self.0
-            .upsert(key.to_owned(), AtomicItem::new(value, ttl, self.1));
+        self.0.set_with_ttl(key, value, ttl);
     }
     #[inline]
     fn touch(&self, key: &str, field: &str, ttl: Duration) -> Option<usize> {
-        self.0
-            .read(key, |_, it| it.touch(field, ttl, self.1))
-            .flatten()
+        let mut n = None;
+        self.0 .0.pin().compute_if_present(key, |_, it| {
+            if it.live() {
+                n = Some(field_len(&it.value, field));
+                Some(Item {
+                    value: it.value.clone(),
+                    deadline: Some(Instant::now() + ttl),
+                })
+            } else {
+                Some(it.clone())
+            }
+        });
+        n
     }
     fn len(&self) -> usize {
         self.0.len()
@@ -1112,8 +1169,9 @@ fn session_section(sizes: &Sizes, out: &mut Output) {
              returning `Compute::Expire`); moka: one `get` with an `Expiry` whose \
              `expire_after_read` resets the TTL (the value in an `Arc`: moka clones values on \
              `get`); dashmap / `Mutex<HashMap>`: the deadline updated in place under the write \
-             lock (`get_mut`); papaya / scc / `RwLock<HashMap>`: a lock-free or read-locked read \
-             and an `AtomicU64` deadline",
+             lock (`get_mut`); papaya / scc / `RwLock<HashMap>` / flurry+TTL: a lock-free or read-locked \
+             read and an `AtomicU64` deadline; `flurry+TTL (compute_if_present)`: the immutable \
+             item of the other tables, a new one (the value cloned) built with the new deadline",
             sizes.sessions,
             19 * field_bytes + 13
         );
@@ -1123,6 +1181,8 @@ fn session_section(sizes: &Sizes, out: &mut Output) {
             Box::new(session_runner::<DashSession>(&keys, field_bytes)),
             Box::new(session_runner::<PapayaSession>(&keys, field_bytes)),
             Box::new(session_runner::<SccSession>(&keys, field_bytes)),
+            Box::new(session_runner::<FlurrySession>(&keys, field_bytes)),
+            Box::new(session_runner::<FlurryAtomicSession>(&keys, field_bytes)),
             Box::new(session_runner::<MokaSession>(&keys, field_bytes)),
             Box::new(session_runner::<MutexSession>(&keys, field_bytes)),
             Box::new(session_runner::<RwSession>(&keys, field_bytes)),

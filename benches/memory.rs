@@ -21,9 +21,7 @@
 #[macro_use]
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use scriptling_kv::Value;
@@ -31,77 +29,33 @@ use serde_json::json;
 
 use common::{quick, Contender, Output};
 
-/// Counts bytes currently allocated and the high-water mark.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn added(n: usize) {
-    let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
-// guarantees carry over; the counters are plain atomics that never affect the allocation.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's (valid, non-zero-size) layout.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            added(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded with the caller's layout.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            added(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by `System` (through us) with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` came from `System` with `layout`; the caller guarantees `new_size`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-            added(new_size);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+// The tests' counting allocator (installs itself as this binary's `#[global_allocator]`): its
+// process-wide counters (`live`, `peak_during`) are what this bench needs: one contender at a
+// time on the main thread, nothing else allocating meanwhile. Its per-thread counters cost a
+// thread-local update per allocation; they are not used here and touch no shared memory.
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 fn measure<C: Contender>(n: usize, out: &mut Output) {
     let mut key = String::with_capacity(32);
     // Let deferred frees from the previous contender run (epoch-based reclamation is lazy).
     std::thread::sleep(Duration::from_millis(50));
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let c = C::build();
-    let mut payload = 0usize;
-    for i in 0..n {
-        key.clear();
-        write!(key, "key:{i:07}").expect("write to String");
-        let value = format!("v{i:07}");
-        payload += key.len() + value.len();
-        c.set_with_ttl(&key, Value::Str(value), Duration::from_secs(3600));
-    }
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let base = counting_alloc::live();
+    let ((c, payload), peak) = counting_alloc::peak_during(|| {
+        let c = C::build();
+        let mut payload = 0usize;
+        for i in 0..n {
+            key.clear();
+            write!(key, "key:{i:07}").expect("write to String");
+            let value = format!("v{i:07}");
+            payload += key.len() + value.len();
+            c.set_with_ttl(&key, Value::Str(value), Duration::from_secs(3600));
+        }
+        (c, payload)
+    });
     assert_eq!(c.purge(), 0, "{}: nothing has expired", C::NAME);
     assert_eq!(c.len(), n, "{}: entry count", C::NAME);
-    let live = CURRENT.load(Ordering::Relaxed).saturating_sub(base);
+    let live = counting_alloc::live().saturating_sub(base);
     let per = live as f64 / n as f64;
     let peak_per = peak as f64 / n as f64;
     let pay = payload as f64 / n as f64;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use common::{median, quick, sink, small_value, Contender, Output};
+use common::{fill_glob_keys, median, pick, quick, sink, small_value, wanted, Contender, Output};
 
 const LONG: Duration = Duration::from_secs(3600);
 
@@ -40,21 +40,13 @@ struct Sizes {
 }
 
 impl Sizes {
+    /// Smoke sizes under `BENCH_QUICK`, else the full ones.
     fn get() -> Self {
-        if quick() {
-            Sizes {
-                keys: vec![1_000, 10_000],
-                big: 10_000,
-                expired: 100,
-                reps: 1,
-            }
-        } else {
-            Sizes {
-                keys: vec![100_000, 1_000_000],
-                big: 1_000_000,
-                expired: 10_000,
-                reps: 3,
-            }
+        Sizes {
+            keys: pick(vec![1_000, 10_000], vec![100_000, 1_000_000]),
+            big: pick(10_000, 1_000_000),
+            expired: pick(100, 10_000),
+            reps: pick(1, 3),
         }
     }
 }
@@ -74,11 +66,8 @@ fn expiry_slack<C: Contender>() -> Duration {
 }
 
 fn main() {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    // `cargo bench` passes `--bench`; other arguments select sections by name.
+    let want = wanted();
     let sizes = Sizes::get();
     let mut out = Output::open("purge");
     if want("keys") {
@@ -118,14 +107,7 @@ fn main() {
 /// `keys("g07:*")` over `n` keys named `g{i % 100}:{i}`: 1% match.
 fn keys_bench<C: Contender>(n: usize, out: &mut Output) {
     let c = C::build();
-    for i in 0..n {
-        let k = format!("g{:02}:{i}", i % 100);
-        if i % 2 == 0 {
-            c.set(&k, small_value(i));
-        } else {
-            c.set_with_ttl(&k, small_value(i), LONG);
-        }
-    }
+    fill_glob_keys(&c, n, LONG);
     let calls = if quick() {
         3
     } else if n >= 1_000_000 {
@@ -169,31 +151,49 @@ fn purge_times<C: Contender>(live: usize, sizes: &Sizes) -> Vec<f64> {
     }
     let mut ms = Vec::new();
     for rep in 0..sizes.reps {
-        let names: Vec<String> = (0..sizes.expired)
-            .map(|i| format!("tmp:{rep}:{i}"))
-            .collect();
-        let started = Instant::now();
-        for (i, k) in names.iter().enumerate() {
-            c.set_with_ttl(k, small_value(i), SHORT);
+        // On a loaded machine the unmeasured walk below can run past the keys' deadline and
+        // remove some of them itself: then the repetition is run again on fresh keys (up to
+        // three tries; the count checked is always the exact one: every key removed once).
+        for attempt in 0.. {
+            let names: Vec<String> = (0..sizes.expired)
+                .map(|i| format!("tmp:{rep}:{attempt}:{i}"))
+                .collect();
+            for (i, k) in names.iter().enumerate() {
+                c.set_with_ttl(k, small_value(i), SHORT);
+            }
+            let written = Instant::now();
+            // Let every contender absorb what was written (the store moves its schedule records
+            // into the wheel; moka runs its housekeeping) before anything is due. (For the map
+            // peers this is one more walk, not measured.)
+            let absorbed = c.purge();
+            // Wait until the last of them is due.
+            let due = written + SHORT + Duration::from_millis(20);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()) + expiry_slack::<C>());
+            let start = Instant::now();
+            let removed = c.purge();
+            let elapsed = start.elapsed().as_secs_f64() * 1e3;
+            assert_eq!(c.get(&names[0]), None);
+            if C::NAME == "moka" {
+                ms.push(elapsed);
+                break;
+            }
+            assert_eq!(
+                absorbed + removed,
+                sizes.expired,
+                "{}: purge count",
+                C::NAME
+            );
+            if absorbed == 0 || attempt == 2 {
+                if absorbed > 0 {
+                    println!(
+                        "  ({}: {absorbed} keys were due before the timed purge)",
+                        C::NAME
+                    );
+                }
+                ms.push(elapsed);
+                break;
+            }
         }
-        let written = Instant::now();
-        // Let every contender absorb what was written (the store moves its schedule records
-        // into the wheel; moka runs its housekeeping) before anything is due. (For the map
-        // peers this is one more walk, not measured.)
-        let absorbed = c.purge();
-        if started.elapsed() < SHORT && C::NAME != "moka" {
-            assert_eq!(absorbed, 0, "{}: purged live keys", C::NAME);
-        }
-        // Wait until the last of them is due.
-        let due = written + SHORT + Duration::from_millis(20);
-        std::thread::sleep(due.saturating_duration_since(Instant::now()) + expiry_slack::<C>());
-        let start = Instant::now();
-        let removed = c.purge();
-        ms.push(start.elapsed().as_secs_f64() * 1e3);
-        if C::NAME != "moka" {
-            assert_eq!(removed, sizes.expired, "{}: purge count", C::NAME);
-        }
-        assert_eq!(c.get(&names[0]), None);
     }
     assert_eq!(c.len(), live, "{}: live keys lost", C::NAME);
     ms

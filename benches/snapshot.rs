@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use scriptling_kv::Store;
 use serde_json::json;
 
-use common::{median, quick, sink, small_value, Output};
+use common::{median, pick, quick, sink, small_value, wanted, Output};
 
 const LONG: Duration = Duration::from_secs(3600);
 
@@ -44,21 +44,13 @@ struct Sizes {
 }
 
 impl Sizes {
+    /// Smoke sizes under `BENCH_QUICK`, else the full ones.
     fn get() -> Self {
-        if quick() {
-            Sizes {
-                sizes: vec![1_000, 10_000],
-                stall: 10_000,
-                reps: 1,
-                writes: 100_000,
-            }
-        } else {
-            Sizes {
-                sizes: vec![100_000, 1_000_000],
-                stall: 1_000_000,
-                reps: 3,
-                writes: 2_000_000,
-            }
+        Sizes {
+            sizes: pick(vec![1_000, 10_000], vec![100_000, 1_000_000]),
+            stall: pick(10_000, 1_000_000),
+            reps: pick(1, 3),
+            writes: pick(100_000, 2_000_000),
         }
     }
 }
@@ -101,11 +93,8 @@ fn filled(n: usize) -> Store {
 }
 
 fn main() {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let want = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    // `cargo bench` passes `--bench`; other arguments select sections by name.
+    let want = wanted();
     let sizes = Sizes::get();
     let scratch = Scratch::new();
     let mut out = Output::open("snapshot");

@@ -32,7 +32,9 @@ use rand_distr::{Distribution, Zipf};
 use scriptling_kv::Value;
 use serde_json::json;
 
-use common::{drive, median, quick, sink, small_value, span_secs, window_run, Contender, Output};
+use common::{
+    drive, median, pick, quick, sink, small_value, span_secs, window_run, Contender, Output,
+};
 
 /// TTL used by every TTL write in these workloads (long enough that nothing expires mid-run).
 const TTL: Duration = Duration::from_secs(600);
@@ -109,25 +111,15 @@ struct Sizes {
 }
 
 impl Sizes {
+    /// Smoke sizes under `BENCH_QUICK`, else the full ones.
     fn get() -> Self {
-        if quick() {
-            Sizes {
-                keys: 10_000,
-                counters: 1_000,
-                churn: 5_000,
-                window: Duration::from_millis(20),
-                reps: 1,
-                threads: vec![1, 2],
-            }
-        } else {
-            Sizes {
-                keys: 100_000,
-                counters: 10_000,
-                churn: 100_000,
-                window: Duration::from_millis(300),
-                reps: 5,
-                threads: vec![1, 2, 4],
-            }
+        Sizes {
+            keys: pick(10_000, 100_000),
+            counters: pick(1_000, 10_000),
+            churn: pick(5_000, 100_000),
+            window: pick(Duration::from_millis(20), Duration::from_millis(300)),
+            reps: pick(1, 5),
+            threads: pick(vec![1, 2], vec![1, 2, 4]),
         }
     }
 }
@@ -348,10 +340,7 @@ fn main() {
         return;
     }
     // `cargo bench` passes `--bench`; a filter argument selects workloads by name.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let want = common::wanted();
     let sizes = Sizes::get();
     let mut out = Output::open("throughput");
     let vals: Arc<Vec<Value>> = Arc::new((0..VALUES).map(small_value).collect());
@@ -371,7 +360,7 @@ fn main() {
         Kind::Churn,
     ];
     for kind in kinds {
-        if !filter.is_empty() && !filter.iter().any(|f| kind.name().contains(f.as_str())) {
+        if !want(kind.name()) {
             continue;
         }
         let keys = Arc::new(key_names(kind, &sizes));
@@ -484,6 +473,61 @@ fn profile_incr(store: &scriptling_kv::Store, keys: &[String], n: usize) {
     }
 }
 
+/// flurry+TTL's `get` loop (the same keys and order as [`profile_get`]).
+#[inline(never)]
+fn profile_flurry_get(map: &common::Flurry, keys: &[String], n: usize) {
+    for i in 0..n {
+        sink(map.get(&keys[(i * 7919) % keys.len()]));
+    }
+}
+
+/// flurry+TTL's `set_with_ttl` loop (as [`profile_set`]).
+#[inline(never)]
+fn profile_flurry_set(map: &common::Flurry, keys: &[String], vals: &[Value], n: usize) {
+    for i in 0..n {
+        let k = (i * 7919) % keys.len();
+        map.set_with_ttl(&keys[k], vals[i % VALUES].clone(), TTL);
+    }
+}
+
+/// flurry+TTL's `incr` loop (as [`profile_incr`]).
+#[inline(never)]
+fn profile_flurry_incr(map: &common::Flurry, keys: &[String], n: usize) {
+    for i in 0..n {
+        sink(
+            map.incr(&keys[(i * 7919) % keys.len()], 1)
+                .expect("counter"),
+        );
+    }
+}
+
+/// `BENCH_PROFILE=flurry-get|flurry-set|flurry-incr`: the loops of [`profile`] on flurry+TTL,
+/// the store's table with a deadline beside each value (same keys, values and order).
+fn profile_flurry(which: &str, n: usize) {
+    let map = common::Flurry::build();
+    let keys: Vec<String> = (0..10_000).map(|i| format!("key:{i}")).collect();
+    let vals: Vec<Value> = (0..VALUES).map(small_value).collect();
+    for (i, k) in keys.iter().enumerate() {
+        if i % 2 == 0 {
+            map.set(k, vals[i % VALUES].clone());
+        } else {
+            map.set_with_ttl(k, vals[i % VALUES].clone(), TTL);
+        }
+    }
+    let counters: Vec<String> = (0..1_000).map(|i| format!("rate:{i}")).collect();
+    for k in &counters {
+        map.incr(k, 0).expect("fresh counter");
+    }
+    let start = Instant::now();
+    match which {
+        "flurry-get" => profile_flurry_get(&map, &keys, n),
+        "flurry-set" => profile_flurry_set(&map, &keys, &vals, n),
+        "flurry-incr" => profile_flurry_incr(&map, &counters, n),
+        other => panic!("unknown profile {other}"),
+    }
+    println!("profile {which}: {n} ops in {:?}", start.elapsed());
+}
+
 #[inline(never)]
 fn profile_purge(store: &scriptling_kv::Store) -> usize {
     store.purge_expired()
@@ -500,14 +544,19 @@ fn profile_keys(store: &scriptling_kv::Store, calls: usize) -> usize {
 /// with `record_stats(true)`) `BENCH_PROFILE_OPS` times (default 200,000) on a
 /// store of 10k keys (half with a TTL) and 1k counters; `purge` purges `BENCH_PROFILE_OPS`
 /// expired keys (written with a 1 ms TTL, never purged before); `keys` calls `keys("g07:*")`
-/// over a store of 100k keys (1% match) `BENCH_PROFILE_OPS / 100,000` times; anything else
-/// runs get, set and incr.
+/// over a store of 100k keys (1% match) `BENCH_PROFILE_OPS / 100,000` times;
+/// `flurry-get|flurry-set|flurry-incr` run the get/set/incr loops on flurry+TTL instead
+/// ([`profile_flurry`]); anything else runs get, set and incr.
 fn profile() {
     let which = std::env::var("BENCH_PROFILE").unwrap_or_default();
     let n: usize = std::env::var("BENCH_PROFILE_OPS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
+    if which.starts_with("flurry-") {
+        profile_flurry(&which, n);
+        return;
+    }
     let store = scriptling_kv::Store::builder()
         .background_cleanup(false)
         .record_stats(which == "get-stats")
@@ -529,14 +578,9 @@ fn profile() {
     }
     if which == "keys" {
         const STORED: usize = 100_000;
-        for i in 0..STORED {
-            let k = format!("g{:02}:{i}", i % 100);
-            if i % 2 == 0 {
-                store.set(&k, small_value(i));
-            } else {
-                store.set_with_ttl(&k, small_value(i), TTL);
-            }
-        }
+        let store = common::Ours::from_store(store);
+        common::fill_glob_keys(&store, STORED, TTL);
+        let store = store.0;
         let calls = (n / STORED).max(1);
         let start = Instant::now();
         let found = profile_keys(&store, calls);

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md and benches/throughput.svg (+ .png if rsvg-convert is installed):
-# runs the five bench binaries (throughput, purge, memory, snapshot, capabilities) with BENCH_OUT set,
+# runs the six bench binaries (throughput, purge, memory, snapshot, capabilities, lru_get) with
+# BENCH_OUT set, the A/B of the default store before and after issue 20's features
+# (scripts/ab.sh: builds the tree before them under target/ab/; skipped with BENCH_QUICK unless
+# BENCH_AB=1),
 # the Redis comparison (redis/benches/ops.rs and scripts/load.sh, under scripts/with-redis.sh),
 # profiles the single-thread get / set_with_ttl / incr loops under callgrind (if valgrind is
 # installed), and renders the report with benches/report/gen.py (Python 3, standard library only).
@@ -24,7 +27,7 @@ export BENCH_OUT="$results"
 quick="${BENCH_QUICK:-}"
 
 echo "== building benches"
-cargo bench --no-run --bench throughput --bench purge --bench memory --bench snapshot --bench capabilities
+cargo bench --no-run --bench throughput --bench purge --bench memory --bench snapshot --bench capabilities --bench lru_get
 
 {
     echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
@@ -41,11 +44,16 @@ cargo bench --no-run --bench throughput --bench purge --bench memory --bench sna
 cat "$results/machine.txt"
 
 start=$(date +%s)
-for bench in throughput purge memory snapshot capabilities; do
+for bench in throughput purge memory snapshot capabilities lru_get; do
     echo "== cargo bench --bench $bench"
     echo "load average before $bench: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
     cargo bench --bench "$bench"
 done
+if [ -z "$quick" ] || [ -n "${BENCH_AB:-}" ]; then
+    echo "== scripts/ab.sh (the default store before and after issue 20's features)"
+    echo "load average before the A/B: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
+    scripts/ab.sh
+fi
 echo "load average after the benches: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/machine.txt"
 
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
@@ -55,16 +63,18 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "throughput" and m.get("executable"):
         print(m["executable"])')"
-    for op in get get-stats set incr expire purge keys; do
+    for op in get get-stats set incr expire purge keys flurry-get flurry-set flurry-incr; do
         case "$op" in
             purge) ops=100000; [ -n "$quick" ] && ops=10000 ;;  # expired keys removed
             keys) ops=1000000; [ -n "$quick" ] && ops=100000 ;; # stored keys scanned
             *) ops=100000; [ -n "$quick" ] && ops=10000 ;;
         esac
+        fn="${op%-stats}"
+        fn="${fn//-/_}" # flurry-get: the loop profile_flurry_get
         echo "== callgrind: $op x $ops"
         BENCH_PROFILE=$op BENCH_PROFILE_OPS=$ops valgrind --tool=callgrind \
             --callgrind-out-file="$results/callgrind.$op.out" \
-            --toggle-collect="*profile_${op%-stats}*" "$bin" > /dev/null 2> "$results/callgrind.$op.log"
+            --toggle-collect="*profile_${fn}*" "$bin" > /dev/null 2> "$results/callgrind.$op.log"
         { echo "# ops: $ops"; callgrind_annotate --threshold=100 "$results/callgrind.$op.out"; } \
             > "$results/callgrind-$op.txt"
     done

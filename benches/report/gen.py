@@ -22,8 +22,13 @@ OURS = "scriptling-kv"
 # The same store with `record_stats(true)`: not a peer (its cost has its own section).
 OURS_STATS = "scriptling-kv +record_stats"
 LIMIT = "AtomicI64 (limit)"
+# The store's own table (flurry 0.5.2) with a deadline beside each value: the peer that isolates
+# what the store adds on top of its table (`benches/common/flurry_ttl.rs`). Not counted as a
+# "best peer" (the moonshot rows compare with the other designs).
+FLURRY = "flurry+TTL"
 COLORS = {
     "scriptling-kv": "#d62728",
+    FLURRY: "#ff7f0e",
     "dashmap": "#1f77b4",
     "papaya": "#2ca02c",
     "scc": "#9467bd",
@@ -96,9 +101,39 @@ def throughput_data(recs, group=None):
     return data, desc
 
 
+def is_flurry(c):
+    """flurry+TTL or one of its variants (`flurry+TTL (compute_if_present)` in the sessions)."""
+    return c == FLURRY or c.startswith(FLURRY + " ")
+
+
 def best_peer(per, t):
-    peers = [(c, v[t][0]) for c, v in per.items() if not is_ours(c) and c != LIMIT and t in v]
+    """The fastest of the other designs (dashmap, papaya, scc, moka, the std maps): flurry+TTL
+    is the store's own table, compared in its own column."""
+    peers = [
+        (c, v[t][0])
+        for c, v in per.items()
+        if not is_ours(c) and not is_flurry(c) and c != LIMIT and t in v
+    ]
     return max(peers, key=lambda x: x[1]) if peers else (None, None)
+
+
+def paired_ratio(per, t, a=OURS, b=FLURRY):
+    """Median, min and max of the per-repetition ratios a[i] / b[i] at `t` threads (the
+    repetitions interleave the contenders, so each ratio pairs two windows run close together);
+    None if either is missing."""
+    if a not in per or b not in per or t not in per[a] or t not in per[b]:
+        return None
+    rs = paired(per[b][t][1], per[a][t][1])  # paired(x, y) = y[i] / x[i]
+    if not rs:
+        return None
+    return median(rs), min(rs), max(rs)
+
+
+def fmt_paired(r):
+    if r is None:
+        return "n/a"
+    m, lo, hi = r
+    return f"{m:.2f}× ({lo:.2f}–{hi:.2f})"
 
 
 def throughput_section(data, desc):
@@ -144,6 +179,7 @@ def summary_section(data):
     for w, per in data.items():
         ours = per.get(OURS, {}).get(2, (None,))[0]
         peer, pv = best_peer(per, 2)
+        fl = per.get(FLURRY, {}).get(2, (None,))[0]
         lim = per.get(LIMIT, {}).get(2, (None,))[0]
         rows.append(
             [
@@ -151,13 +187,25 @@ def summary_section(data):
                 fmt(ours),
                 f"{esc(peer)} ({fmt(pv)})" if peer else "n/a",
                 ratio(ours, pv),
+                fmt(fl),
+                fmt_paired(paired_ratio(per, 2)),
+                ratio(fl, pv),
                 ratio(ours, lim) if lim else "—",
             ]
         )
     return table(
         ["workload (2 threads)", "ours Mops/s", "best peer (Mops/s)", "ours / best peer",
+         "flurry+TTL Mops/s", "ours / flurry+TTL (range)", "flurry+TTL / best peer",
          "ours / AtomicI64"],
         rows,
+    ) + (
+        "\n\n`best peer` is the fastest of dashmap, papaya, scc, moka and the std maps (the "
+        "designs a user compares). `flurry+TTL` is the store's own table (flurry 0.5.2, ahash) "
+        "holding `(Value, Option<Instant>)` with the deadline checked on read: `ours / "
+        "flurry+TTL` is the cost of everything the store adds on top of its table (entries, "
+        "slots, the wheel, the liveness rule, stats, the bounds), the median of the "
+        "per-repetition ratios with their range; `flurry+TTL / best peer` is the table's share "
+        "of the gap (ours / best peer = ours / flurry+TTL × flurry+TTL / best peer).\n"
     )
 
 
@@ -358,6 +406,7 @@ def memory_section(recs):
     for r in mem:
         if r["contender"] == OURS:
             ours = r["bytes_per_entry"]
+    fl = next((r["bytes_per_entry"] for r in mem if r["contender"] == FLURRY), None)
     n = mem[0]["entries"] if mem else 0
     for r in mem:
         rows.append(
@@ -367,6 +416,7 @@ def memory_section(recs):
                 fmt(r["overhead_per_entry"], 1),
                 fmt(r["peak_per_entry"], 1),
                 "—" if r["contender"] == OURS else ratio(ours, r["bytes_per_entry"]),
+                "n/a" if fl is None else f"{r['bytes_per_entry'] - fl:+.1f}",
             ]
         )
     if not rows:
@@ -375,7 +425,7 @@ def memory_section(recs):
     return (
         table(
             ["contender", "heap B/entry", "over payload", "peak B/entry while filling",
-             "our bytes / theirs"],
+             "our bytes / theirs", "B/entry − flurry+TTL's"],
             rows,
         )
         + f"\n\n{n:,} entries, key `key:NNNNNNN`, value `Value::Str(\"vNNNNNNN\")`, TTL 1 h; "
@@ -439,22 +489,105 @@ def snapshot_section(recs):
 
 
 # ---------------------------------------------------------------------------------------------
+# Goals on ours / flurry+TTL (issue 25, item 2)
+
+# (goal, group of the records (None: throughput.jsonl), workloads (None: every workload of the
+# group), target ratio at 2 threads)
+GOALS = [
+    ("read-heavy and mixed ≥ 0.9×", None, ["read-heavy", "mixed"], 0.9),
+    ("session churn ≥ 0.8×", None, ["session-churn"], 0.8),
+    ("incr ≥ 1.5×", None, ["incr-hot", "incr-spread-uniform", "incr-spread-zipf"], 1.5),
+    ("conditional writes ≥ 1.5×", "conditional", None, 1.5),
+    ("sliding sessions ≥ 1.5×", "session", None, 1.5),
+]
+MEMORY_GOAL = 60.0
+
+
+def goals_section(tp, caps, mem):
+    """One row per workload a goal names: ours / flurry+TTL at 2 threads (median of the
+    per-repetition ratios, range), the target, met or not; and the memory goal."""
+    rows = []
+    for goal, group, workloads, target in GOALS:
+        data, _ = throughput_data(caps if group else tp, group)
+        for w in workloads or list(data):
+            per = data.get(w)
+            r = paired_ratio(per, 2) if per else None
+            if r is None:
+                rows.append([goal, w, "n/a", f"≥ {target}×", "not measured"])
+                continue
+            m, lo, hi = r
+            verdict = "**met**" if m >= target else "not met"
+            if (m >= target) != (lo >= target) or (m >= target) != (hi >= target):
+                verdict += " (the range straddles the goal)"
+            extra = ""
+            alt = paired_ratio(per, 2, b=FLURRY + " (compute_if_present)")
+            if alt:
+                extra = f"; vs flurry+TTL (compute_if_present): {fmt_paired(alt)}"
+            rows.append([goal, w, fmt_paired(r) + extra, f"≥ {target}×", verdict])
+    recs = {r["contender"]: r for r in mem if r["kind"] == "memory"}
+    if OURS in recs and FLURRY in recs:
+        o, f = recs[OURS]["bytes_per_entry"], recs[FLURRY]["bytes_per_entry"]
+        rows.append([
+            f"memory ≤ flurry+TTL + {MEMORY_GOAL:.0f} B/entry", f"{recs[OURS]['entries']:,} entries",
+            f"{o:.1f} − {f:.1f} = {o - f:+.1f} B/entry", f"≤ +{MEMORY_GOAL:.0f} B",
+            "**met**" if o - f <= MEMORY_GOAL else "not met",
+        ])
+    else:
+        rows.append([f"memory ≤ flurry+TTL + {MEMORY_GOAL:.0f} B/entry", "", "n/a",
+                     f"≤ +{MEMORY_GOAL:.0f} B", "not measured"])
+    return table(["goal", "workload (2 threads)", "ours / flurry+TTL: median (range)", "target",
+                  "verdict"], rows, ["---", "---", "---:", "---:", "---"]) + (
+        "\n\nRatios are medians of the per-repetition ratios (ours and flurry+TTL run one "
+        "after the other in every repetition); the range is the lowest and highest of them. "
+        "A verdict is the median's; where the range straddles the goal, the run cannot tell "
+        "(noise on a shared two-core machine). Memory is one deterministic count (heap bytes, "
+        "counting allocator), no spread.\n"
+    )
+
+
+def closing_note(data):
+    """Which part of each moonshot gap is the table's and which is ours."""
+    lines = []
+    for w, per in data.items():
+        ours = per.get(OURS, {}).get(2, (None,))[0]
+        peer, pv = best_peer(per, 2)
+        fl = per.get(FLURRY, {}).get(2, (None,))[0]
+        if None in (ours, pv, fl) or not pv or not fl:
+            continue
+        lines.append(
+            f"- {w}: ours / {esc(peer)} = {ours / pv:.2f}× = ours / flurry+TTL "
+            f"{ours / fl:.2f}× (ours) × flurry+TTL / {esc(peer)} {fl / pv:.2f}× (the table)"
+        )
+    if not lines:
+        return ""
+    return (
+        "Each moonshot gap at 2 threads (ratios of medians), split into the part that is the "
+        "table's (flurry+TTL / best peer: what flurry costs against the best other design, "
+        "with the same TTL semantics) and the part that is ours (ours / flurry+TTL):\n\n"
+        + "\n".join(lines) + "\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Capabilities (benches/capabilities.rs) and the record_stats cost
 
 
 def ratio_summary(data):
-    """One row per workload: for each thread count, ours, the best peer and ours / best peer."""
+    """One row per workload: for each thread count, ours, the best peer, ours / best peer and
+    ours / flurry+TTL (paired, with the range)."""
     threads = sorted({t for per in data.values() for v in per.values() for t in v})
     header = ["workload"]
     for t in threads:
-        header += [f"ours @{t} Mops/s", f"best peer @{t} (Mops/s)", f"ours / best @{t}"]
+        header += [f"ours @{t} Mops/s", f"best peer @{t} (Mops/s)", f"ours / best @{t}",
+                   f"ours / flurry+TTL @{t} (range)"]
     rows = []
     for w, per in data.items():
         row = [w]
         for t in threads:
             ours = per.get(OURS, {}).get(t, (None,))[0]
             peer, pv = best_peer(per, t)
-            row += [fmt(ours), f"{esc(peer)} ({fmt(pv)})" if peer else "n/a", ratio(ours, pv)]
+            row += [fmt(ours), f"{esc(peer)} ({fmt(pv)})" if peer else "n/a", ratio(ours, pv),
+                    fmt_paired(paired_ratio(per, t))]
         rows.append(row)
     return table(header, rows)
 
@@ -621,7 +754,8 @@ def capabilities_sections(caps):
         "`Store::get_or_insert_with` (the others wait for one `init`; asserted exactly 1). "
         "moka: `get_with` (coalesces). dashmap and scc: `entry()` + insert, `init` running "
         "under the shard or bucket lock; the std maps: `init` under the map's lock (all four "
-        "exactly 1 by construction, asserted). papaya: `get_or_insert_with`, no coalescing "
+        "exactly 1 by construction, asserted). papaya: `get_or_insert_with`, and flurry+TTL: "
+        "`try_insert` of what `init` returned, no coalescing "
         "(every caller that missed runs `init`, the first insert wins).\n"
     )
     md.append(stampede_section(caps))
@@ -636,6 +770,76 @@ def capabilities_sections(caps):
     return "\n".join(md)
 
 
+# ---------------------------------------------------------------------------------------------
+# The issue-20 features' cost (benches/lru_get.rs, scripts/ab.sh)
+
+
+def features_section(results):
+    """The A/B against the binary before the features, and the in-binary comparisons."""
+    parts = []
+    ab = load(os.path.join(results, "ab.jsonl"))
+    meta = next((r for r in ab if r["kind"] == "ab-meta"), None)
+    end = next((r for r in ab if r["kind"] == "ab-meta-end"), {})
+    runs = [r for r in ab if r["kind"] == "ab"]
+    if meta and runs:
+        rows = []
+        for case in dict.fromkeys(r["case"] for r in runs):
+            old = {r["rep"]: r["mops"] for r in runs if r["case"] == case and r["side"] == "old"}
+            new = {r["rep"]: r["mops"] for r in runs if r["case"] == case and r["side"] == "new"}
+            rs = [new[k] / old[k] for k in old if k in new and old[k] > 0]
+            rows.append([case, fmt(median(list(old.values()))), fmt(median(list(new.values()))),
+                         f"{median(rs):.3f}", f"{min(rs):.2f}–{max(rs):.2f}"])
+        parts.append(
+            f"The default store (`VolatileTtl`, unbounded) before and after the features: "
+            f"`scripts/ab.sh` builds one source (`benches/ab/ab.rs`: the read-heavy, mixed and "
+            f"hot-key `incr` cases of the throughput bench, 2 threads, 300 ms windows) against "
+            f"`{meta['old'][:9]}` (main before the merge of issue 20) and against "
+            f"`{meta['new'][:9]}`, and runs the two binaries alternately, {meta['runs']} rounds "
+            f"(load average {meta.get('load', '?')} at the start, {end.get('load', '?')} at the "
+            f"end). new / old: the median of the per-round ratios and their range (1.00 = no "
+            f"cost).\n\n"
+            + table(["case (2 threads)", "old Mops/s (median)", "new Mops/s (median)",
+                     "new / old (median)", "range"], rows)
+        )
+    fc = [r for r in load(os.path.join(results, "lru_get.jsonl")) if r["kind"] == "feature-cost"]
+    if fc:
+        rows = []
+        for r in fc:
+            rows.append([
+                f"{r['section']}: {r['case']}", esc(r["config"]), fmt(r["median"], 1),
+                f"{min(r['ns']):.1f}–{max(r['ns']):.1f}",
+                "—" if r["config"] == r["base"] else
+                f"{r['ratio_median']:.3f} ({r['ratio_min']:.2f}–{r['ratio_max']:.2f})",
+            ])
+        n = len(fc[0]["ns"])
+        parts.append(
+            f"\nIn one binary (`benches/lru_get.rs`, {n} rounds, the configurations of a row "
+            f"group alternating in every round): `Eviction::Lru` against `VolatileTtl` and an "
+            f"unbounded store on `get` (goal: Lru at most 10% slower than VolatileTtl), the byte "
+            f"counter on writes (`max_bytes` against `max_keys` and unbounded, no eviction), and "
+            f"`SharedKv` (a boxed future per call) against `Store` as `AsyncKv`. Ratio: ns per "
+            f"call / the first row of its group's, median of the per-round ratios (range); "
+            f"above 1 costs more.\n\n"
+            + table(["case", "configuration", "ns/call (median)", "range", "× the first row"],
+                    rows)
+        )
+        lru = {(r["case"], r["config"]): r for r in fc if r["section"] == "get"}
+        lines = []
+        for case in dict.fromkeys(r["case"] for r in fc if r["section"] == "get"):
+            a, b = lru.get((case, "Lru")), lru.get((case, "VolatileTtl"))
+            if a and b:
+                rs = [x / y for x, y in zip(a["ns"], b["ns"]) if y > 0]
+                m = median(rs)
+                lines.append(
+                    f"- Lru / VolatileTtl, {case}: {m:.3f} ({min(rs):.2f}–{max(rs):.2f}): "
+                    + ("**met** (≤ 1.10)" if m <= 1.10 else "not met (> 1.10)")
+                )
+        if lines:
+            parts.append("\nGoal, `Lru` get at most 10% slower than `VolatileTtl`:\n\n"
+                         + "\n".join(lines) + "\n")
+    return "\n".join(parts) + "\n" if parts else ""
+
+
 ALLOC = "allocation (malloc/free)"
 RECLAIM = "reclamation: pins, guards, protected loads, retire (seize, crossbeam-epoch)"
 TABLE = "table walk (flurry bins, key compare)"
@@ -643,9 +847,10 @@ HASH = "hashing (ahash)"
 CLOCK = "clock reads (Instant::now / elapsed)"
 VALUE = "value copy / drop (String clone, memcpy, Value drop)"
 STORE = "store logic (store.rs, entry.rs, expiry.rs, table.rs)"
+PEER = "flurry+TTL's own logic (benches/common/flurry_ttl.rs, maps.rs)"
 LOOP = "bench loop"
 OTHER = "other"
-CATEGORIES = [ALLOC, RECLAIM, TABLE, HASH, CLOCK, VALUE, STORE, LOOP, OTHER]
+CATEGORIES = [ALLOC, RECLAIM, TABLE, HASH, CLOCK, VALUE, STORE, PEER, LOOP, OTHER]
 
 
 def by_function(fn):
@@ -663,6 +868,8 @@ def by_function(fn):
     if re.search(r"String as core::clone::Clone|drop_in_place<scriptling_kv::value::Value>"
                  r"|memmove|memcpy|Value as core::clone", fn):
         return VALUE
+    if re.search(r"throughput::common::(flurry_ttl|maps)::", fn):
+        return PEER
     if "scriptling_kv::" in fn:
         return STORE
     if fn.startswith("throughput::"):
@@ -691,6 +898,8 @@ def categorize(file_, fn):
     if base in ("store.rs", "entry.rs", "expiry.rs", "table.rs", "wheel.rs", "glob.rs") \
             and "registry" not in file_:
         return STORE
+    if "benches/common/" in file_ and base in ("flurry_ttl.rs", "maps.rs"):
+        return PEER
     if "benches/" in file_:
         return LOOP
     return by_function(fn)
@@ -729,9 +938,13 @@ def parse_callgrind(path):
 
 
 def callgrind_section(results):
-    ops_names = [("get", "get (hit)"), ("get-stats", "get (hit), record_stats(true)"),
+    ops_names = [("get", "get (hit)"), ("flurry-get", "flurry+TTL get (hit)"),
+                 ("get-stats", "get (hit), record_stats(true)"),
                  ("set", "set_with_ttl (existing key)"),
-                 ("incr", "incr (existing key)"), ("purge", "purge_expired, per key removed"),
+                 ("flurry-set", "flurry+TTL set_with_ttl (existing key)"),
+                 ("incr", "incr (existing key)"),
+                 ("flurry-incr", "flurry+TTL incr (existing key)"),
+                 ("purge", "purge_expired, per key removed"),
                  ("keys", "keys(prefix*), per key stored")]
     parsed = {}
     for op, _ in ops_names:
@@ -963,10 +1176,11 @@ def main():
         "same code for all of them. Values are `scriptling_kv::Value` (small strings, ~14 bytes: "
         "every `get` clones one, every write moves one in). Hasher: `ahash` everywhere a map "
         "takes one.\n"
-        "- Map peers (dashmap, papaya, scc, `Mutex<HashMap>`, `RwLock<HashMap>`) store "
+        "- Map peers (dashmap, papaya, scc, flurry+TTL, `Mutex<HashMap>`, `RwLock<HashMap>`) store "
         "`(Value, Option<Instant>)` and check the deadline on read (reading the clock only when "
         "there is one, as the store does); `incr` is atomic per contender (dashmap `get_mut`/"
-        "`entry`, scc `update`/`entry`, papaya `compute`, the std maps under their lock); their "
+        "`entry`, scc `update`/`entry`, papaya `compute`, flurry `compute_if_present` then "
+        "`try_insert`, the std maps under their lock); their "
         "purge walks the whole map (`retain`). moka is a `sync::Cache` with a per-entry "
         "`Expiry` (its own timer wheel; purge = `run_pending_tasks` until it makes no progress).\n"
         "- `AtomicI64 (limit)`: for counters only, a bare atomic per key (indexed, no hashing, "
@@ -980,6 +1194,12 @@ def main():
     md.append("## Summary at 2 threads\n")
     md.append(summary_section(data))
     md.append("")
+    md.append("### Goals: ours / flurry+TTL\n")
+    md.append(goals_section(tp, caps, mem))
+    note = closing_note(data)
+    if note:
+        md.append("### Whose gap: the table's or ours\n")
+        md.append(note)
     md.append("![throughput vs threads](benches/throughput.svg)\n")
     if png:
         md.append("(PNG rendering: [benches/throughput.png](benches/throughput.png).)\n")
@@ -1028,6 +1248,10 @@ def main():
         "removed most of the expired entries before the purge was called, and the purge found "
         "little left.\n"
     )
+    feats = features_section(results)
+    if feats:
+        md.append("## What the bounds and the weak handle cost (issue 20's features)\n")
+        md.append(feats)
     md.append("\n## Memory per entry\n")
     md.append(memory_section(mem))
     md.append("## Snapshots\n")
