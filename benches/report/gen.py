@@ -1073,7 +1073,7 @@ def distributed_section(results):
             if line.startswith("wrk "):
                 head = line.strip()
             m = re.match(
-                r"(memory|redis): (.*?)\s+median:\s+([\d.]+) req/s\s+p50 ([\d.]+) us\s+p99 ([\d.]+) us",
+                r"(memory|baseline|redis): (.*?)\s+median:\s+([\d.]+) req/s\s+p50 ([\d.]+) us\s+p99 ([\d.]+) us",
                 line,
             )
             if m:
@@ -1084,31 +1084,44 @@ def distributed_section(results):
                 names.append(n)
         table_rows = []
         for n in names:
-            a, b = med.get(("memory", n)), med.get(("redis", n))
+            a, base, b = med.get(("memory", n)), med.get(("baseline", n)), med.get(("redis", n))
             cell = lambda x: (f"{x[0]:,.0f}", f"{x[1]:,.0f} µs", f"{x[2]:,.0f} µs") if x else ("n/a",) * 3
             table_rows.append(
-                [esc(n), *cell(a), *cell(b), ratio(a[0], b[0]) if a and b else "n/a"]
+                [
+                    esc(n),
+                    *cell(a),
+                    f"{base[0]:,.0f}" if base else "n/a",
+                    ratio(a[0], base[0]) if a and base else "n/a",
+                    *cell(b),
+                    ratio(a[0], b[0]) if a and b else "n/a",
+                ]
             )
         out.append(
             "### The HTTP main job on each\n\n"
-            "`scripts/load.sh` under `scripts/with-redis.sh`: the release build of "
-            "`examples/http_service.rs` on loopback, driven by wrk on the same 2 cores ("
+            "`scripts/load.sh` under `scripts/with-redis.sh`: the release build of the main job "
+            "(`-p scriptling-kv-service`, binary `http_service`) on loopback, driven by wrk on the "
+            "same 2 cores ("
             + esc(head)
-            + "), first on the in-process store, then started with `--redis`; medians of the runs "
-            "(wrk's latency percentiles).\n\n"
+            + "): first on the in-process store, then on `--baseline-store` (the same routes on the "
+            "original library's design: one `RwLock<HashMap>` of `(value, deadline)`, no single "
+            "flight; what the store buys the service), then started with `--redis`; medians of "
+            "the runs (wrk's latency percentiles). The scenarios run one after the other, not "
+            "interleaved: compare within a row, and expect the noise of a shared machine.\n\n"
             + table(
                 [
                     "scenario",
                     "in-process req/s",
                     "p50",
                     "p99",
+                    "baseline req/s",
+                    "in-process / baseline",
                     "on Redis req/s",
                     "p50",
                     "p99",
                     "in-process / Redis",
                 ],
                 table_rows,
-                ["---"] + ["---:"] * 7,
+                ["---"] + ["---:"] * 9,
             )
             + "\n"
         )
