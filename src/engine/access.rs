@@ -29,6 +29,11 @@ impl Core {
         }
     }
 
+    /// Purge steps run so far (tests of the cleaner's interval).
+    pub(crate) fn purges_run(&self) -> u64 {
+        self.purges.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Writes committed so far (0 without periodic persistence).
     pub(crate) fn changes(&self) -> u64 {
         self.changes.as_ref().map_or(0, |c| c.sum())

@@ -307,7 +307,7 @@ impl Store {
     /// Purge steps run so far, by the cleaner or `purge_expired` (for tests of the interval).
     #[doc(hidden)]
     pub fn __purges(&self) -> u64 {
-        self.inner.purges.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.purges_run()
     }
 
     /// Holds every lock of the store's own (the expiry engine's wheel and buffers) until the
