@@ -80,19 +80,9 @@ pub(crate) struct Counters {
 }
 
 /// This thread's stripe.
+#[inline]
 fn stripe_index() -> usize {
-    #[cfg(not(scriptling_kv_loom))]
-    {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        thread_local! {
-            static STRIPE: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
-        }
-        STRIPE.try_with(|s| *s).unwrap_or(0)
-    }
-    #[cfg(scriptling_kv_loom)]
-    {
-        0
-    }
+    crate::engine::sync::thread_number() % STRIPES
 }
 
 impl Counters {

@@ -211,19 +211,10 @@ fn release_record(entry: &Entry, tick: u64) {
     }
 }
 
+/// This thread's schedule buffer.
+#[inline]
 fn shard_index() -> usize {
-    #[cfg(not(scriptling_kv_loom))]
-    {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        thread_local! {
-            static SHARD: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SHARDS;
-        }
-        SHARD.try_with(|s| *s).unwrap_or(0)
-    }
-    #[cfg(scriptling_kv_loom)]
-    {
-        0
-    }
+    crate::engine::sync::thread_number() % SHARDS
 }
 
 /// A key the purge removed: its entry and the slot it killed (readable while the purge's pin

@@ -38,6 +38,26 @@ pub(crate) fn thread_id() -> ThreadId {
     }
 }
 
+/// A small number for the calling thread, assigned round-robin at its first call and fixed for
+/// its life: per-thread buffers and counter stripes are picked as `thread_number() % N`, so two
+/// threads rarely share one. 0 under loom (the models use one buffer: fewer interleavings, the
+/// same protocol) and for a thread whose thread-locals are already gone (it is exiting).
+#[inline]
+pub(crate) fn thread_number() -> usize {
+    #[cfg(not(scriptling_kv_loom))]
+    {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        thread_local! {
+            static NUMBER: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        NUMBER.try_with(|n| *n).unwrap_or(0)
+    }
+    #[cfg(scriptling_kv_loom)]
+    {
+        0
+    }
+}
+
 /// Locks `m`, ignoring poisoning.
 ///
 /// Nothing this crate does while holding one of its mutexes can leave the protected data in a

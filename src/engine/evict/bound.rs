@@ -70,6 +70,18 @@ pub(crate) struct Bound {
     pub(super) entered: AtomicU64,
 }
 
+/// What [`Bound::pop_other`] found.
+enum Popped {
+    /// A live key and its deadline.
+    Key(Arc<Entry>, u64),
+    /// Nothing to take from this pop (a dead entry dropped, the writer's own key put back).
+    Skipped,
+    /// Stop looking: the queue is empty, or holds nothing this evictor can take.
+    Stop,
+    /// Give the eviction up (only the mutant `dead_stops_eviction`, on a dead entry).
+    GiveUp,
+}
+
 /// Whether `entry` is `own` (the writer's key, never its own victim).
 #[inline]
 fn is(entry: &Arc<Entry>, own: Option<&Arc<Entry>>) -> bool {
@@ -192,6 +204,35 @@ impl Bound {
         }
     }
 
+    /// Pops the queue of keys without a TTL (both policies walk it the same way): a dead entry
+    /// is dropped, the writer's own key goes back at once (met a second time, `Stop`: the queue
+    /// holds nothing else this evictor can take), anything else is handed out with its deadline.
+    fn pop_other(
+        &self,
+        table: &Table,
+        guard: &Guard,
+        own: Option<&Arc<Entry>>,
+        own_seen: &mut bool,
+    ) -> Popped {
+        let Some(e) = self.other.pop() else {
+            return Popped::Stop;
+        };
+        e.clear_queued(IN_PERSISTENT);
+        match e.load(guard).slot().map(Slot::deadline) {
+            None if mutant::dead_stops_eviction() => Popped::GiveUp,
+            None => Popped::Skipped,
+            Some(_) if is(&e, own) => {
+                self.renote(&e, table, guard);
+                if std::mem::replace(own_seen, true) {
+                    Popped::Stop
+                } else {
+                    Popped::Skipped
+                }
+            }
+            Some(d) => Popped::Key(e, d),
+        }
+    }
+
     /// `VolatileTtl` (module docs, "An order").
     fn evict_volatile<'g>(
         &self,
@@ -256,21 +297,13 @@ impl Bound {
             }
             // The oldest key without a TTL.
             loop {
-                let e = self.other.pop()?;
-                e.clear_queued(IN_PERSISTENT);
-                match e.load(guard).slot().map(Slot::deadline) {
-                    None => {
-                        if mutant::dead_stops_eviction() {
-                            return None;
-                        }
-                    }
-                    Some(_) if is(&e, own) => {
-                        self.renote(&e, table, guard);
-                        if std::mem::replace(&mut own_seen_other, true) {
-                            return None;
-                        }
-                    }
-                    Some(NEVER) => {
+                let (e, d) = match self.pop_other(table, guard, own, &mut own_seen_other) {
+                    Popped::Key(e, d) => (e, d),
+                    Popped::Skipped => continue,
+                    Popped::Stop | Popped::GiveUp => return None,
+                };
+                match d {
+                    NEVER => {
                         if let Some(r) = self.remove(&e, NEVER, table, clock, pin) {
                             return Some(r);
                         }
@@ -279,7 +312,7 @@ impl Bound {
                             return None;
                         }
                     }
-                    Some(d) => {
+                    d => {
                         // It has a TTL now: a key with a TTL goes first.
                         self.note(&e, d, table, guard);
                         continue 'retry;
@@ -302,21 +335,12 @@ impl Bound {
         loop {
             let mut sample: Vec<(Arc<Entry>, u64)> = Vec::with_capacity(SAMPLES);
             while sample.len() < SAMPLES {
-                let Some(e) = self.other.pop() else { break };
-                e.clear_queued(IN_PERSISTENT);
-                match e.load(guard).slot().map(Slot::deadline) {
-                    None => {
-                        if mutant::dead_stops_eviction() {
-                            return None;
-                        }
-                    }
-                    Some(_) if is(&e, own) => {
-                        self.renote(&e, table, guard);
-                        if std::mem::replace(&mut own_seen, true) {
-                            break;
-                        }
-                    }
-                    Some(d) => sample.push((e, d)),
+                match self.pop_other(table, guard, own, &mut own_seen) {
+                    Popped::Key(e, d) => sample.push((e, d)),
+                    Popped::Skipped => {}
+                    // Empty, or only the writer's own key left: evict from what was sampled.
+                    Popped::Stop => break,
+                    Popped::GiveUp => return None,
                 }
             }
             if sample.is_empty() {
