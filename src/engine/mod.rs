@@ -21,6 +21,7 @@
 //! | `flight` | the in-flight table of the single-flight loads (the only waiting in the crate) |
 //! | `core` | the engine's shared state, `Core` (this file names only the state) |
 //! | `access` | the raw operations on `Core` that every public method calls, and their test hooks |
+//! | `conditional` | the named conditional writes as raw steps on `Core` (`set_if_absent`, `take`, ...) |
 //!
 //! What it may use: `crate::value` (the values it stores) and `crate::error`. Nothing in here
 //! names `crate::store`, `crate::snapshot` or `crate::testing` (checked by
@@ -29,6 +30,7 @@
 pub(crate) mod access;
 pub(crate) mod cleaner;
 pub(crate) mod clock;
+pub(crate) mod conditional;
 pub(crate) mod core;
 pub(crate) mod counters;
 pub(crate) mod entry;

@@ -4,9 +4,9 @@
 //! one liveness rule, decides, and commits with one CAS that expects exactly what it observed, so
 //! the decision and the write are atomic, and time passing between them cannot bring back a key
 //! that somebody saw expire (`engine::entry`, "The liveness rule"). [`Store::compute`] is the general
-//! primitive; the named methods are built on the same step (and, where they need less, skip work
-//! it would do: `set_if_absent` on a live key never reads its value, so a live counter is left
-//! able to take in-place increments).
+//! primitive; the named methods are built on the same step in `engine::conditional` (and, where
+//! they need less, skip work it would do: `set_if_absent` on a live key never reads its value, so
+//! a live counter is left able to take in-place increments).
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -125,22 +125,7 @@ impl Store {
     /// assert_eq!(store.get("lock:job"), Some("worker-1".into()));
     /// ```
     pub fn set_if_absent(&self, key: &str, value: impl Into<Value>, ttl: Option<Duration>) -> bool {
-        if mutant::two_steps() {
-            return mutant::set_if_absent(self, key, value.into(), ttl);
-        }
-        let mut value = Some(value.into());
-        self.inner.write(key, |cur, now, back| {
-            if let Some(v) = back.take() {
-                value = Some(v);
-            }
-            match (cur, value.take()) {
-                (None, Some(v)) => (Write::Put(v, now.ttl_or_never(ttl)), true),
-                (_, v) => {
-                    value = v;
-                    (Write::None, false)
-                }
-            }
-        })
+        self.inner.set_if_absent(key, value.into(), ttl)
     }
 
     /// Stores `value` with `ttl` (`None`: no expiry; `Some(Duration::ZERO)`: expired at once, so
@@ -157,15 +142,7 @@ impl Store {
     /// assert_eq!(store.ttl("k").as_secs(), 60);
     /// ```
     pub fn swap(&self, key: &str, value: impl Into<Value>, ttl: Option<Duration>) -> Option<Value> {
-        let mut value = Some(value.into());
-        self.inner.write(key, |cur, now, back| {
-            let v = back
-                .take()
-                .or_else(|| value.take())
-                .expect("kept between attempts");
-            let old = cur.map(|view| view.value().into_owned());
-            (Write::Put(v, now.ttl_or_never(ttl)), old)
-        })
+        self.inner.swap(key, value.into(), ttl)
     }
 
     /// Removes a live key and returns its value. Redis `GETDEL`: consume a one-time token.
@@ -179,13 +156,7 @@ impl Store {
     /// assert_eq!(store.take("token:abc"), None);
     /// ```
     pub fn take(&self, key: &str) -> Option<Value> {
-        if mutant::two_steps() {
-            return mutant::take(self, key);
-        }
-        self.inner.write(key, |cur, _, _| match cur {
-            Some(view) => (Write::Delete, Some(view.value().into_owned())),
-            None => (Write::None, None),
-        })
+        self.inner.take(key)
     }
 
     /// Replaces the value only if the key is live and its value `== expected` (`Value`'s
@@ -201,19 +172,7 @@ impl Store {
     /// assert!(!store.compare_and_set("state", &"pending".into(), "running"));
     /// ```
     pub fn compare_and_set(&self, key: &str, expected: &Value, new: impl Into<Value>) -> bool {
-        let mut new = Some(new.into());
-        self.inner.write(key, |cur, _, back| {
-            if let Some(v) = back.take() {
-                new = Some(v);
-            }
-            match cur {
-                Some(view) if *view.value() == *expected => (
-                    Write::Put(new.take().expect("kept between attempts"), Deadline::Keep),
-                    true,
-                ),
-                _ => (Write::None, false),
-            }
-        })
+        self.inner.compare_and_set(key, expected, new.into())
     }
 
     /// Deletes the key only if it is live and its value `== expected`: release a lock only if it
@@ -229,13 +188,7 @@ impl Store {
     /// assert!(store.compare_and_delete("lock", &"me".into()));
     /// ```
     pub fn compare_and_delete(&self, key: &str, expected: &Value) -> bool {
-        if mutant::two_steps() {
-            return mutant::compare_and_delete(self, key, expected);
-        }
-        self.inner.write(key, |cur, _, _| match cur {
-            Some(view) if *view.value() == *expected => (Write::Delete, true),
-            _ => (Write::None, false),
-        })
+        self.inner.compare_and_delete(key, expected)
     }
 
     /// [`incr`](Store::incr), and a key this call creates (it was missing or expired) gets
@@ -255,10 +208,7 @@ impl Store {
     /// assert_eq!(store.ttl("rate:1.2.3.4").as_secs(), 60);
     /// ```
     pub fn incr_with_ttl(&self, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
-        if mutant::two_steps() {
-            return mutant::incr_with_ttl(self, key, delta, ttl);
-        }
-        self.inner.incr(key, delta, Some(ttl))
+        self.inner.incr_with_ttl(key, delta, ttl)
     }
 
     /// If the key is live, replaces its value by `f(current)` atomically, keeping its TTL, and
@@ -279,59 +229,7 @@ impl Store {
     /// assert_eq!(tags, Some(Value::from(vec!["a", "b"])));
     /// assert_eq!(store.update("missing", |v| v.clone()), None);
     /// ```
-    pub fn update(&self, key: &str, mut f: impl FnMut(&Value) -> Value) -> Option<Value> {
-        self.inner.write(key, |cur, _, _| match cur {
-            Some(view) => {
-                let new = f(&view.value());
-                (Write::Put(new.clone(), Deadline::Keep), Some(new))
-            }
-            None => (Write::None, None),
-        })
-    }
-}
-
-/// The mutation hook of `loom-tests/mutants` for the conditional writes (see `engine::entry`, `mod
-/// mutant`). Mutant `two_steps`: each conditional write is done the way a user without them
-/// would, as a read followed by a separate write, which is not atomic.
-mod mutant {
-    use std::time::Duration;
-
-    use crate::error::Result;
-    use crate::store::Store;
-    use crate::value::Value;
-
-    #[inline]
-    pub(super) fn two_steps() -> bool {
-        cfg!(scriptling_kv_mutant = "two_steps")
-    }
-
-    pub(super) fn set_if_absent(s: &Store, key: &str, value: Value, ttl: Option<Duration>) -> bool {
-        if s.exists(key) {
-            return false;
-        }
-        match ttl {
-            Some(ttl) => s.set_with_ttl(key, value, ttl),
-            None => s.set(key, value),
-        }
-        true
-    }
-
-    pub(super) fn take(s: &Store, key: &str) -> Option<Value> {
-        let value = s.get(key)?;
-        s.delete(key);
-        Some(value)
-    }
-
-    pub(super) fn compare_and_delete(s: &Store, key: &str, expected: &Value) -> bool {
-        s.get(key).as_ref() == Some(expected) && s.delete(key)
-    }
-
-    /// The rate-limit recipe without `incr_with_ttl`: `incr`, then `expire` if it created the key.
-    pub(super) fn incr_with_ttl(s: &Store, key: &str, delta: i64, ttl: Duration) -> Result<i64> {
-        let n = s.incr(key, delta)?;
-        if n == delta {
-            s.expire(key, ttl);
-        }
-        Ok(n)
+    pub fn update(&self, key: &str, f: impl FnMut(&Value) -> Value) -> Option<Value> {
+        self.inner.update(key, f)
     }
 }
