@@ -1276,6 +1276,10 @@ def main():
     dist = distributed_section(results)
     if dist:
         md.append(dist)
+    main_job = os.path.join(root, "benches", "report", "main-job.md")
+    if os.path.exists(main_job):
+        md.append("## The main job: its layers and its build\n")
+        md.append(open(main_job).read().strip() + "\n")
     md.append("## Where the time goes\n")
     md.append(hand_text + "\n")
     if cg:
